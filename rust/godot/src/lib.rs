@@ -1,0 +1,1 @@
+use godot::prelude::*; struct L; #[gdextension] unsafe impl ExtensionLibrary for L {}

@@ -1,0 +1,228 @@
+//! Configuration values (`ESteamNetworkingConfigValue`) as the `config_options` Dictionary of the
+//! connect and listen calls sets them.
+//!
+//! GodotSteam sets an int as int32 (int64 for `CONNECTION_USER_DATA`), a float as float and a
+//! String as a string; GNS then converts to the value's declared type and clamps into its bounds:
+//! a float going into an int32 is rounded, a numeric string is parsed, an int64 that does not fit
+//! an int32 is rejected. A key that is unknown, read-only, global-only or a function pointer cannot
+//! be set on one connection, so the call that carried it fails, as in GNS.
+
+use std::collections::BTreeMap;
+
+use crate::config_table::CONFIG_SPECS;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ConfigKind {
+    Int32 { default: i32, min: i32, max: i32 },
+    Int64 { default: i64 },
+    Float { default: f32, min: f32, max: f32 },
+    Str,
+    /// A callback pointer: meaningless from GDScript.
+    FunctionPtr,
+    /// Derived by the library; cannot be set.
+    ReadOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigScope {
+    Global,
+    Connection,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigSpec {
+    pub id: i32,
+    pub name: &'static str,
+    pub scope: ConfigScope,
+    pub kind: ConfigKind,
+}
+
+pub fn spec(id: i32) -> Option<&'static ConfigSpec> {
+    CONFIG_SPECS.iter().find(|s| s.id == id)
+}
+
+/// A value as it arrives from GDScript, before conversion to the value's declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigInput {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// Any other Variant type (GodotSteam would pass a meaningless pointer).
+    Unsupported,
+}
+
+/// A value converted to its declared type and clamped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Int32(i32),
+    Int64(i64),
+    Float(f32),
+    Str(String),
+}
+
+/// Why a config option was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Convert and clamp one input for the value `spec` describes.
+pub fn convert(spec: &ConfigSpec, input: &ConfigInput) -> Result<ConfigValue, ConfigError> {
+    let bad = |why: &str| Err(ConfigError(format!("{} ({}): {why}", spec.name, spec.id)));
+    match spec.kind {
+        ConfigKind::Int32 { min, max, .. } => {
+            let wide: i64 = match input {
+                ConfigInput::Int(v) => *v,
+                ConfigInput::Float(v) if v.is_finite() => v.round() as i64,
+                ConfigInput::Str(s) => match s.trim().parse::<i64>() {
+                    Ok(v) => v,
+                    Err(_) => return bad("not a number"),
+                },
+                _ => return bad("wrong type"),
+            };
+            let Ok(narrow) = i32::try_from(wide) else { return bad("does not fit int32") };
+            Ok(ConfigValue::Int32(narrow.clamp(min, max)))
+        }
+        ConfigKind::Int64 { .. } => match input {
+            ConfigInput::Int(v) => Ok(ConfigValue::Int64(*v)),
+            ConfigInput::Float(v) if v.is_finite() => Ok(ConfigValue::Int64(v.round() as i64)),
+            ConfigInput::Str(s) => s.trim().parse().map(ConfigValue::Int64).or_else(|_| bad("not a number")),
+            _ => bad("wrong type"),
+        },
+        ConfigKind::Float { min, max, .. } => {
+            let v = match input {
+                ConfigInput::Int(v) => *v as f32,
+                ConfigInput::Float(v) => *v as f32,
+                ConfigInput::Str(s) => match s.trim().parse::<f32>() {
+                    Ok(v) => v,
+                    Err(_) => return bad("not a number"),
+                },
+                ConfigInput::Unsupported => return bad("wrong type"),
+            };
+            if v.is_nan() {
+                return bad("not a number");
+            }
+            Ok(ConfigValue::Float(v.clamp(min, max)))
+        }
+        ConfigKind::Str => match input {
+            ConfigInput::Str(s) => Ok(ConfigValue::Str(s.clone())),
+            ConfigInput::Int(v) => Ok(ConfigValue::Str(v.to_string())),
+            ConfigInput::Float(v) => Ok(ConfigValue::Str(v.to_string())),
+            ConfigInput::Unsupported => bad("wrong type"),
+        },
+        ConfigKind::FunctionPtr => bad("callbacks cannot be set from GDScript; use the signals"),
+        ConfigKind::ReadOnly => bad("read-only"),
+    }
+}
+
+/// The connection-scope values given when a connection or listen socket was created. Values not
+/// given fall back to the GNS defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionConfig {
+    values: BTreeMap<i32, ConfigValue>,
+}
+
+/// Config value ids this crate reads.
+pub mod ids {
+    pub const SEND_BUFFER_SIZE: i32 = 9;
+    pub const SEND_RATE_MAX: i32 = 11;
+    pub const CONNECTION_USER_DATA: i32 = 40;
+    pub const RECV_BUFFER_SIZE: i32 = 47;
+    pub const RECV_BUFFER_MESSAGES: i32 = 48;
+    pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
+}
+
+impl ConnectionConfig {
+    /// Build from `(id, value)` options; the first option that cannot be applied is the error.
+    pub fn from_options(options: &[(i64, ConfigInput)]) -> Result<Self, ConfigError> {
+        let mut config = ConnectionConfig::default();
+        for (id, input) in options {
+            let spec = i32::try_from(*id)
+                .ok()
+                .and_then(spec)
+                .ok_or_else(|| ConfigError(format!("unknown config value {id}")))?;
+            if spec.scope != ConfigScope::Connection {
+                return Err(ConfigError(format!("{} ({}) is global; it cannot be set per connection", spec.name, spec.id)));
+            }
+            config.values.insert(spec.id, convert(spec, input)?);
+        }
+        Ok(config)
+    }
+
+    pub fn int32(&self, id: i32) -> i32 {
+        match self.values.get(&id) {
+            Some(ConfigValue::Int32(v)) => *v,
+            _ => match spec(id).map(|s| s.kind) {
+                Some(ConfigKind::Int32 { default, .. }) => default,
+                _ => 0,
+            },
+        }
+    }
+
+    pub fn int64(&self, id: i32) -> i64 {
+        match self.values.get(&id) {
+            Some(ConfigValue::Int64(v)) => *v,
+            _ => match spec(id).map(|s| s.kind) {
+                Some(ConfigKind::Int64 { default }) => default,
+                _ => 0,
+            },
+        }
+    }
+
+    pub fn is_set(&self, id: i32) -> bool {
+        self.values.contains_key(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_has_a_unique_id() {
+        let mut ids: Vec<i32> = CONFIG_SPECS.iter().map(|s| s.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CONFIG_SPECS.len());
+    }
+
+    #[test]
+    fn ints_are_clamped_and_converted() {
+        let c = ConnectionConfig::from_options(&[
+            (ids::SEND_BUFFER_SIZE as i64, ConfigInput::Int(1)),
+            (ids::RECV_BUFFER_MESSAGES as i64, ConfigInput::Float(9.6)),
+            (ids::RECV_MAX_MESSAGE_SIZE as i64, ConfigInput::Str(" 1000 ".into())),
+        ])
+        .unwrap();
+        assert_eq!(c.int32(ids::SEND_BUFFER_SIZE), 4096, "clamped to GNS minimum");
+        assert_eq!(c.int32(ids::RECV_BUFFER_MESSAGES), 10, "float rounded");
+        assert_eq!(c.int32(ids::RECV_MAX_MESSAGE_SIZE), 1000, "numeric string parsed");
+        assert_eq!(c.int32(ids::SEND_RATE_MAX), 262144, "default when unset");
+        assert_eq!(c.int64(ids::CONNECTION_USER_DATA), -1);
+    }
+
+    #[test]
+    fn user_data_is_int64() {
+        let c = ConnectionConfig::from_options(&[(ids::CONNECTION_USER_DATA as i64, ConfigInput::Int(1 << 40))]).unwrap();
+        assert_eq!(c.int64(ids::CONNECTION_USER_DATA), 1 << 40);
+    }
+
+    #[test]
+    fn refuses_what_gns_refuses() {
+        let refused = |id: i64, v: ConfigInput| ConnectionConfig::from_options(&[(id, v)]).is_err();
+        assert!(refused(ids::SEND_BUFFER_SIZE as i64, ConfigInput::Int(1 << 40)), "int64 into int32");
+        assert!(refused(ids::SEND_BUFFER_SIZE as i64, ConfigInput::Str("lots".into())));
+        assert!(refused(ids::SEND_BUFFER_SIZE as i64, ConfigInput::Unsupported));
+        assert!(refused(12345, ConfigInput::Int(1)), "unknown id");
+        assert!(refused(-1, ConfigInput::Int(1)));
+        assert!(refused(1 << 40, ConfigInput::Int(1)));
+        assert!(refused(2, ConfigInput::Float(5.0)), "global-only value");
+        assert!(refused(33, ConfigInput::Int(1000)), "read-only MTU_DATA_SIZE");
+        assert!(refused(201, ConfigInput::Int(1)), "callback pointer");
+        assert!(ConnectionConfig::from_options(&[]).is_ok());
+    }
+}

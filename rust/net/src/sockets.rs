@@ -1,0 +1,641 @@
+//! [`Sockets`]: the state behind the `SteamNetworkingSockets` singleton.
+//!
+//! Connections today are in-process socket pairs (`createSocketPair(loopback = false)`), which
+//! carry messages between two handles of this process without touching the network, exactly like
+//! GNS's pipe connections. The UDP transport, relay and authentication are not built yet; calls
+//! that need them fail with the documented failure value (handle 0, `false`, `RESULT_*`), never
+//! pretending success.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use steamnet_proto::Lanes;
+
+use crate::config::{ids, ConfigInput, ConnectionConfig};
+use crate::events::{ConnectionInfo, Event};
+use crate::handles::HandleAllocator;
+use crate::identity::Identity;
+use crate::rate::RateMeter;
+use crate::types::*;
+
+/// GNS caps the close reason text at 128 bytes including the terminating NUL.
+const MAX_CLOSE_DEBUG_BYTES: usize = 127;
+/// `DATAGRAM_POP_ID_DEV`: the POP id `"dev"` GNS reports outside production.
+const POP_ID_DEV: u32 = 0x646576;
+
+/// A message as `receiveMessages*` hands it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMessage {
+    pub payload: Vec<u8>,
+    pub connection: Handle,
+    /// Sender as a Steam ID; 0 for non-SteamID identities.
+    pub identity: u64,
+    /// The receiving connection's user data at the moment the message was dequeued.
+    pub receiver_user_data: i64,
+    /// Microseconds on [`Sockets::local_timestamp`]'s clock.
+    pub time_received: i64,
+    pub message_number: i64,
+    /// Only `send_flags::RELIABLE` is meaningful on receive.
+    pub flags: i32,
+    pub lane: u16,
+}
+
+/// `SteamNetConnectionRealTimeStatus_t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealTimeStatus {
+    pub state: ConnectionState,
+    pub ping_ms: i32,
+    pub local_quality: f32,
+    pub remote_quality: f32,
+    pub packets_out_per_sec: f32,
+    pub bytes_out_per_sec: f32,
+    pub packets_in_per_sec: f32,
+    pub bytes_in_per_sec: f32,
+    pub send_rate_bytes_per_sec: i32,
+    pub pending_unreliable: i32,
+    pub pending_reliable: i32,
+    pub sent_unacked_reliable: i32,
+    pub queue_time_usec: i64,
+}
+
+/// `SteamNetConnectionRealTimeLaneStatus_t`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LaneStatus {
+    pub pending_unreliable: i32,
+    pub pending_reliable: i32,
+    pub sent_unacked_reliable: i32,
+    pub queue_time_usec: i64,
+}
+
+/// What `getFakeIP` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeIpInfo {
+    pub result: SteamResult,
+    pub identity_type: i32,
+    pub ip: String,
+    pub ports: [u16; 8],
+}
+
+#[derive(Debug)]
+enum Transport {
+    /// One end of an in-process socket pair; `peer` is `None` once the other end is closed.
+    Pair { peer: Option<Handle> },
+}
+
+#[derive(Debug)]
+struct QueuedMessage {
+    /// Arrival order across the whole interface; poll groups use it to find their messages.
+    seq: u64,
+    message: ReceivedMessage,
+}
+
+#[derive(Debug)]
+struct Connection {
+    state: ConnectionState,
+    end_reason: i32,
+    end_debug: String,
+    user_data: i64,
+    name: String,
+    remote_identity: Identity,
+    listen_socket: Handle,
+    poll_group: Handle,
+    info_flags: i32,
+    lanes: Lanes,
+    config: ConnectionConfig,
+    transport: Transport,
+    inbox: VecDeque<QueuedMessage>,
+    inbox_bytes: usize,
+    sent: RateMeter,
+    received: RateMeter,
+}
+
+impl Connection {
+    fn new(remote_identity: Identity, config: ConnectionConfig, transport: Transport) -> Self {
+        Connection {
+            state: ConnectionState::None,
+            end_reason: end_reason::INVALID,
+            end_debug: String::new(),
+            user_data: config.int64(ids::CONNECTION_USER_DATA),
+            name: String::new(),
+            remote_identity,
+            listen_socket: INVALID_HANDLE,
+            poll_group: INVALID_HANDLE,
+            info_flags: 0,
+            lanes: Lanes::default(),
+            config,
+            transport,
+            inbox: VecDeque::new(),
+            inbox_bytes: 0,
+            sent: RateMeter::default(),
+            received: RateMeter::default(),
+        }
+    }
+
+    fn describe(&self, handle: Handle) -> String {
+        let kind = match self.transport {
+            Transport::Pair { .. } => "socket pair",
+        };
+        let mut text = format!("#{handle} {kind} {}", self.remote_identity.describe());
+        if !self.name.is_empty() {
+            text = format!("{text} '{}'", self.name);
+        }
+        truncate_utf8(&text, MAX_CLOSE_DEBUG_BYTES).to_string()
+    }
+
+    fn info(&self, handle: Handle) -> ConnectionInfo {
+        ConnectionInfo {
+            identity: self.remote_identity.steam_id64(),
+            user_data: self.user_data,
+            listen_socket: self.listen_socket,
+            remote_address: crate::address::format_ip(crate::address::CLEARED.ip()),
+            remote_pop: 0,
+            pop_relay: 0,
+            state: self.state,
+            end_reason: self.end_reason,
+            end_debug: self.end_debug.clone(),
+            debug_description: self.describe(handle),
+            info_flags: self.info_flags,
+        }
+    }
+
+    /// The state an application-visible problem or close can still change.
+    fn is_alive(&self) -> bool {
+        matches!(self.state, ConnectionState::Connecting | ConnectionState::FindingRoute | ConnectionState::Connected)
+    }
+}
+
+#[derive(Debug, Default)]
+struct PollGroup {
+    /// `(connection, seq)` in arrival order. Entries go stale when their message is received
+    /// through the connection itself or the connection leaves the group; they are skipped then.
+    arrivals: VecDeque<(Handle, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    handles: HandleAllocator,
+    connections: HashMap<Handle, Connection>,
+    poll_groups: HashMap<Handle, PollGroup>,
+    events: Vec<Event>,
+    local_identity: Identity,
+    next_seq: u64,
+}
+
+impl State {
+    fn allocate_handle(&mut self) -> Handle {
+        let (connections, poll_groups) = (&self.connections, &self.poll_groups);
+        self.handles.allocate(|h| connections.contains_key(&h) || poll_groups.contains_key(&h))
+    }
+
+    fn post_status_change(&mut self, handle: Handle, old_state: ConnectionState) {
+        if let Some(conn) = self.connections.get(&handle) {
+            let info = conn.info(handle);
+            self.events.push(Event::ConnectionStatusChanged { handle, info, old_state });
+        }
+    }
+
+    /// Queue `message` on `handle`, and on its poll group if it has one.
+    fn enqueue(&mut self, handle: Handle, message: ReceivedMessage) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let Some(conn) = self.connections.get_mut(&handle) else { return };
+        conn.inbox_bytes += message.payload.len();
+        conn.inbox.push_back(QueuedMessage { seq, message });
+        if let Some(group) = self.poll_groups.get_mut(&conn.poll_group) {
+            group.arrivals.push_back((handle, seq));
+        }
+    }
+}
+
+/// Pop the oldest message of `conn`, stamped with the user data it has now.
+fn dequeue(conn: &mut Connection) -> Option<ReceivedMessage> {
+    let queued = conn.inbox.pop_front()?;
+    conn.inbox_bytes -= queued.message.payload.len();
+    let mut message = queued.message;
+    message.receiver_user_data = conn.user_data;
+    Some(message)
+}
+
+fn truncate_utf8(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// One instance of the sockets interface.
+pub struct Sockets {
+    state: Mutex<State>,
+    clock_base: Instant,
+}
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sockets {
+    pub fn new() -> Self {
+        Sockets { state: Mutex::new(State::default()), clock_base: Instant::now() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the tables half-updated in a way that is
+        // worse than refusing every later call, so keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Microseconds since this interface was created (`GetLocalTimestamp`'s clock).
+    pub fn local_timestamp(&self) -> i64 {
+        self.clock_base.elapsed().as_micros() as i64
+    }
+
+    // ----- identity -------------------------------------------------------------------------
+
+    pub fn local_identity(&self) -> Identity {
+        self.lock().local_identity.clone()
+    }
+
+    /// `ResetIdentity`: adopt a new local identity. As in GNS, every connection is destroyed.
+    pub fn reset_identity(&self, identity: Identity) {
+        let mut state = self.lock();
+        state.connections.clear();
+        state.local_identity = identity;
+    }
+
+    // ----- connections --------------------------------------------------------------------
+
+    /// `CreateSocketPair`. `identity1` is connection 1's own identity (so connection 2's remote),
+    /// and the other way round; an invalid identity means the local one, or "localhost".
+    /// Returns `None` for network loopback, which needs the UDP transport (not built yet).
+    pub fn create_socket_pair(&self, network_loopback: bool, identity1: Identity, identity2: Identity) -> Option<(Handle, Handle)> {
+        if network_loopback {
+            return None;
+        }
+        let mut state = self.lock();
+        let fallback = if state.local_identity.is_valid() { state.local_identity.clone() } else { Identity::LocalHost };
+        let id1 = if identity1.is_valid() { identity1 } else { fallback.clone() };
+        let id2 = if identity2.is_valid() { identity2 } else { fallback };
+        let h1 = state.allocate_handle();
+        state.connections.insert(h1, Connection::new(id2, ConnectionConfig::default(), Transport::Pair { peer: None }));
+        let h2 = state.allocate_handle();
+        state.connections.insert(h2, Connection::new(id1, ConnectionConfig::default(), Transport::Pair { peer: Some(h1) }));
+        let flags = info_flags::LOOPBACK_BUFFERS | info_flags::FAST | info_flags::UNAUTHENTICATED | info_flags::UNENCRYPTED;
+        for (handle, peer) in [(h1, h2), (h2, h1)] {
+            let conn = state.connections.get_mut(&handle).expect("just inserted");
+            conn.transport = Transport::Pair { peer: Some(peer) };
+            conn.state = ConnectionState::Connected;
+            conn.info_flags = flags;
+        }
+        // GNS posts no callbacks for a pair: both ends are connected from the start.
+        Some((h1, h2))
+    }
+
+    /// `ConnectByIPAddress`. The options are validated now; the UDP transport that would carry
+    /// the connection is not built yet, so no connection is made and the result is 0.
+    pub fn connect_by_ip_address(&self, _address: Option<std::net::SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+        let _ = ConnectionConfig::from_options(options);
+        INVALID_HANDLE
+    }
+
+    /// `AcceptConnection`.
+    pub fn accept_connection(&self, handle: Handle) -> SteamResult {
+        let state = self.lock();
+        if !state.connections.contains_key(&handle) {
+            return SteamResult::InvalidParam;
+        }
+        // Only a connection that arrived on a listen socket and waits in Connecting can be
+        // accepted. Without the UDP transport none arrives, so every live handle is in the wrong state.
+        SteamResult::InvalidState
+    }
+
+    /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
+    pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, _linger: bool) -> bool {
+        let mut state = self.lock();
+        let Some(conn) = state.connections.remove(&handle) else { return false };
+        let reason = match reason {
+            0 => end_reason::APP_GENERIC,
+            r if (end_reason::APP_MIN..=end_reason::APP_EXCEPTION_MAX).contains(&r) => r,
+            // GNS reports a bug and substitutes the generic app-exception code.
+            _ => 2000,
+        };
+        let debug = truncate_utf8(debug, MAX_CLOSE_DEBUG_BYTES).to_string();
+        // Every message of a pair is delivered the moment it is sent, so lingering has nothing
+        // left to flush.
+        let Transport::Pair { peer } = conn.transport;
+        if let Some(peer) = peer
+            && let Some(peer_conn) = state.connections.get_mut(&peer)
+        {
+            peer_conn.transport = Transport::Pair { peer: None };
+            if peer_conn.is_alive() {
+                let old = peer_conn.state;
+                peer_conn.state = ConnectionState::ClosedByPeer;
+                peer_conn.end_reason = reason;
+                peer_conn.end_debug = debug;
+                state.post_status_change(peer, old);
+            }
+        }
+        true
+    }
+
+    pub fn connection_info(&self, handle: Handle) -> Option<ConnectionInfo> {
+        self.lock().connections.get(&handle).map(|c| c.info(handle))
+    }
+
+    pub fn set_connection_user_data(&self, handle: Handle, user_data: i64) -> bool {
+        match self.lock().connections.get_mut(&handle) {
+            Some(conn) => {
+                conn.user_data = user_data;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// -1 when the handle is invalid, as in GNS.
+    pub fn connection_user_data(&self, handle: Handle) -> i64 {
+        self.lock().connections.get(&handle).map_or(-1, |c| c.user_data)
+    }
+
+    pub fn set_connection_name(&self, handle: Handle, name: &str) -> bool {
+        match self.lock().connections.get_mut(&handle) {
+            Some(conn) => {
+                conn.name = name.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn connection_name(&self, handle: Handle) -> Option<String> {
+        self.lock().connections.get(&handle).map(|c| c.name.clone())
+    }
+
+    /// `SendMessageToConnection`: the message number on success.
+    pub fn send_message(&self, handle: Handle, data: &[u8], flags: i32) -> Result<i64, SteamResult> {
+        let now = self.local_timestamp();
+        let mut state = self.lock();
+        let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
+        match conn.state {
+            ConnectionState::Connected => {}
+            ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => return Err(SteamResult::NoConnection),
+            _ => return Err(SteamResult::InvalidState),
+        }
+        if data.len() > MAX_MESSAGE_SIZE_SEND {
+            return Err(SteamResult::InvalidParam);
+        }
+        let reliable = flags & send_flags::RELIABLE != 0;
+        let Transport::Pair { peer: Some(peer) } = conn.transport else { return Err(SteamResult::NoConnection) };
+        let Some(peer_conn) = state.connections.get(&peer) else { return Err(SteamResult::NoConnection) };
+        let peer_full = peer_conn.inbox.len() >= peer_conn.config.int32(ids::RECV_BUFFER_MESSAGES) as usize
+            || peer_conn.inbox_bytes + data.len() > peer_conn.config.int32(ids::RECV_BUFFER_SIZE) as usize;
+        if peer_full && reliable {
+            // In GNS a full receive buffer stops acks and the sender's buffer fills: the same
+            // answer, without the wait.
+            return Err(SteamResult::LimitExceeded);
+        }
+        let conn = state.connections.get_mut(&handle).expect("checked above");
+        let number = conn.lanes.take_message_number(0).expect("lane 0 always exists");
+        conn.sent.record(now as u64, data.len());
+        if peer_full {
+            return Ok(number); // an unreliable message the receiver has no room for is dropped
+        }
+        // The receiver sees the sender's identity, i.e. the identity it has for its remote.
+        let sender_identity = state.connections.get(&peer).map(|p| p.remote_identity.steam_id64()).unwrap_or(0);
+        let message = ReceivedMessage {
+            payload: data.to_vec(),
+            connection: peer,
+            identity: sender_identity,
+            receiver_user_data: -1,
+            time_received: now,
+            message_number: number,
+            flags: flags & send_flags::RELIABLE,
+            lane: 0,
+        };
+        if let Some(peer_conn) = state.connections.get_mut(&peer) {
+            peer_conn.received.record(now as u64, data.len());
+        }
+        state.enqueue(peer, message);
+        Ok(number)
+    }
+
+    /// `FlushMessagesOnConnection`. A pair never holds messages back, so there is nothing to flush.
+    pub fn flush_messages(&self, handle: Handle) -> SteamResult {
+        let state = self.lock();
+        let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
+        match conn.state {
+            ConnectionState::Connected => SteamResult::Ok,
+            ConnectionState::Connecting | ConnectionState::FindingRoute => SteamResult::Ignored,
+            ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => SteamResult::NoConnection,
+            _ => SteamResult::InvalidState,
+        }
+    }
+
+    /// `ReceiveMessagesOnConnection`: `None` for an invalid handle.
+    pub fn receive_on_connection(&self, handle: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
+        let mut state = self.lock();
+        let conn = state.connections.get_mut(&handle)?;
+        let count = max_messages.min(conn.inbox.len());
+        Some((0..count).filter_map(|_| dequeue(conn)).collect())
+    }
+
+    pub fn create_poll_group(&self) -> Handle {
+        let mut state = self.lock();
+        let handle = state.allocate_handle();
+        state.poll_groups.insert(handle, PollGroup::default());
+        handle
+    }
+
+    /// `DestroyPollGroup`: its connections are left in no group.
+    pub fn destroy_poll_group(&self, group: Handle) -> bool {
+        let mut state = self.lock();
+        if state.poll_groups.remove(&group).is_none() {
+            return false;
+        }
+        for conn in state.connections.values_mut().filter(|c| c.poll_group == group) {
+            conn.poll_group = INVALID_HANDLE;
+        }
+        true
+    }
+
+    /// `SetConnectionPollGroup`; group 0 removes the connection from its group. Messages already
+    /// waiting on the connection become receivable through the new group.
+    pub fn set_connection_poll_group(&self, handle: Handle, group: Handle) -> bool {
+        let mut state = self.lock();
+        if group != INVALID_HANDLE && !state.poll_groups.contains_key(&group) {
+            return false;
+        }
+        let Some(conn) = state.connections.get_mut(&handle) else { return false };
+        if conn.poll_group == group {
+            return true;
+        }
+        conn.poll_group = group;
+        let waiting: Vec<(Handle, u64)> = conn.inbox.iter().map(|q| (handle, q.seq)).collect();
+        if let Some(g) = state.poll_groups.get_mut(&group) {
+            g.arrivals.extend(waiting);
+        }
+        true
+    }
+
+    /// `ReceiveMessagesOnPollGroup`: `None` for an invalid group.
+    pub fn receive_on_poll_group(&self, group: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let arrivals = &mut state.poll_groups.get_mut(&group)?.arrivals;
+        let mut out = Vec::new();
+        while out.len() < max_messages {
+            let Some((handle, seq)) = arrivals.pop_front() else { break };
+            let Some(conn) = state.connections.get_mut(&handle) else { continue };
+            if conn.poll_group != group || conn.inbox.front().map(|q| q.seq) != Some(seq) {
+                continue; // stale: received through the connection, or it left the group
+            }
+            out.extend(dequeue(conn));
+        }
+        Some(out)
+    }
+
+    /// `ConfigureConnectionLanes`.
+    pub fn configure_lanes(&self, handle: Handle, count: i64, priorities: &[i64], weights: &[i64]) -> SteamResult {
+        let mut state = self.lock();
+        let Some(conn) = state.connections.get_mut(&handle) else { return SteamResult::NoConnection };
+        if !conn.is_alive() {
+            return SteamResult::InvalidState;
+        }
+        let Ok(count) = usize::try_from(count) else { return SteamResult::InvalidParam };
+        match conn.lanes.configure(count, priorities, weights) {
+            Ok(()) => SteamResult::Ok,
+            Err(_) => SteamResult::InvalidParam,
+        }
+    }
+
+    /// `GetConnectionRealTimeStatus` for the first `lanes` lanes.
+    pub fn real_time_status(&self, handle: Handle, lanes: i64) -> Result<(RealTimeStatus, Vec<LaneStatus>), SteamResult> {
+        let now = self.local_timestamp() as u64;
+        let mut state = self.lock();
+        let Some(conn) = state.connections.get_mut(&handle) else { return Err(SteamResult::NoConnection) };
+        let lanes = usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
+        let (packets_out, bytes_out) = conn.sent.rates(now);
+        let (packets_in, bytes_in) = conn.received.rates(now);
+        let connected = conn.state == ConnectionState::Connected;
+        let status = RealTimeStatus {
+            state: conn.state,
+            // In-process delivery: no wire, no delay, nothing lost.
+            ping_ms: if connected { 0 } else { -1 },
+            local_quality: if connected { 1.0 } else { -1.0 },
+            remote_quality: if connected { 1.0 } else { -1.0 },
+            packets_out_per_sec: packets_out,
+            bytes_out_per_sec: bytes_out,
+            packets_in_per_sec: packets_in,
+            bytes_in_per_sec: bytes_in,
+            send_rate_bytes_per_sec: conn.config.int32(ids::SEND_RATE_MAX),
+            pending_unreliable: 0,
+            pending_reliable: 0,
+            sent_unacked_reliable: 0,
+            queue_time_usec: 0,
+        };
+        Ok((status, vec![LaneStatus::default(); lanes]))
+    }
+
+    /// `GetDetailedConnectionStatus`: a human-readable report, `None` for an invalid handle.
+    pub fn detailed_status(&self, handle: Handle) -> Option<String> {
+        let (status, _) = self.real_time_status(handle, 0).ok()?;
+        let state = self.lock();
+        let conn = state.connections.get(&handle)?;
+        Some(format!(
+            "Connection {}\nState: {}\nEnd reason: {} {}\nPing: {} ms  Quality local {:.0}% remote {:.0}%\n\
+             Sent: {:.1} pkt/s {:.1} B/s  Received: {:.1} pkt/s {:.1} B/s\nLanes: {}\nQueued for receive: {} messages, {} bytes\n",
+            conn.describe(handle),
+            conn.state.name(),
+            conn.end_reason,
+            conn.end_debug,
+            status.ping_ms,
+            status.local_quality * 100.0,
+            status.remote_quality * 100.0,
+            status.packets_out_per_sec,
+            status.bytes_out_per_sec,
+            status.packets_in_per_sec,
+            status.bytes_in_per_sec,
+            conn.lanes.count(),
+            conn.inbox.len(),
+            conn.inbox_bytes,
+        ))
+    }
+
+    /// `GetRemoteFakeIPForConnection`. No connection reaches us through a FakeIP yet.
+    pub fn remote_fake_ip(&self, handle: Handle) -> SteamResult {
+        if self.lock().connections.contains_key(&handle) { SteamResult::IpNotFound } else { SteamResult::InvalidParam }
+    }
+
+    // ----- listen sockets -----------------------------------------------------------------
+
+    /// `CreateListenSocketIP`: options are validated, but without the UDP transport nothing can
+    /// listen yet, so the result is 0.
+    pub fn create_listen_socket_ip(&self, _address: Option<std::net::SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+        let _ = ConnectionConfig::from_options(options);
+        INVALID_HANDLE
+    }
+
+    /// `CloseListenSocket`: no listen socket can exist yet, so every handle is invalid.
+    pub fn close_listen_socket(&self, _handle: Handle) -> bool {
+        false
+    }
+
+    /// `GetListenSocketAddress`: `None` for an invalid listen socket.
+    pub fn listen_socket_address(&self, _handle: Handle, _with_port: bool) -> Option<String> {
+        None
+    }
+
+    // ----- services Steam's backend provides (relay, FakeIP, certificates) ------------------
+
+    /// `BeginAsyncRequestFakeIP`: FakeIPs come from the relay service, which is not built yet.
+    pub fn begin_async_request_fake_ip(&self, _num_ports: i64) -> bool {
+        false
+    }
+
+    /// `GetFakeIP`: nothing was ever allocated.
+    pub fn fake_ip(&self, first_port: i64) -> FakeIpInfo {
+        let result = if first_port != 0 { SteamResult::InvalidParam } else { SteamResult::NoMatch };
+        FakeIpInfo { result, identity_type: 0, ip: String::new(), ports: [0; 8] }
+    }
+
+    /// `GetAuthenticationStatus`: no certificate authority is configured, so certificates cannot
+    /// be obtained.
+    pub fn authentication_status(&self) -> i32 {
+        availability::CANNOT_TRY
+    }
+
+    /// `SDR_LISTEN_PORT`, the port a hosted dedicated server was told to listen on; 0 if unset.
+    pub fn hosted_dedicated_server_port(&self) -> u16 {
+        std::env::var("SDR_LISTEN_PORT").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// The POP id of a hosted dedicated server: `SDR_POPID` when set (up to four characters, as
+    /// in GNS), `"dev"` when only the port is, 0 when not hosted at all.
+    pub fn hosted_dedicated_server_pop_id(&self) -> u32 {
+        if self.hosted_dedicated_server_port() == 0 {
+            return 0;
+        }
+        match std::env::var("SDR_POPID") {
+            Ok(code) if !code.is_empty() && code.len() <= 4 && code.is_ascii() => {
+                code.bytes().fold(0u32, |id, b| (id << 8) | b as u32)
+            }
+            _ => POP_ID_DEV,
+        }
+    }
+
+    // ----- callbacks ----------------------------------------------------------------------
+
+    /// Take every callback posted since the last call, oldest first.
+    pub fn drain_events(&self) -> Vec<Event> {
+        std::mem::take(&mut self.lock().events)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+use super::*;
+
+fn pair(sockets: &Sockets) -> (Handle, Handle) {
+    sockets.create_socket_pair(false, Identity::SteamId(111), Identity::SteamId(222)).expect("pair")
+}
+
+#[test]
+fn pair_is_connected_without_callbacks_and_knows_identities() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    assert_ne!(a, b);
+    let ia = s.connection_info(a).unwrap();
+    assert_eq!(ia.state, ConnectionState::Connected);
+    assert_eq!(ia.identity, 222, "connection 1's remote is identity 2");
+    assert_eq!(s.connection_info(b).unwrap().identity, 111);
+    assert_eq!(ia.remote_address, "::");
+    assert_ne!(ia.info_flags & info_flags::LOOPBACK_BUFFERS, 0);
+    assert!(s.drain_events().is_empty());
+}
+
+#[test]
+fn network_loopback_pair_is_refused_until_udp_exists() {
+    let s = Sockets::new();
+    assert!(s.create_socket_pair(true, Identity::Invalid, Identity::Invalid).is_none());
+}
+
+#[test]
+fn messages_arrive_in_order_with_numbers_and_flags() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    s.set_connection_user_data(b, 77);
+    assert_eq!(s.send_message(a, b"one", send_flags::RELIABLE), Ok(1));
+    assert_eq!(s.send_message(a, b"two", 0), Ok(2));
+    assert_eq!(s.send_message(a, b"", send_flags::RELIABLE | send_flags::NO_NAGLE), Ok(3));
+    let got = s.receive_on_connection(b, 10).unwrap();
+    let payloads: Vec<&[u8]> = got.iter().map(|m| m.payload.as_slice()).collect();
+    assert_eq!(payloads, vec![&b"one"[..], b"two", b""]);
+    assert_eq!(got.iter().map(|m| m.message_number).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(got.iter().map(|m| m.flags).collect::<Vec<_>>(), vec![8, 0, 8]);
+    assert!(got.iter().all(|m| m.connection == b && m.identity == 111 && m.receiver_user_data == 77));
+    assert!(s.receive_on_connection(b, 10).unwrap().is_empty());
+    assert!(s.receive_on_connection(a, 10).unwrap().is_empty(), "nothing echoes back");
+}
+
+#[test]
+fn receive_respects_max_messages() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    for i in 0..5u8 {
+        s.send_message(a, &[i], send_flags::RELIABLE).unwrap();
+    }
+    assert!(s.receive_on_connection(b, 0).unwrap().is_empty());
+    assert_eq!(s.receive_on_connection(b, 2).unwrap().len(), 2);
+    assert_eq!(s.receive_on_connection(b, 100).unwrap()[0].payload, vec![2]);
+}
+
+#[test]
+fn bad_handles_get_documented_failures() {
+    let s = Sockets::new();
+    let (a, _) = pair(&s);
+    let bogus = a + 1000;
+    assert_eq!(s.send_message(bogus, b"x", 8), Err(SteamResult::InvalidParam));
+    assert_eq!(s.flush_messages(bogus), SteamResult::InvalidParam);
+    assert_eq!(s.accept_connection(bogus), SteamResult::InvalidParam);
+    assert_eq!(s.accept_connection(a), SteamResult::InvalidState);
+    assert!(s.receive_on_connection(bogus, 5).is_none());
+    assert!(s.receive_on_poll_group(bogus, 5).is_none());
+    assert!(s.connection_info(bogus).is_none());
+    assert_eq!(s.connection_user_data(bogus), -1);
+    assert!(!s.set_connection_user_data(bogus, 1));
+    assert!(!s.close_connection(bogus, 0, "", false));
+    assert!(!s.destroy_poll_group(bogus));
+    assert!(!s.set_connection_poll_group(bogus, 0));
+    assert_eq!(s.configure_lanes(bogus, 2, &[0, 0], &[1, 1]), SteamResult::NoConnection);
+    assert_eq!(s.real_time_status(bogus, 0).unwrap_err(), SteamResult::NoConnection);
+    assert!(s.detailed_status(bogus).is_none());
+    assert_eq!(s.remote_fake_ip(bogus), SteamResult::InvalidParam);
+    assert_eq!(s.remote_fake_ip(a), SteamResult::IpNotFound);
+    assert_eq!(s.send_message(a, &vec![0; MAX_MESSAGE_SIZE_SEND + 1], 8), Err(SteamResult::InvalidParam));
+}
+
+#[test]
+fn close_tells_the_peer_once_and_frees_the_handle() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    s.send_message(a, b"last words", send_flags::RELIABLE).unwrap();
+    assert!(s.close_connection(a, 1234, "bye", false));
+    assert!(s.connection_info(a).is_none(), "closed handle is gone");
+    assert!(!s.close_connection(a, 0, "", false), "second close fails");
+    let events = s.drain_events();
+    assert_eq!(events.len(), 1);
+    let Event::ConnectionStatusChanged { handle, info, old_state } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((*handle, *old_state), (b, ConnectionState::Connected));
+    assert_eq!((info.state, info.end_reason, info.end_debug.as_str()), (ConnectionState::ClosedByPeer, 1234, "bye"));
+    // What was delivered before the close can still be read.
+    assert_eq!(s.receive_on_connection(b, 10).unwrap()[0].payload, b"last words");
+    assert_eq!(s.send_message(b, b"x", 8), Err(SteamResult::NoConnection));
+    assert_eq!(s.flush_messages(b), SteamResult::NoConnection);
+    assert!(s.close_connection(b, 0, "", false));
+    assert!(s.drain_events().is_empty(), "closing the dead end tells nobody");
+}
+
+#[test]
+fn close_reason_is_normalised_like_gns() {
+    for (given, expected) in [(0, 1000), (1500, 1500), (2999, 2999), (5, 2000), (4001, 2000)] {
+        let s = Sockets::new();
+        let (a, _) = pair(&s);
+        s.close_connection(a, given, &"x".repeat(500), true);
+        let Event::ConnectionStatusChanged { info, .. } = &s.drain_events()[0] else { panic!() };
+        assert_eq!(info.end_reason, expected, "reason {given}");
+        assert_eq!(info.end_debug.len(), 127);
+    }
+}
+
+#[test]
+fn poll_group_merges_connections_in_arrival_order() {
+    let s = Sockets::new();
+    let (a1, b1) = pair(&s);
+    let (a2, b2) = pair(&s);
+    let g = s.create_poll_group();
+    s.send_message(a1, b"early", 8).unwrap(); // queued before b1 joins: must still be seen
+    assert!(s.set_connection_poll_group(b1, g));
+    assert!(s.set_connection_poll_group(b2, g));
+    s.send_message(a2, b"x1", 8).unwrap();
+    s.send_message(a1, b"y1", 8).unwrap();
+    s.send_message(a2, b"x2", 8).unwrap();
+    let got = s.receive_on_poll_group(g, 10).unwrap();
+    let seen: Vec<(Handle, &[u8])> = got.iter().map(|m| (m.connection, m.payload.as_slice())).collect();
+    assert_eq!(seen, vec![(b1, &b"early"[..]), (b2, b"x1"), (b1, b"y1"), (b2, b"x2")]);
+}
+
+#[test]
+fn poll_group_skips_messages_taken_through_the_connection() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    let g = s.create_poll_group();
+    s.set_connection_poll_group(b, g);
+    for i in 0..4u8 {
+        s.send_message(a, &[i], 8).unwrap();
+    }
+    assert_eq!(s.receive_on_connection(b, 2).unwrap().len(), 2);
+    let rest: Vec<u8> = s.receive_on_poll_group(g, 10).unwrap().iter().map(|m| m.payload[0]).collect();
+    assert_eq!(rest, vec![2, 3], "each message exactly once");
+    // Leaving the group: later messages are only on the connection.
+    assert!(s.set_connection_poll_group(b, 0));
+    s.send_message(a, b"z", 8).unwrap();
+    assert!(s.receive_on_poll_group(g, 10).unwrap().is_empty());
+    assert_eq!(s.receive_on_connection(b, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn rejoining_a_group_does_not_duplicate_messages() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    let g = s.create_poll_group();
+    let h = s.create_poll_group();
+    s.set_connection_poll_group(b, g);
+    s.send_message(a, b"1", 8).unwrap();
+    s.set_connection_poll_group(b, h);
+    s.set_connection_poll_group(b, g);
+    s.send_message(a, b"2", 8).unwrap();
+    let got: Vec<Vec<u8>> = s.receive_on_poll_group(g, 10).unwrap().into_iter().map(|m| m.payload).collect();
+    assert_eq!(got, vec![b"1".to_vec(), b"2".to_vec()]);
+    assert!(s.receive_on_poll_group(h, 10).unwrap().is_empty());
+}
+
+#[test]
+fn destroying_a_group_releases_its_connections() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    let g = s.create_poll_group();
+    s.set_connection_poll_group(b, g);
+    assert!(s.destroy_poll_group(g));
+    assert!(!s.destroy_poll_group(g));
+    assert!(!s.set_connection_poll_group(b, g), "destroyed group is invalid");
+    s.send_message(a, b"m", 8).unwrap();
+    assert_eq!(s.receive_on_connection(b, 1).unwrap().len(), 1);
+}
+
+#[test]
+fn full_receive_buffer_refuses_reliable_and_drops_unreliable() {
+    let s = Sockets::new();
+    let (a, b) = pair(&s);
+    let limit = ConnectionConfig::default().int32(ids::RECV_BUFFER_MESSAGES) as usize;
+    for _ in 0..limit {
+        s.send_message(a, b"r", 8).unwrap();
+    }
+    assert_eq!(s.send_message(a, b"r", 8), Err(SteamResult::LimitExceeded));
+    let n = s.send_message(a, b"u", 0).expect("unreliable is accepted");
+    assert_eq!(n, limit as i64 + 1, "refused reliable took no number");
+    assert_eq!(s.receive_on_connection(b, usize::MAX).unwrap().len(), limit, "unreliable was dropped");
+    assert!(s.send_message(a, b"r", 8).is_ok(), "room again after reading");
+}
+
+#[test]
+fn lanes_and_status() {
+    let s = Sockets::new();
+    let (a, _) = pair(&s);
+    assert_eq!(s.real_time_status(a, 2).unwrap_err(), SteamResult::InvalidParam);
+    assert_eq!(s.configure_lanes(a, 0, &[], &[]), SteamResult::InvalidParam);
+    assert_eq!(s.configure_lanes(a, 3, &[1, 2, 3], &[1, 1, 1]), SteamResult::Ok);
+    let (status, lanes) = s.real_time_status(a, 3).unwrap();
+    assert_eq!(lanes.len(), 3);
+    assert_eq!(status.state, ConnectionState::Connected);
+    assert_eq!(status.ping_ms, 0);
+    assert!(s.detailed_status(a).unwrap().contains("State: connected"));
+}
+
+#[test]
+fn reset_identity_destroys_connections_and_sets_pair_default() {
+    let s = Sockets::new();
+    let (a, _) = pair(&s);
+    s.reset_identity(Identity::SteamId(999));
+    assert!(s.connection_info(a).is_none());
+    let (c, d) = s.create_socket_pair(false, Identity::Invalid, Identity::SteamId(5)).unwrap();
+    assert_eq!(s.connection_info(d).unwrap().identity, 999, "unset identity is the local one");
+    assert_eq!(s.connection_info(c).unwrap().identity, 5);
+}
+
+#[test]
+fn user_data_name_and_fake_ip_defaults() {
+    let s = Sockets::new();
+    let (a, _) = pair(&s);
+    assert_eq!(s.connection_user_data(a), -1);
+    assert!(s.set_connection_user_data(a, i64::MIN));
+    assert_eq!(s.connection_user_data(a), i64::MIN);
+    assert_eq!(s.connection_name(a).as_deref(), Some(""));
+    assert!(s.set_connection_name(a, "lobby"));
+    assert_eq!(s.connection_name(a).as_deref(), Some("lobby"));
+    assert!(s.connection_info(a).unwrap().debug_description.contains("lobby"));
+    assert_eq!(s.fake_ip(0).result, SteamResult::NoMatch);
+    assert_eq!(s.fake_ip(1).result, SteamResult::InvalidParam);
+    assert!(!s.begin_async_request_fake_ip(1));
+}
