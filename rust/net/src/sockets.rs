@@ -180,6 +180,8 @@ struct State {
     events: Vec<Event>,
     local_identity: Identity,
     next_seq: u64,
+    /// Whether the authentication status has been posted once.
+    auth_reported: bool,
 }
 
 impl State {
@@ -572,11 +574,32 @@ impl Sockets {
         if self.lock().connections.contains_key(&handle) { SteamResult::IpNotFound } else { SteamResult::InvalidParam }
     }
 
+    /// `ConnectP2P`: peers are found by identity through the rendezvous/relay service, which is
+    /// not built yet, so no connection is made and the result is 0.
+    pub fn connect_p2p(&self, _remote: Identity, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
+        let _ = ConnectionConfig::from_options(options);
+        INVALID_HANDLE
+    }
+
+    /// `ConnectToHostedDedicatedServer`: needs a relay ticket; 0 until the relay exists.
+    pub fn connect_to_hosted_dedicated_server(&self, _remote: Identity, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
+        let _ = ConnectionConfig::from_options(options);
+        INVALID_HANDLE
+    }
+
     // ----- listen sockets -----------------------------------------------------------------
 
     /// `CreateListenSocketIP`: options are validated, but without the UDP transport nothing can
     /// listen yet, so the result is 0.
     pub fn create_listen_socket_ip(&self, _address: Option<std::net::SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+        let _ = ConnectionConfig::from_options(options);
+        INVALID_HANDLE
+    }
+
+    /// `CreateListenSocketP2P`, `CreateListenSocketP2PFakeIP` and
+    /// `CreateHostedDedicatedServerListenSocket`: all listen through the relay service, which is
+    /// not built yet, so the result is 0.
+    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
         let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
@@ -608,6 +631,21 @@ impl Sockets {
     /// be obtained.
     pub fn authentication_status(&self) -> i32 {
         availability::CANNOT_TRY
+    }
+
+    /// `InitAuthentication`: returns the status and, the first time, posts the change from
+    /// "unknown" so a game waiting for `network_authentication_status` hears the outcome.
+    pub fn init_authentication(&self) -> i32 {
+        let status = self.authentication_status();
+        let mut state = self.lock();
+        if !state.auth_reported {
+            state.auth_reported = true;
+            state.events.push(Event::AuthenticationStatus {
+                availability: status,
+                debug_message: "No certificate authority is configured; certificates cannot be obtained.".into(),
+            });
+        }
+        status
     }
 
     /// `SDR_LISTEN_PORT`, the port a hosted dedicated server was told to listen on; 0 if unset.

@@ -232,3 +232,13 @@ fn user_data_name_and_fake_ip_defaults() {
     assert_eq!(s.fake_ip(1).result, SteamResult::InvalidParam);
     assert!(!s.begin_async_request_fake_ip(1));
 }
+
+#[test]
+fn init_authentication_reports_once() {
+    let s = Sockets::new();
+    assert_eq!(s.init_authentication(), availability::CANNOT_TRY);
+    assert_eq!(s.init_authentication(), availability::CANNOT_TRY);
+    let events = s.drain_events();
+    assert_eq!(events.len(), 1);
+    assert!(matches!(events[0], Event::AuthenticationStatus { availability: availability::CANNOT_TRY, .. }));
+}

@@ -1,0 +1,437 @@
+//! The `SteamNetworkingSockets` engine singleton.
+//!
+//! Every method takes `&self`: signal handlers run while callbacks are being dispatched and may
+//! call straight back into the singleton (accepting a connection from inside
+//! `network_connection_status_changed` is the usual pattern), which a `&mut self` borrow would
+//! forbid. The state they share is behind `steamnet_net::Sockets`' own lock.
+//!
+//! Parameter names are the contract's (GDScript calls are positional; only introspection sees
+//! them). Results use GodotSteam's shapes and failure values.
+
+use godot::prelude::*;
+use steamnet_net::{
+    format_ip, parse_ip_port, Event, Identity, Sockets, SteamResult, INVALID_HANDLE, MAX_MESSAGE_SIZE_SEND,
+};
+
+use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
+
+/// Mirrors GodotSteam's 255-byte buffer for debug text in signals.
+const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
+
+#[derive(GodotClass)]
+#[class(init, singleton, base = Object)]
+pub struct SteamNetworkingSockets {
+    sockets: Sockets,
+    base: Base<Object>,
+}
+
+/// Emit a signal for every queued callback. Called each frame and by `runNetworkingCallbacks()`.
+/// The events are taken under a short borrow so that handlers can call back into the singleton.
+pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
+    let events = singleton.bind().sockets.drain_events();
+    if events.is_empty() {
+        return;
+    }
+    let mut object = singleton.upcast::<Object>();
+    for event in events {
+        match event {
+            Event::ConnectionStatusChanged { handle, info, old_state } => {
+                let args = [
+                    (handle as i64).to_variant(),
+                    convert::connection_info_for_signal(&info).to_variant(),
+                    (old_state.code() as i64).to_variant(),
+                ];
+                object.emit_signal("network_connection_status_changed", &args);
+            }
+            Event::AuthenticationStatus { availability, debug_message } => {
+                let text: String = debug_message.chars().take(MAX_SIGNAL_DEBUG_CHARS).collect();
+                let args = [(availability as i64).to_variant(), GString::from(text.as_str()).to_variant()];
+                object.emit_signal("network_authentication_status", &args);
+            }
+            Event::FakeIpResult { result, identity, fake_ip, ports } => {
+                let mut port_list = VarArray::new();
+                for port in ports {
+                    port_list.push(&(port as i64).to_variant());
+                }
+                let args = [
+                    (result as i64).to_variant(),
+                    steam_id_to_int(identity).to_variant(),
+                    GString::from(fake_ip.as_str()).to_variant(),
+                    port_list.to_variant(),
+                ];
+                object.emit_signal("fake_ip_result", &args);
+            }
+        }
+    }
+}
+
+fn address_arg(text: &GString) -> Option<std::net::SocketAddr> {
+    parse_ip_port(&text.to_string())
+}
+
+fn messages_to_array(messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
+    let mut array = VarArray::new();
+    for m in messages {
+        let mut d = VarDictionary::new();
+        put(&mut d, "payload", PackedByteArray::from(m.payload.as_slice()));
+        put(&mut d, "size", m.payload.len() as i64);
+        put(&mut d, "connection", m.connection as i64);
+        put(&mut d, "identity", steam_id_to_int(m.identity));
+        put(&mut d, "receiver_user_data", m.receiver_user_data);
+        put(&mut d, "time_received", m.time_received);
+        put(&mut d, "message_number", m.message_number);
+        put(&mut d, "flags", m.flags as i64);
+        array.push(&d.to_variant());
+    }
+    array
+}
+
+/// `max_messages` from GDScript: negative means none.
+fn max_count(max_messages: i64) -> usize {
+    usize::try_from(max_messages).unwrap_or(0)
+}
+
+#[godot_api]
+impl SteamNetworkingSockets {
+    #[signal]
+    fn network_connection_status_changed(connect_handle: i64, connection: VarDictionary, old_state: i64);
+
+    #[signal]
+    fn network_authentication_status(available: i64, debug_message: GString);
+
+    #[signal]
+    fn fake_ip_result(result: i64, identity: i64, fake_ip: GString, port_list: VarArray);
+
+    // ----- connections ----------------------------------------------------------------------
+
+    #[func(rename = acceptConnection)]
+    fn accept_connection(&self, connection_handle: i64) -> i64 {
+        self.sockets.accept_connection(handle(connection_handle)).code() as i64
+    }
+
+    #[func(rename = closeConnection)]
+    fn close_connection(&self, connection_handle: i64, reason: i64, debug_message: GString, linger: bool) -> bool {
+        let reason = i32::try_from(reason).unwrap_or(-1);
+        self.sockets.close_connection(handle(connection_handle), reason, &debug_message.to_string(), linger)
+    }
+
+    #[func(rename = connectByIPAddress)]
+    fn connect_by_ip_address(&self, ip_address_with_port: GString, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        self.sockets.connect_by_ip_address(address_arg(&ip_address_with_port), &options) as i64
+    }
+
+    #[func(rename = connectP2P)]
+    fn connect_p2p(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        let remote = Identity::from_steam_id(steam_id(remote_steam_id));
+        self.sockets.connect_p2p(remote, virtual_port, &options) as i64
+    }
+
+    #[func(rename = connectToHostedDedicatedServer)]
+    fn connect_to_hosted_dedicated_server(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        let remote = Identity::from_steam_id(steam_id(remote_steam_id));
+        self.sockets.connect_to_hosted_dedicated_server(remote, virtual_port, &options) as i64
+    }
+
+    #[func(rename = createSocketPair)]
+    fn create_socket_pair(&self, loopback: bool, remote_steam_id1: i64, remote_steam_id2: i64) -> VarDictionary {
+        let pair = self.sockets.create_socket_pair(
+            loopback,
+            Identity::from_steam_id(steam_id(remote_steam_id1)),
+            Identity::from_steam_id(steam_id(remote_steam_id2)),
+        );
+        let (c1, c2) = pair.unwrap_or((INVALID_HANDLE, INVALID_HANDLE));
+        let mut d = VarDictionary::new();
+        put(&mut d, "success", pair.is_some());
+        put(&mut d, "connection1", c1 as i64);
+        put(&mut d, "connection2", c2 as i64);
+        d
+    }
+
+    #[func(rename = getConnectionInfo)]
+    fn get_connection_info(&self, connection_handle: i64) -> VarDictionary {
+        self.sockets
+            .connection_info(handle(connection_handle))
+            .map(|info| convert::connection_info(&info))
+            .unwrap_or_default()
+    }
+
+    #[func(rename = getConnectionName)]
+    fn get_connection_name(&self, connection_handle: i64) -> GString {
+        GString::from(self.sockets.connection_name(handle(connection_handle)).unwrap_or_default().as_str())
+    }
+
+    #[func(rename = setConnectionName)]
+    fn set_connection_name(&self, connection_handle: i64, name: GString) {
+        self.sockets.set_connection_name(handle(connection_handle), &name.to_string());
+    }
+
+    #[func(rename = getConnectionUserData)]
+    fn get_connection_user_data(&self, connection_handle: i64) -> i64 {
+        self.sockets.connection_user_data(handle(connection_handle))
+    }
+
+    #[func(rename = setConnectionUserData)]
+    fn set_connection_user_data(&self, connection_handle: i64, user_data: i64) -> bool {
+        self.sockets.set_connection_user_data(handle(connection_handle), user_data)
+    }
+
+    #[func(rename = getConnectionRealTimeStatus)]
+    fn get_connection_real_time_status(&self, connection_handle: i64, lanes: i64, #[opt(default = true)] get_status: bool) -> VarDictionary {
+        let mut d = VarDictionary::new();
+        match self.sockets.real_time_status(handle(connection_handle), lanes) {
+            Err(result) => put(&mut d, "response", result.code() as i64),
+            Ok((status, lane_status)) => {
+                put(&mut d, "response", SteamResult::Ok.code() as i64);
+                let mut s = VarDictionary::new();
+                if get_status {
+                    put(&mut s, "state", status.state.code() as i64);
+                    put(&mut s, "ping", status.ping_ms as i64);
+                    put(&mut s, "local_quality", status.local_quality as f64);
+                    put(&mut s, "remote_quality", status.remote_quality as f64);
+                    put(&mut s, "packets_out_per_second", status.packets_out_per_sec as f64);
+                    put(&mut s, "bytes_out_per_second", status.bytes_out_per_sec as f64);
+                    put(&mut s, "packets_in_per_second", status.packets_in_per_sec as f64);
+                    put(&mut s, "bytes_in_per_second", status.bytes_in_per_sec as f64);
+                    put(&mut s, "send_rate", status.send_rate_bytes_per_sec as i64);
+                    put(&mut s, "pending_unreliable", status.pending_unreliable as i64);
+                    put(&mut s, "pending_reliable", status.pending_reliable as i64);
+                    put(&mut s, "sent_unacknowledged_reliable", status.sent_unacked_reliable as i64);
+                    put(&mut s, "queue_time", status.queue_time_usec);
+                }
+                put(&mut d, "connection_status", s);
+                let mut lanes_array = VarArray::new();
+                for lane in lane_status {
+                    let mut l = VarDictionary::new();
+                    put(&mut l, "pending_unreliable", lane.pending_unreliable as i64);
+                    put(&mut l, "pending_reliable", lane.pending_reliable as i64);
+                    put(&mut l, "sent_unacknowledged_reliable", lane.sent_unacked_reliable as i64);
+                    put(&mut l, "queue_time", lane.queue_time_usec);
+                    lanes_array.push(&l.to_variant());
+                }
+                put(&mut d, "lanes_status", lanes_array);
+            }
+        }
+        d
+    }
+
+    #[func(rename = getDetailedConnectionStatus)]
+    fn get_detailed_connection_status(&self, connection_handle: i64) -> VarDictionary {
+        let text = self.sockets.detailed_status(handle(connection_handle));
+        let mut d = VarDictionary::new();
+        put(&mut d, "success", if text.is_some() { 0i64 } else { -1 });
+        let text = GString::from(text.unwrap_or_default().as_str());
+        // D5: the seed documents `buffer`, GodotSteam writes `status`; both carry the text.
+        put(&mut d, "buffer", text.clone());
+        put(&mut d, "status", text);
+        d
+    }
+
+    #[func(rename = configureConnectionLanes)]
+    fn configure_connection_lanes(&self, connection: i64, lanes: i64, priorities: VarArray, weights: VarArray) -> i64 {
+        let (Some(priorities), Some(weights)) = (convert::int_array(&priorities), convert::int_array(&weights)) else {
+            return SteamResult::InvalidParam.code() as i64;
+        };
+        self.sockets.configure_lanes(handle(connection), lanes, &priorities, &weights).code() as i64
+    }
+
+    #[func(rename = getRemoteFakeIPForConnection)]
+    fn get_remote_fake_ip_for_connection(&self, connection_handle: i64) -> VarDictionary {
+        let result = self.sockets.remote_fake_ip(handle(connection_handle));
+        let mut d = VarDictionary::new();
+        put(&mut d, "result", result.code() as i64);
+        put(&mut d, "ip_address", GString::from(format_ip(std::net::Ipv6Addr::UNSPECIFIED.into()).as_str()));
+        put(&mut d, "port", 0i64);
+        put(&mut d, "ip_type", 0i64); // FAKE_IP_TYPE_INVALID
+        d
+    }
+
+    // ----- messages -------------------------------------------------------------------------
+
+    #[func(rename = sendMessageToConnection)]
+    fn send_message_to_connection(&self, connection_handle: i64, data: PackedByteArray, flags: i64) -> VarDictionary {
+        let flags = i32::try_from(flags).unwrap_or(0);
+        let outcome = self.sockets.send_message(handle(connection_handle), data.as_slice(), flags);
+        let mut d = VarDictionary::new();
+        match outcome {
+            Ok(number) => {
+                put(&mut d, "result", SteamResult::Ok.code() as i64);
+                put(&mut d, "message_number", number);
+            }
+            Err(result) => {
+                put(&mut d, "result", result.code() as i64);
+                put(&mut d, "message_number", 0i64);
+            }
+        }
+        d
+    }
+
+    /// D12: the seed form. One entry per message: its number, or the negative Result.
+    #[func(rename = sendMessages)]
+    fn send_messages(&self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
+        let flags = i32::try_from(flags).unwrap_or(0);
+        let connection = handle(connection_handle);
+        let mut out = VarArray::new();
+        for message in messages.iter_shared() {
+            let entry = match message.try_to::<PackedByteArray>() {
+                Ok(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => match self.sockets.send_message(connection, data.as_slice(), flags) {
+                    Ok(number) => number,
+                    Err(result) => -(result.code() as i64),
+                },
+                _ => -(SteamResult::InvalidParam.code() as i64),
+            };
+            out.push(&entry.to_variant());
+        }
+        out
+    }
+
+    #[func(rename = flushMessagesOnConnection)]
+    fn flush_messages_on_connection(&self, connection_handle: i64) -> i64 {
+        self.sockets.flush_messages(handle(connection_handle)).code() as i64
+    }
+
+    #[func(rename = receiveMessagesOnConnection)]
+    fn receive_messages_on_connection(&self, connection_handle: i64, max_messages: i64) -> VarArray {
+        self.sockets
+            .receive_on_connection(handle(connection_handle), max_count(max_messages))
+            .map(messages_to_array)
+            .unwrap_or_default()
+    }
+
+    // ----- poll groups ----------------------------------------------------------------------
+
+    #[func(rename = createPollGroup)]
+    fn create_poll_group(&self) -> i64 {
+        self.sockets.create_poll_group() as i64
+    }
+
+    #[func(rename = destroyPollGroup)]
+    fn destroy_poll_group(&self, poll_group: i64) -> bool {
+        self.sockets.destroy_poll_group(handle(poll_group))
+    }
+
+    #[func(rename = setConnectionPollGroup)]
+    fn set_connection_poll_group(&self, connection_handle: i64, poll_group: i64) -> bool {
+        // An out-of-range group is not the "remove from group" value 0.
+        let Ok(group) = u32::try_from(poll_group) else { return false };
+        self.sockets.set_connection_poll_group(handle(connection_handle), group)
+    }
+
+    #[func(rename = receiveMessagesOnPollGroup)]
+    fn receive_messages_on_poll_group(&self, poll_group: i64, max_messages: i64) -> VarArray {
+        self.sockets
+            .receive_on_poll_group(handle(poll_group), max_count(max_messages))
+            .map(messages_to_array)
+            .unwrap_or_default()
+    }
+
+    // ----- listen sockets -------------------------------------------------------------------
+
+    #[func(rename = createListenSocketIP)]
+    fn create_listen_socket_ip(&self, ip_address: GString, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        self.sockets.create_listen_socket_ip(address_arg(&ip_address), &options) as i64
+    }
+
+    #[func(rename = createListenSocketP2P)]
+    fn create_listen_socket_p2p(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
+    }
+
+    #[func(rename = createListenSocketP2PFakeIP)]
+    fn create_listen_socket_p2p_fake_ip(&self, fake_port: i64, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        self.sockets.create_relayed_listen_socket(fake_port, &options) as i64
+    }
+
+    #[func(rename = createHostedDedicatedServerListenSocket)]
+    fn create_hosted_dedicated_server_listen_socket(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
+        let options = convert::config_options(&config_options);
+        self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
+    }
+
+    #[func(rename = closeListenSocket)]
+    fn close_listen_socket(&self, socket: i64) -> bool {
+        self.sockets.close_listen_socket(handle(socket))
+    }
+
+    #[func(rename = getListenSocketAddress)]
+    fn get_listen_socket_address(&self, socket: i64, #[opt(default = true)] with_port: bool) -> GString {
+        GString::from(self.sockets.listen_socket_address(handle(socket), with_port).unwrap_or_default().as_str())
+    }
+
+    // ----- FakeIP, hosted servers, identity and certificates --------------------------------
+
+    #[func(rename = beginAsyncRequestFakeIP)]
+    fn begin_async_request_fake_ip(&self, num_ports: i64) -> bool {
+        self.sockets.begin_async_request_fake_ip(num_ports)
+    }
+
+    #[func(rename = getFakeIP)]
+    fn get_fake_ip(&self, #[opt(default = 0)] first_port: i64) -> VarDictionary {
+        let info = self.sockets.fake_ip(first_port);
+        let mut d = VarDictionary::new();
+        put(&mut d, "result", info.result.code() as i64);
+        put(&mut d, "identity_type", info.identity_type as i64);
+        put(&mut d, "ip", GString::from(info.ip.as_str()));
+        let ports: Vec<i32> = info.ports.iter().map(|p| *p as i32).collect();
+        put(&mut d, "ports", PackedInt32Array::from(ports.as_slice()));
+        d
+    }
+
+    /// GodotSteam discards the port object this creates, so from GDScript it has no effect.
+    #[func(rename = createFakeUDPPort)]
+    fn create_fake_udp_port(&self, fake_server_port: i64) {
+        let _ = fake_server_port;
+    }
+
+    #[func(rename = getHostedDedicatedServerPOPId)]
+    fn get_hosted_dedicated_server_pop_id(&self) -> i64 {
+        self.sockets.hosted_dedicated_server_pop_id() as i64
+    }
+
+    #[func(rename = getHostedDedicatedServerPort)]
+    fn get_hosted_dedicated_server_port(&self) -> i64 {
+        self.sockets.hosted_dedicated_server_port() as i64
+    }
+
+    #[func(rename = resetIdentity)]
+    fn reset_identity(&self, remote_steam_id: i64) {
+        self.sockets.reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
+    }
+
+    #[func(rename = getAuthenticationStatus)]
+    fn get_authentication_status(&self) -> i64 {
+        self.sockets.authentication_status() as i64
+    }
+
+    #[func(rename = initAuthentication)]
+    fn init_authentication(&self) -> i64 {
+        self.sockets.init_authentication() as i64
+    }
+
+    /// Empty Dictionary on failure (GodotSteam); no certificate authority exists yet.
+    #[func(rename = getCertificateRequest)]
+    fn get_certificate_request(&self) -> VarDictionary {
+        VarDictionary::new()
+    }
+
+    #[func(rename = setCertificate)]
+    fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
+        let mut d = VarDictionary::new();
+        put(&mut d, "response", false);
+        let why = if certificate.is_empty() { "Empty certificate." } else { "No certificate authority is configured; certificates cannot be checked." };
+        put(&mut d, "error", GString::from(why));
+        d
+    }
+
+    // ----- callbacks ------------------------------------------------------------------------
+
+    #[func(rename = runNetworkingCallbacks)]
+    fn run_networking_callbacks(&self) {
+        dispatch_callbacks(self.to_gd());
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the GDScript tests in headless Godot against the built extension.
+# Fails on a failing test, a missing closing line, a script error or a Rust panic.
+# Extra arguments go to the runner, e.g. --only=test_socket_pair
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+cd "$HERE"
+GODOT_BIN=$(bash scripts/get-godot.sh | tail -n 1)
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+# The runner has its own watchdog; this outer limit catches a Godot that never gets that far.
+set +e
+timeout 600 "$GODOT_BIN" --headless --path . -s res://tests/run.gd -- "$@" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+if ! grep -Eq '^[1-9][0-9]* passed, 0 failed$' "$LOG"; then
+  echo "godot-tests: the runner did not report zero failures (exit $status)" >&2
+  exit 1
+fi
+if grep -Eq 'SCRIPT ERROR|Parse Error|panicked|\[panic' "$LOG"; then
+  echo "godot-tests: script errors or Rust panics in the log (see above)" >&2
+  exit 1
+fi
+[ "$status" -eq 0 ] || { echo "godot-tests: godot exited $status" >&2; exit 1; }

@@ -1,0 +1,71 @@
+## Base class of the test suites: assertions that record failures instead of stopping, helpers
+## that wait for frames, and cleanup of the handles a test made.
+extends RefCounted
+
+var tree: SceneTree
+var failures: Array[String] = []
+var checks := 0
+## Connection handles to close after the test, so one test's leftovers never reach the next.
+var _connections: Array[int] = []
+var _poll_groups: Array[int] = []
+
+var S := SteamNetworkingSockets
+
+
+func check(condition: bool, what: String) -> bool:
+	checks += 1
+	if not condition:
+		failures.append(what)
+	return condition
+
+
+func check_eq(actual: Variant, expected: Variant, what: String) -> bool:
+	checks += 1
+	# Compare types too: 1 == 1.0 and "1" vs &"1" must not pass by accident.
+	var same: bool = typeof(actual) == typeof(expected) and actual == expected
+	if not same:
+		failures.append("%s: expected %s (%s), got %s (%s)" % [
+			what, var_to_str(expected), type_string(typeof(expected)),
+			var_to_str(actual), type_string(typeof(actual))])
+	return same
+
+
+func check_keys(dict: Dictionary, expected: Array, what: String) -> bool:
+	var have: Array = dict.keys()
+	have.sort()
+	var want := expected.duplicate()
+	want.sort()
+	return check_eq(have, want, what + " keys")
+
+
+func frames(count: int = 1) -> void:
+	for i in count:
+		await tree.process_frame
+
+
+func track_connection(handle: int) -> int:
+	_connections.append(handle)
+	return handle
+
+
+func track_poll_group(handle: int) -> int:
+	_poll_groups.append(handle)
+	return handle
+
+
+## A connected in-process pair, closed again after the test.
+func make_pair(id1: int = 0, id2: int = 0) -> Array[int]:
+	var pair: Dictionary = S.createSocketPair(false, id1, id2)
+	check_eq(pair.get("success"), true, "createSocketPair success")
+	return [track_connection(pair["connection1"]), track_connection(pair["connection2"])]
+
+
+func cleanup() -> void:
+	for h in _connections:
+		S.closeConnection(h, 0, "test cleanup", false)
+	for g in _poll_groups:
+		S.destroyPollGroup(g)
+	_connections.clear()
+	_poll_groups.clear()
+	# Deliver whatever the closes posted now, so it does not reach the next test's handlers.
+	S.runNetworkingCallbacks()
