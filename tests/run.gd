@@ -3,7 +3,7 @@
 ##   godot --headless --path . -s res://tests/run.gd [-- --only=NAME_FRAGMENT]
 extends SceneTree
 
-const TestCase = preload("res://tests/test_case.gd")
+const TestCase = preload("res://tests/support/test_case.gd")
 
 ## A test that hangs (a signal that never comes) must not hang CI: the watchdog fails the run.
 const WATCHDOG_SECONDS := 120.0
@@ -45,13 +45,15 @@ func _run_all() -> void:
 	var only := _only_filter()
 	for path in _suite_paths():
 		var script: GDScript = load(path)
-		if script == null:
+		if script == null or not script.can_instantiate():
 			_record(path, ["could not load suite (parse error?)"])
 			continue
+		var test_count := 0
 		for method in script.get_script_method_list():
 			var name: String = method["name"]
 			if not name.begins_with("test_"):
 				continue
+			test_count += 1
 			var full := "%s::%s" % [path.get_file().get_basename(), name]
 			if only != "" and not full.contains(only):
 				continue
@@ -63,6 +65,8 @@ func _run_all() -> void:
 			if suite.checks == 0 and problems.is_empty():
 				problems.append("made no assertions (did it stop early on a script error?)")
 			_record(full, problems)
+		if test_count == 0:
+			_record(path, ["suite has no test_ methods"])
 	print("")
 	if failed > 0:
 		print("FAILED: " + ", ".join(failed_names))

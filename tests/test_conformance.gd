@@ -1,8 +1,8 @@
 ## The singleton's ClassDB surface against the API contract: every method (argument names, types,
 ## defaults, return type), every signal and every constant. Each difference is listed.
-extends "res://tests/test_case.gd"
+extends "res://tests/support/test_case.gd"
 
-const Contract = preload("res://tests/contract.gd")
+const Contract = preload("res://tests/support/contract.gd")
 
 var contract := Contract.load_contract()
 

@@ -27,7 +27,7 @@ pub fn config_options(options: &VarDictionary) -> Vec<(i64, ConfigInput)> {
     options
         .iter_shared()
         .map(|(key, value)| {
-            let id = key.try_to::<i64>().unwrap_or(-1);
+            let id = strict_int(&key).unwrap_or(-1);
             let input = match value.get_type() {
                 VariantType::INT => ConfigInput::Int(value.to::<i64>()),
                 VariantType::BOOL => ConfigInput::Int(value.to::<bool>() as i64),
@@ -42,7 +42,12 @@ pub fn config_options(options: &VarDictionary) -> Vec<(i64, ConfigInput)> {
 
 /// An Array of ints (priorities, weights) as i64s; `None` if any element is not an int.
 pub fn int_array(array: &VarArray) -> Option<Vec<i64>> {
-    array.iter_shared().map(|v| v.try_to::<i64>().ok()).collect()
+    array.iter_shared().map(|v| strict_int(&v)).collect()
+}
+
+/// An int Variant's value; `None` for every other type (no String or float coercion).
+pub fn strict_int(value: &Variant) -> Option<i64> {
+    (value.get_type() == VariantType::INT).then(|| value.to::<i64>())
 }
 
 /// The connection Dictionary of `network_connection_status_changed`: `getConnectionInfo`'s keys

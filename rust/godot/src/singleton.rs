@@ -275,8 +275,10 @@ impl SteamNetworkingSockets {
         let connection = handle(connection_handle);
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
-            let entry = match message.try_to::<PackedByteArray>() {
-                Ok(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => match self.sockets.send_message(connection, data.as_slice(), flags) {
+            // Only real byte arrays: Variant conversion would turn a String or an int into bytes.
+            let data = (message.get_type() == VariantType::PACKED_BYTE_ARRAY).then(|| message.to::<PackedByteArray>());
+            let entry = match data {
+                Some(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => match self.sockets.send_message(connection, data.as_slice(), flags) {
                     Ok(number) => number,
                     Err(result) => -(result.code() as i64),
                 },

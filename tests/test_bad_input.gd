@@ -1,0 +1,156 @@
+## Every method called the way a buggy game would: invalid handles, wrong kinds of handle, bad
+## sizes and values, calls that need services not built yet. Each must give its documented
+## failure value, never crash.
+extends "res://tests/support/test_case.gd"
+
+const Contract = preload("res://tests/support/contract.gd")
+
+## Handles no live object has: 0, negatives, beyond uint32, and plausible-looking numbers.
+var bad_handles: Array[int] = [0, -1, 1 << 40, 0x7fffffff, 0xffffffff, 123456]
+
+## The methods this suite exercises; test_every_method_is_covered keeps it complete.
+const COVERED := [
+	"acceptConnection", "beginAsyncRequestFakeIP", "closeConnection", "closeListenSocket",
+	"configureConnectionLanes", "connectByIPAddress", "connectP2P", "connectToHostedDedicatedServer",
+	"createFakeUDPPort", "createHostedDedicatedServerListenSocket", "createListenSocketIP",
+	"createListenSocketP2P", "createListenSocketP2PFakeIP", "createPollGroup", "createSocketPair",
+	"destroyPollGroup", "flushMessagesOnConnection", "getAuthenticationStatus", "getCertificateRequest",
+	"getConnectionInfo", "getConnectionName", "getConnectionRealTimeStatus", "getConnectionUserData",
+	"getDetailedConnectionStatus", "getFakeIP", "getHostedDedicatedServerPOPId",
+	"getHostedDedicatedServerPort", "getListenSocketAddress", "getRemoteFakeIPForConnection",
+	"initAuthentication", "receiveMessagesOnConnection", "receiveMessagesOnPollGroup", "resetIdentity",
+	"runNetworkingCallbacks", "sendMessages", "sendMessageToConnection", "setCertificate",
+	"setConnectionName", "setConnectionPollGroup", "setConnectionUserData",
+]
+
+
+func test_every_method_is_covered() -> void:
+	var contract := Contract.load_contract()
+	var names := Contract.implemented_methods(contract).keys()
+	names.sort()
+	var covered := COVERED.duplicate()
+	covered.sort()
+	check_eq(covered, names, "methods exercised with bad input")
+
+
+func _with_other_kinds() -> Array[int]:
+	# A poll group handle is no connection, and a connection handle is no poll group.
+	var group := track_poll_group(S.createPollGroup())
+	var handles := bad_handles.duplicate()
+	handles.append(group)
+	return handles
+
+
+func test_connection_calls_with_bad_handles() -> void:
+	var payload := PackedByteArray([1, 2, 3])
+	for h in _with_other_kinds():
+		var tag := "handle %d" % h
+		check_eq(S.acceptConnection(h), S.RESULT_INVALID_PARAM, tag + " acceptConnection")
+		check_eq(S.closeConnection(h, 0, "bye", false), false, tag + " closeConnection")
+		check_eq(S.configureConnectionLanes(h, 1, [0], [1]), S.RESULT_NO_CONNECTION, tag + " configureConnectionLanes")
+		check_eq(S.flushMessagesOnConnection(h), S.RESULT_INVALID_PARAM, tag + " flushMessagesOnConnection")
+		check_eq(S.getConnectionInfo(h), {}, tag + " getConnectionInfo")
+		check_eq(S.getConnectionName(h), "", tag + " getConnectionName")
+		S.setConnectionName(h, "ghost")
+		check_eq(S.getConnectionName(h), "", tag + " name on a bad handle is not stored")
+		check_eq(S.getConnectionUserData(h), -1, tag + " getConnectionUserData")
+		check_eq(S.setConnectionUserData(h, 5), false, tag + " setConnectionUserData")
+		check_eq(S.getConnectionRealTimeStatus(h, 0), {"response": S.RESULT_NO_CONNECTION}, tag + " getConnectionRealTimeStatus")
+		check_eq(S.getConnectionRealTimeStatus(h, 1, false), {"response": S.RESULT_NO_CONNECTION}, tag + " getConnectionRealTimeStatus no status")
+		check_eq(S.getDetailedConnectionStatus(h), {"success": -1, "buffer": "", "status": ""}, tag + " getDetailedConnectionStatus")
+		var fake: Dictionary = S.getRemoteFakeIPForConnection(h)
+		check_eq(fake, {"result": S.RESULT_INVALID_PARAM, "ip_address": "::", "port": 0, "ip_type": S.FAKE_IP_TYPE_INVALID}, tag + " getRemoteFakeIPForConnection")
+		check_eq(S.receiveMessagesOnConnection(h, 10), [], tag + " receiveMessagesOnConnection")
+		check_eq(S.sendMessageToConnection(h, payload, S.NETWORKING_SEND_RELIABLE), {"result": S.RESULT_INVALID_PARAM, "message_number": 0}, tag + " sendMessageToConnection")
+		check_eq(S.sendMessages([payload, payload], h, S.NETWORKING_SEND_RELIABLE), [-S.RESULT_INVALID_PARAM, -S.RESULT_INVALID_PARAM], tag + " sendMessages")
+		check_eq(S.setConnectionPollGroup(h, 0), false, tag + " setConnectionPollGroup")
+
+
+func test_poll_group_and_listen_calls_with_bad_handles() -> void:
+	var pair := make_pair()
+	for h in bad_handles + [pair[0]]:
+		var tag := "handle %d" % h
+		check_eq(S.destroyPollGroup(h), false, tag + " destroyPollGroup")
+		check_eq(S.receiveMessagesOnPollGroup(h, 10), [], tag + " receiveMessagesOnPollGroup")
+		check_eq(S.closeListenSocket(h), false, tag + " closeListenSocket")
+		check_eq(S.getListenSocketAddress(h), "", tag + " getListenSocketAddress")
+		check_eq(S.getListenSocketAddress(h, false), "", tag + " getListenSocketAddress without port")
+		if h != 0:
+			check_eq(S.setConnectionPollGroup(pair[0], h), false, tag + " as poll group")
+	check_eq(S.setConnectionPollGroup(pair[0], 0), true, "group 0 means no group")
+
+
+func test_bad_counts_and_sizes() -> void:
+	var pair := make_pair()
+	check_eq(S.receiveMessagesOnConnection(pair[1], -5), [], "negative max_messages")
+	check_eq(S.receiveMessagesOnConnection(pair[1], 0), [], "zero max_messages")
+	var too_big := PackedByteArray()
+	too_big.resize(S.MAX_STEAM_PACKET_SIZE + 1)
+	check_eq(S.sendMessageToConnection(pair[0], too_big, S.NETWORKING_SEND_RELIABLE)["result"], S.RESULT_INVALID_PARAM, "message over 512 KiB")
+	var biggest := PackedByteArray()
+	biggest.resize(S.MAX_STEAM_PACKET_SIZE)
+	check_eq(S.sendMessageToConnection(pair[0], biggest, S.NETWORKING_SEND_RELIABLE), {"result": S.RESULT_OK, "message_number": 1}, "message of exactly 512 KiB")
+	check_eq(S.receiveMessagesOnConnection(pair[1], 1)[0]["size"], S.MAX_STEAM_PACKET_SIZE, "512 KiB arrives whole")
+	check_eq(S.sendMessages(["text", 5, null, too_big], pair[0], 8), [-8, -8, -8, -8], "sendMessages rejects non-byte and oversized entries")
+	check_eq(S.sendMessages([], pair[0], 8), [], "sendMessages with nothing")
+	check_eq(S.configureConnectionLanes(pair[0], 0, [], []), S.RESULT_INVALID_PARAM, "zero lanes")
+	check_eq(S.configureConnectionLanes(pair[0], -3, [], []), S.RESULT_INVALID_PARAM, "negative lanes")
+	check_eq(S.configureConnectionLanes(pair[0], 3, [0], [1]), S.RESULT_INVALID_PARAM, "fewer priorities than lanes")
+	check_eq(S.configureConnectionLanes(pair[0], 2, [0, 0], [1, 0]), S.RESULT_INVALID_PARAM, "zero weight")
+	check_eq(S.configureConnectionLanes(pair[0], 2, [0, "x"], [1, 1]), S.RESULT_INVALID_PARAM, "non-int priority")
+	check_eq(S.configureConnectionLanes(pair[0], 2, [0, 0], [1, 65536]), S.RESULT_INVALID_PARAM, "weight over 16 bits")
+	check_eq(S.getConnectionRealTimeStatus(pair[0], 2), {"response": S.RESULT_INVALID_PARAM}, "status for lanes not configured")
+	check_eq(S.getConnectionRealTimeStatus(pair[0], -1), {"response": S.RESULT_INVALID_PARAM}, "negative lane count")
+	check_eq(S.closeConnection(pair[0], 1 << 40, "x".repeat(10000), true), true, "absurd reason and long text still close")
+
+
+func test_wrong_state() -> void:
+	var pair := make_pair()
+	check_eq(S.acceptConnection(pair[0]), S.RESULT_INVALID_STATE, "accepting an already connected pair end")
+	S.closeConnection(pair[0], 0, "", false)
+	check_eq(S.sendMessageToConnection(pair[1], PackedByteArray([1]), 8)["result"], S.RESULT_NO_CONNECTION, "send after peer closed")
+	check_eq(S.flushMessagesOnConnection(pair[1]), S.RESULT_NO_CONNECTION, "flush after peer closed")
+	check_eq(S.configureConnectionLanes(pair[1], 2, [0, 0], [1, 1]), S.RESULT_INVALID_STATE, "lanes after peer closed")
+	check_eq(S.sendMessageToConnection(pair[0], PackedByteArray([1]), 8)["result"], S.RESULT_INVALID_PARAM, "send on own closed handle")
+
+
+func test_services_not_built_yet_fail_as_documented() -> void:
+	# No UDP transport, relay, FakeIP or certificate authority yet: documented failure values.
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {}), 0, "connectByIPAddress")
+	check_eq(S.connectByIPAddress("not an address", {}), 0, "connectByIPAddress unparsable")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {12345: 1, "x": [1]}), 0, "connectByIPAddress bad options")
+	check_eq(S.createListenSocketIP("0.0.0.0:0", {}), 0, "createListenSocketIP")
+	check_eq(S.createListenSocketIP("", {S.NETWORKING_CONFIG_SEND_BUFFER_SIZE: 1.5}), 0, "createListenSocketIP bad address")
+	check_eq(S.connectP2P(76561197960287930, 0, {}), 0, "connectP2P")
+	check_eq(S.connectP2P(0, -1, {}), 0, "connectP2P to nobody")
+	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {}), 0, "connectToHostedDedicatedServer")
+	check_eq(S.createListenSocketP2P(0, {}), 0, "createListenSocketP2P")
+	check_eq(S.createListenSocketP2PFakeIP(0, {}), 0, "createListenSocketP2PFakeIP")
+	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
+	check_eq(S.createSocketPair(true, 0, 0), {"success": false, "connection1": 0, "connection2": 0}, "createSocketPair over network loopback")
+	check_eq(S.beginAsyncRequestFakeIP(1), false, "beginAsyncRequestFakeIP")
+	check_eq(S.beginAsyncRequestFakeIP(-4), false, "beginAsyncRequestFakeIP negative ports")
+	var fake: Dictionary = S.getFakeIP()
+	check_eq(fake["result"], S.RESULT_NO_MATCH, "getFakeIP never requested")
+	check_eq(fake["ports"], PackedInt32Array([0, 0, 0, 0, 0, 0, 0, 0]), "getFakeIP ports")
+	check_eq(fake["ip"], "", "getFakeIP ip")
+	check_eq(S.getFakeIP(3)["result"], S.RESULT_INVALID_PARAM, "getFakeIP first_port must be 0")
+	check_eq(S.getAuthenticationStatus(), S.NETWORKING_AVAILABILITY_CANNOT_TRY, "getAuthenticationStatus")
+	check_eq(S.initAuthentication(), S.NETWORKING_AVAILABILITY_CANNOT_TRY, "initAuthentication")
+	check_eq(S.getCertificateRequest(), {}, "getCertificateRequest")
+	var cert: Dictionary = S.setCertificate(PackedByteArray([1, 2, 3]))
+	check_eq(cert["response"], false, "setCertificate refused")
+	check(cert["error"] != "", "setCertificate says why")
+	check_eq(S.setCertificate(PackedByteArray())["response"], false, "setCertificate empty")
+	# void methods: called through call() so the (absent) return value can be looked at.
+	check_eq(S.call("createFakeUDPPort", -1), null, "createFakeUDPPort returns nothing")
+	check_eq(S.call("createFakeUDPPort", 1 << 40), null, "createFakeUDPPort absurd port")
+	check_eq(S.call("runNetworkingCallbacks"), null, "runNetworkingCallbacks returns nothing")
+
+
+func test_hosted_server_without_sdr_listen_port() -> void:
+	if OS.get_environment("SDR_LISTEN_PORT") != "":
+		check(true, "SDR_LISTEN_PORT is set in this environment; see the unit tests")
+		return
+	check_eq(S.getHostedDedicatedServerPort(), 0, "getHostedDedicatedServerPort")
+	check_eq(S.getHostedDedicatedServerPOPId(), 0, "getHostedDedicatedServerPOPId")
