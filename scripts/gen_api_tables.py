@@ -8,7 +8,8 @@ Writes:
 Both files are committed; rerun this after the contract changes. The GDScript conformance test
 checks the result against the contract, so a stale table fails the tests rather than drifting.
 
-Usage: python3 scripts/gen_api_tables.py [path/to/networking_sockets.json]
+Usage: python3 scripts/gen_api_tables.py [--check] [path/to/networking_sockets.json]
+  --check  write nothing; exit 1 if a committed table differs from what the contract gives
 """
 import json
 import re
@@ -121,11 +122,22 @@ def gen_config_table(contract):
 
 
 def main():
-    contract_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CONTRACT
+    args = [a for a in sys.argv[1:] if a != "--check"]
+    check = "--check" in sys.argv[1:]
+    contract_path = Path(args[0]) if args else DEFAULT_CONTRACT
     contract = json.loads(contract_path.read_text())
-    (ROOT / "rust/godot/src/constants.rs").write_text(gen_constants(contract))
-    (ROOT / "rust/net/src/config_table.rs").write_text(gen_config_table(contract))
-    print("wrote rust/godot/src/constants.rs and rust/net/src/config_table.rs")
+    outputs = {
+        ROOT / "rust/godot/src/constants.rs": gen_constants(contract),
+        ROOT / "rust/net/src/config_table.rs": gen_config_table(contract),
+    }
+    stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+    if check:
+        for p in stale:
+            print(f"stale: {p.relative_to(ROOT)} (run python3 scripts/gen_api_tables.py)")
+        sys.exit(1 if stale else 0)
+    for p, text in outputs.items():
+        p.write_text(text)
+    print("wrote " + ", ".join(str(p.relative_to(ROOT)) for p in outputs))
 
 
 if __name__ == "__main__":
