@@ -10,7 +10,7 @@
 
 use godot::prelude::*;
 use steamnet_net::{
-    format_ip, parse_ip_port, Event, Identity, Sockets, SteamResult, INVALID_HANDLE, MAX_MESSAGE_SIZE_SEND,
+    Event, INVALID_HANDLE, Identity, MAX_MESSAGE_SIZE_SEND, Sockets, SteamResult, format_ip, parse_ip_port,
 };
 
 use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
@@ -129,7 +129,12 @@ impl SteamNetworkingSockets {
     }
 
     #[func(rename = connectToHostedDedicatedServer)]
-    fn connect_to_hosted_dedicated_server(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
+    fn connect_to_hosted_dedicated_server(
+        &self,
+        remote_steam_id: i64,
+        virtual_port: i64,
+        config_options: VarDictionary,
+    ) -> i64 {
         let options = convert::config_options(&config_options);
         let remote = Identity::from_steam_id(steam_id(remote_steam_id));
         self.sockets.connect_to_hosted_dedicated_server(remote, virtual_port, &options) as i64
@@ -179,7 +184,12 @@ impl SteamNetworkingSockets {
     }
 
     #[func(rename = getConnectionRealTimeStatus)]
-    fn get_connection_real_time_status(&self, connection_handle: i64, lanes: i64, #[opt(default = true)] get_status: bool) -> VarDictionary {
+    fn get_connection_real_time_status(
+        &self,
+        connection_handle: i64,
+        lanes: i64,
+        #[opt(default = true)] get_status: bool,
+    ) -> VarDictionary {
         let mut d = VarDictionary::new();
         match self.sockets.real_time_status(handle(connection_handle), lanes) {
             Err(result) => put(&mut d, "response", result.code() as i64),
@@ -278,10 +288,12 @@ impl SteamNetworkingSockets {
             // Only real byte arrays: Variant conversion would turn a String or an int into bytes.
             let data = (message.get_type() == VariantType::PACKED_BYTE_ARRAY).then(|| message.to::<PackedByteArray>());
             let entry = match data {
-                Some(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => match self.sockets.send_message(connection, data.as_slice(), flags) {
-                    Ok(number) => number,
-                    Err(result) => -(result.code() as i64),
-                },
+                Some(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => {
+                    match self.sockets.send_message(connection, data.as_slice(), flags) {
+                        Ok(number) => number,
+                        Err(result) => -(result.code() as i64),
+                    }
+                }
                 _ => -(SteamResult::InvalidParam.code() as i64),
             };
             out.push(&entry.to_variant());
@@ -425,7 +437,11 @@ impl SteamNetworkingSockets {
     fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
         let mut d = VarDictionary::new();
         put(&mut d, "response", false);
-        let why = if certificate.is_empty() { "Empty certificate." } else { "No certificate authority is configured; certificates cannot be checked." };
+        let why = if certificate.is_empty() {
+            "Empty certificate."
+        } else {
+            "No certificate authority is configured; certificates cannot be checked."
+        };
         put(&mut d, "error", GString::from(why));
         d
     }

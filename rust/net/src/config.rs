@@ -13,9 +13,19 @@ use crate::config_table::CONFIG_SPECS;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ConfigKind {
-    Int32 { default: i32, min: i32, max: i32 },
-    Int64 { default: i64 },
-    Float { default: f32, min: f32, max: f32 },
+    Int32 {
+        default: i32,
+        min: i32,
+        max: i32,
+    },
+    Int64 {
+        default: i64,
+    },
+    Float {
+        default: f32,
+        min: f32,
+        max: f32,
+    },
     Str,
     /// A callback pointer: meaningless from GDScript.
     FunctionPtr,
@@ -146,7 +156,10 @@ impl ConnectionConfig {
                 .and_then(spec)
                 .ok_or_else(|| ConfigError(format!("unknown config value {id}")))?;
             if spec.scope != ConfigScope::Connection {
-                return Err(ConfigError(format!("{} ({}) is global; it cannot be set per connection", spec.name, spec.id)));
+                return Err(ConfigError(format!(
+                    "{} ({}) is global; it cannot be set per connection",
+                    spec.name, spec.id
+                )));
             }
             config.values.insert(spec.id, convert(spec, input)?);
         }
@@ -207,7 +220,8 @@ mod tests {
 
     #[test]
     fn user_data_is_int64() {
-        let c = ConnectionConfig::from_options(&[(ids::CONNECTION_USER_DATA as i64, ConfigInput::Int(1 << 40))]).unwrap();
+        let c =
+            ConnectionConfig::from_options(&[(ids::CONNECTION_USER_DATA as i64, ConfigInput::Int(1 << 40))]).unwrap();
         assert_eq!(c.int64(ids::CONNECTION_USER_DATA), 1 << 40);
     }
 

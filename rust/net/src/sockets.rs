@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use steamnet_proto::Lanes;
 
-use crate::config::{ids, ConfigInput, ConnectionConfig};
+use crate::config::{ConfigInput, ConnectionConfig, ids};
 use crate::events::{ConnectionInfo, Event};
 use crate::handles::HandleAllocator;
 use crate::identity::Identity;
@@ -276,7 +276,12 @@ impl Sockets {
     /// `CreateSocketPair`. `identity1` is connection 1's own identity (so connection 2's remote),
     /// and the other way round; an invalid identity means the local one, or "localhost".
     /// Returns `None` for network loopback, which needs the UDP transport (not built yet).
-    pub fn create_socket_pair(&self, network_loopback: bool, identity1: Identity, identity2: Identity) -> Option<(Handle, Handle)> {
+    pub fn create_socket_pair(
+        &self,
+        network_loopback: bool,
+        identity1: Identity,
+        identity2: Identity,
+    ) -> Option<(Handle, Handle)> {
         if network_loopback {
             return None;
         }
@@ -287,8 +292,11 @@ impl Sockets {
         let h1 = state.allocate_handle();
         state.connections.insert(h1, Connection::new(id2, ConnectionConfig::default(), Transport::Pair { peer: None }));
         let h2 = state.allocate_handle();
-        state.connections.insert(h2, Connection::new(id1, ConnectionConfig::default(), Transport::Pair { peer: Some(h1) }));
-        let flags = info_flags::LOOPBACK_BUFFERS | info_flags::FAST | info_flags::UNAUTHENTICATED | info_flags::UNENCRYPTED;
+        state
+            .connections
+            .insert(h2, Connection::new(id1, ConnectionConfig::default(), Transport::Pair { peer: Some(h1) }));
+        let flags =
+            info_flags::LOOPBACK_BUFFERS | info_flags::FAST | info_flags::UNAUTHENTICATED | info_flags::UNENCRYPTED;
         for (handle, peer) in [(h1, h2), (h2, h1)] {
             let conn = state.connections.get_mut(&handle).expect("just inserted");
             conn.transport = Transport::Pair { peer: Some(peer) };
@@ -301,7 +309,11 @@ impl Sockets {
 
     /// `ConnectByIPAddress`. The options are validated now; the UDP transport that would carry
     /// the connection is not built yet, so no connection is made and the result is 0.
-    pub fn connect_by_ip_address(&self, _address: Option<std::net::SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+    pub fn connect_by_ip_address(
+        &self,
+        _address: Option<std::net::SocketAddr>,
+        options: &[(i64, ConfigInput)],
+    ) -> Handle {
         let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
@@ -386,7 +398,9 @@ impl Sockets {
         let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
         match conn.state {
             ConnectionState::Connected => {}
-            ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => return Err(SteamResult::NoConnection),
+            ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => {
+                return Err(SteamResult::NoConnection);
+            }
             _ => return Err(SteamResult::InvalidState),
         }
         if data.len() > MAX_MESSAGE_SIZE_SEND {
@@ -517,11 +531,16 @@ impl Sockets {
     }
 
     /// `GetConnectionRealTimeStatus` for the first `lanes` lanes.
-    pub fn real_time_status(&self, handle: Handle, lanes: i64) -> Result<(RealTimeStatus, Vec<LaneStatus>), SteamResult> {
+    pub fn real_time_status(
+        &self,
+        handle: Handle,
+        lanes: i64,
+    ) -> Result<(RealTimeStatus, Vec<LaneStatus>), SteamResult> {
         let now = self.local_timestamp() as u64;
         let mut state = self.lock();
         let Some(conn) = state.connections.get_mut(&handle) else { return Err(SteamResult::NoConnection) };
-        let lanes = usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
+        let lanes =
+            usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
         let (packets_out, bytes_out) = conn.sent.rates(now);
         let (packets_in, bytes_in) = conn.received.rates(now);
         let connected = conn.state == ConnectionState::Connected;
@@ -582,7 +601,12 @@ impl Sockets {
     }
 
     /// `ConnectToHostedDedicatedServer`: needs a relay ticket; 0 until the relay exists.
-    pub fn connect_to_hosted_dedicated_server(&self, _remote: Identity, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
+    pub fn connect_to_hosted_dedicated_server(
+        &self,
+        _remote: Identity,
+        _virtual_port: i64,
+        options: &[(i64, ConfigInput)],
+    ) -> Handle {
         let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
@@ -591,7 +615,11 @@ impl Sockets {
 
     /// `CreateListenSocketIP`: options are validated, but without the UDP transport nothing can
     /// listen yet, so the result is 0.
-    pub fn create_listen_socket_ip(&self, _address: Option<std::net::SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+    pub fn create_listen_socket_ip(
+        &self,
+        _address: Option<std::net::SocketAddr>,
+        options: &[(i64, ConfigInput)],
+    ) -> Handle {
         let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
