@@ -307,14 +307,13 @@ impl Sockets {
         Some((h1, h2))
     }
 
-    /// `ConnectByIPAddress`. The options are validated now; the UDP transport that would carry
-    /// the connection is not built yet, so no connection is made and the result is 0.
+    /// `ConnectByIPAddress`. The UDP transport that would carry the connection is not built yet,
+    /// so no connection is made and the result is 0.
     pub fn connect_by_ip_address(
         &self,
         _address: Option<std::net::SocketAddr>,
-        options: &[(i64, ConfigInput)],
+        _options: &[(i64, ConfigInput)],
     ) -> Handle {
-        let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
 
@@ -595,8 +594,7 @@ impl Sockets {
 
     /// `ConnectP2P`: peers are found by identity through the rendezvous/relay service, which is
     /// not built yet, so no connection is made and the result is 0.
-    pub fn connect_p2p(&self, _remote: Identity, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
-        let _ = ConnectionConfig::from_options(options);
+    pub fn connect_p2p(&self, _remote: Identity, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
         INVALID_HANDLE
     }
 
@@ -605,30 +603,26 @@ impl Sockets {
         &self,
         _remote: Identity,
         _virtual_port: i64,
-        options: &[(i64, ConfigInput)],
+        _options: &[(i64, ConfigInput)],
     ) -> Handle {
-        let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
 
     // ----- listen sockets -----------------------------------------------------------------
 
-    /// `CreateListenSocketIP`: options are validated, but without the UDP transport nothing can
-    /// listen yet, so the result is 0.
+    /// `CreateListenSocketIP`: without the UDP transport nothing can listen yet, so the result is 0.
     pub fn create_listen_socket_ip(
         &self,
         _address: Option<std::net::SocketAddr>,
-        options: &[(i64, ConfigInput)],
+        _options: &[(i64, ConfigInput)],
     ) -> Handle {
-        let _ = ConnectionConfig::from_options(options);
         INVALID_HANDLE
     }
 
     /// `CreateListenSocketP2P`, `CreateListenSocketP2PFakeIP` and
     /// `CreateHostedDedicatedServerListenSocket`: all listen through the relay service, which is
     /// not built yet, so the result is 0.
-    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
-        let _ = ConnectionConfig::from_options(options);
+    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
         INVALID_HANDLE
     }
 
