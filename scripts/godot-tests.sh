@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the GDScript tests in headless Godot against the built extension.
-# Fails on a failing test, a missing closing line, a script error or a Rust panic.
+# Fails on a failing test, a missing closing line, a script error, a Rust panic or objects
+# leaked at exit (the singleton must be unregistered and freed).
 # Extra arguments go to the runner, e.g. --only=test_socket_pair
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +18,7 @@ if ! grep -Eq '^[1-9][0-9]* passed, 0 failed$' "$LOG"; then
   echo "godot-tests: the runner did not report zero failures (exit $status)" >&2
   exit 1
 fi
-if grep -Eq 'SCRIPT ERROR|Parse Error|panicked|\[panic' "$LOG"; then
+if grep -Eq 'SCRIPT ERROR|Parse Error|panicked|\[panic|leaked at exit' "$LOG"; then
   echo "godot-tests: script errors or Rust panics in the log (see above)" >&2
   exit 1
 fi
