@@ -242,3 +242,33 @@ fn init_authentication_reports_once() {
     assert_eq!(events.len(), 1);
     assert!(matches!(events[0], Event::AuthenticationStatus { availability: availability::CANNOT_TRY, .. }));
 }
+
+#[test]
+fn callbacks_posted_on_other_threads_are_drained_in_order() {
+    // The UDP driver will post from a background runtime; the queue must take that.
+    let s = std::sync::Arc::new(Sockets::new());
+    let pairs: Vec<(Handle, Handle)> = (0..8).map(|_| pair(&s)).collect();
+    let workers: Vec<_> = pairs
+        .iter()
+        .map(|&(a, _)| {
+            let s = s.clone();
+            std::thread::spawn(move || assert!(s.close_connection(a, 1000 + a as i32, "", false)))
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut closed: Vec<Handle> = s
+        .drain_events()
+        .into_iter()
+        .map(|e| match e {
+            Event::ConnectionStatusChanged { handle, .. } => handle,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    closed.sort();
+    let mut expected: Vec<Handle> = pairs.iter().map(|&(_, b)| b).collect();
+    expected.sort();
+    assert_eq!(closed, expected, "one event per closed pair, none lost");
+    assert!(s.drain_events().is_empty());
+}
