@@ -8,5 +8,8 @@
 //! connection kind shares; wire format, handshake, reliability and congestion control will join it.
 
 pub mod lanes;
+pub mod ranges;
+pub mod varint;
+pub mod wire;
 
 pub use lanes::{LaneConfigError, Lanes};
