@@ -4,12 +4,22 @@
 //! hands back bytes and timeouts. Nothing in this crate opens a socket, spawns a thread or reads a
 //! clock, so every behaviour can be driven deterministically from tests.
 //!
-//! Today it holds the lane model (priorities, weights and per-lane message numbering) that every
-//! connection kind shares; wire format, handshake, reliability and congestion control will join it.
+//! - [`lanes`]: lane priorities, weights and per-lane message numbering.
+//! - [`wire`]: the packet format of an established session, with a decoder that never panics.
+//! - [`session`]: one end of an established connection: reliability, fragmentation, Nagle,
+//!   lanes, pacing, keepalive and timeout.
+//! - [`sim`]: a deterministic simulated network (loss, duplication, reordering, lag, bandwidth)
+//!   that drives two sessions from a seed, for tests and benchmarks.
+//!
+//! Still to come: the handshake and encryption (Noise, via `snow`) in front of the session, and
+//! congestion control beyond a fixed pacing rate.
 
 pub mod lanes;
 pub mod ranges;
+pub mod session;
+pub mod sim;
 pub mod varint;
 pub mod wire;
 
 pub use lanes::{LaneConfigError, Lanes};
+pub use session::{Message, SendError, Session, SessionConfig, SessionState, SessionStats};

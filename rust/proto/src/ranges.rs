@@ -48,6 +48,50 @@ impl RangeSet {
         true
     }
 
+    /// Remove every value in `range`.
+    pub fn remove(&mut self, range: Range<u64>) {
+        if range.is_empty() {
+            return;
+        }
+        // The range that starts at or before range.start may stick out on either side.
+        if let Some((&s, &e)) = self.ranges.range(..range.start).next_back()
+            && e > range.start
+        {
+            self.ranges.insert(s, range.start);
+            if e > range.end {
+                self.ranges.insert(range.end, e);
+                return;
+            }
+        }
+        while let Some((&s, &e)) = self.ranges.range(range.start..range.end).next() {
+            self.ranges.remove(&s);
+            if e > range.end {
+                self.ranges.insert(range.end, e);
+                break;
+            }
+        }
+    }
+
+    /// The parts of `range` not in the set, lowest first.
+    pub fn gaps_in(&self, range: Range<u64>) -> Vec<Range<u64>> {
+        let mut gaps = Vec::new();
+        let mut cursor = range.start;
+        let first = self.ranges.range(..=range.start).next_back().map(|(&s, _)| s).unwrap_or(range.start);
+        for (&s, &e) in self.ranges.range(first..range.end) {
+            if s > cursor {
+                gaps.push(cursor..s.min(range.end));
+            }
+            cursor = cursor.max(e);
+            if cursor >= range.end {
+                break;
+            }
+        }
+        if cursor < range.end {
+            gaps.push(cursor..range.end);
+        }
+        gaps
+    }
+
     /// Remove every value below `bound`.
     pub fn remove_below(&mut self, bound: u64) {
         while let Some((&s, &e)) = self.ranges.iter().next() {
@@ -121,6 +165,26 @@ mod tests {
     }
 
     #[test]
+    fn remove_cuts_holes() {
+        let mut s = set(&[0..10, 20..30]);
+        s.remove(5..25);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0..5, 25..30]);
+        s.remove(1..2);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0..1, 2..5, 25..30]);
+        s.remove(0..100);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn gaps_are_the_complement_within_a_range() {
+        let s = set(&[2..4, 6..8]);
+        assert_eq!(s.gaps_in(0..10), vec![0..2, 4..6, 8..10]);
+        assert_eq!(s.gaps_in(3..7), vec![4..6]);
+        assert_eq!(s.gaps_in(2..4), vec![]);
+        assert_eq!(RangeSet::default().gaps_in(1..3), vec![1..3]);
+    }
+
+    #[test]
     fn remove_below_splits() {
         let mut s = set(&[0..4, 6..10]);
         s.remove_below(7);
@@ -144,7 +208,24 @@ mod tests {
             assert_eq!(s.insert(start..start + len), news);
             plain.extend(start..start + len);
         }
-        for v in 0..520 {
+        for _ in 0..300 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let start = x % 500;
+            let len = (x >> 20) % 30;
+            if x & 1 == 0 {
+                s.remove(start..start + len);
+                for v in start..start + len {
+                    plain.remove(&v);
+                }
+            } else {
+                let gaps: Vec<u64> = s.gaps_in(start..start + len).into_iter().flatten().collect();
+                let expected: Vec<u64> = (start..start + len).filter(|v| !plain.contains(v)).collect();
+                assert_eq!(gaps, expected);
+            }
+        }
+        for v in 0..560 {
             assert_eq!(s.contains(v), plain.contains(&v), "{v}");
         }
     }

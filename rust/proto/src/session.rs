@@ -1,0 +1,984 @@
+//! One end of an established connection, sans-IO: messages in, datagrams out, and the other way
+//! round. The caller owns the socket and the clock:
+//!
+//! ```text
+//! session.send_message(now, lane, bytes, flags)   queue a message
+//! session.handle_datagram(now, bytes)             a datagram arrived from the peer
+//! session.poll_transmit(now)                      next datagram to send (call until None)
+//! session.poll_timeout()                          when to call handle_timeout next
+//! session.handle_timeout(now)                     timers: loss detection, probes, keepalive
+//! session.poll_message()                          next message for the application
+//! ```
+//!
+//! Reliability: every packet has a number; the receiver acknowledges ranges of numbers. A
+//! packet is lost once three later packets are acknowledged or it is older than 9/8 of the round
+//! trip; the reliable bytes it carried are sent again. If acknowledgements stop, a probe timeout
+//! (exponential back-off) resends everything in flight. Reliable messages of a lane form one
+//! byte stream (`number, length, bytes` per message), so they arrive exactly once and in order
+//! whatever the network does. Unreliable messages are fragmented to fit packets and delivered
+//! once complete, or never.
+//!
+//! Sending: lanes are served by priority, then by weight (the lane with the least weighted bytes
+//! sent goes next). Small messages wait up to the Nagle time to share a packet unless sent with
+//! a no-Nagle flag. A token bucket paces packets at the configured rate.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Range;
+
+use crate::lanes::Lanes;
+use crate::ranges::RangeSet;
+use crate::varint;
+use crate::wire::{self, AckFrame, Frame};
+
+const MICROS_PER_SEC: u64 = 1_000_000;
+/// Packet-number distance after which an unacknowledged packet counts as lost.
+const PACKET_THRESHOLD: u64 = 3;
+/// Round-trip estimate before any sample exists.
+const INITIAL_RTT_USEC: u64 = 100_000;
+/// Floor of the loss-detection delay, so scheduler jitter on loopback is not read as loss.
+const MIN_LOSS_DELAY_USEC: u64 = 1_000;
+/// Received-packet ranges remembered for acknowledgements and duplicate detection.
+const MAX_TRACKED_RANGES: usize = 256;
+/// Partially received unreliable messages kept at once, across lanes.
+const MAX_PARTIAL_BYTES: usize = 4 * 1024 * 1024;
+/// Probe timeouts are capped at this many doublings.
+const MAX_PTO_BACKOFF: u32 = 10;
+
+/// `k_nSteamNetworkingSend_*` bits the session understands.
+pub mod flags {
+    pub const NO_NAGLE: i32 = 1;
+    pub const NO_DELAY: i32 = 4;
+    pub const RELIABLE: i32 = 8;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    /// Bytes of one packet's plaintext (what the encryption layer gets).
+    pub max_packet_size: usize,
+    /// Pacing rate, bytes per second.
+    pub send_rate: u64,
+    /// How long a small message may wait for company (GNS `NagleTime`).
+    pub nagle_usec: u64,
+    /// How long the receiver may hold back an acknowledgement.
+    pub max_ack_delay_usec: u64,
+    /// Bytes queued or unacknowledged before sends fail with `LimitExceeded` (GNS `SendBufferSize`).
+    pub send_buffer_size: usize,
+    /// Reliable bytes a receiver buffers ahead of a gap, per lane.
+    pub recv_window: u64,
+    /// Silence after which the connection is declared dead (GNS `TimeoutConnected`).
+    pub idle_timeout_usec: u64,
+    /// Quiet time after which a keepalive ping is sent.
+    pub keepalive_usec: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        // Defaults are GNS's: 1300-byte MTU less room for headers and the AEAD tag, 256 KiB/s,
+        // 5 ms Nagle, 512 KiB send buffer, 10 s timeout.
+        SessionConfig {
+            max_packet_size: 1200,
+            send_rate: 256 * 1024,
+            nagle_usec: 5_000,
+            max_ack_delay_usec: 2_000,
+            send_buffer_size: 512 * 1024,
+            recv_window: 1024 * 1024,
+            idle_timeout_usec: 10 * MICROS_PER_SEC,
+            keepalive_usec: MICROS_PER_SEC,
+        }
+    }
+}
+
+/// A message delivered to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub lane: u16,
+    pub number: u64,
+    pub reliable: bool,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    NoSuchLane,
+    TooLarge,
+    /// The send buffer is full (GNS `k_EResultLimitExceeded`).
+    LimitExceeded,
+    /// The session is closed or dead.
+    NotConnected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    Connected,
+    /// The peer sent CLOSE.
+    ClosedByPeer {
+        reason: u32,
+        text: String,
+    },
+    /// We closed; the CLOSE frame is sent once.
+    ClosedLocally,
+    /// The peer went silent or broke the protocol.
+    ProblemDetected {
+        reason: Problem,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    Timeout,
+    ProtocolViolation,
+}
+
+/// Counters and estimates behind GNS's real-time status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionStats {
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    pub packets_received: u64,
+    pub bytes_received: u64,
+    pub packets_lost: u64,
+    pub bad_packets: u64,
+    /// Smoothed round trip, microseconds (`None` before the first sample).
+    pub smoothed_rtt_usec: Option<u64>,
+    /// Queued, not yet sent (incl. retransmissions), per kind.
+    pub pending_reliable_bytes: u64,
+    pub pending_unreliable_bytes: u64,
+    /// Reliable bytes on the wire, not yet acknowledged.
+    pub sent_unacked_reliable_bytes: u64,
+}
+
+#[derive(Debug)]
+enum Queued {
+    /// New reliable stream bytes `start..end` (a message's header and payload).
+    Reliable {
+        start: u64,
+        end: u64,
+    },
+    Unreliable {
+        number: u64,
+        data: Vec<u8>,
+        sent: usize,
+    },
+}
+
+#[derive(Debug)]
+struct QueueEntry {
+    item: Queued,
+    queued_at: u64,
+}
+
+impl QueueEntry {
+    fn remaining(&self) -> u64 {
+        match &self.item {
+            Queued::Reliable { start, end } => end - start,
+            Queued::Unreliable { data, sent, .. } => (data.len() - sent) as u64,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SendLane {
+    queue: VecDeque<QueueEntry>,
+    /// The reliable stream from `stream_base` (lowest unacknowledged offset) to its end.
+    stream: Vec<u8>,
+    stream_base: u64,
+    /// Acknowledged ranges above `stream_base`.
+    acked: RangeSet,
+    /// Sent ranges declared lost, to send again before new data.
+    retransmit: RangeSet,
+    /// Weighted bytes sent, for sharing bandwidth between lanes of equal priority.
+    virtual_bytes: u64,
+}
+
+impl SendLane {
+    fn stream_end(&self) -> u64 {
+        self.stream_base + self.stream.len() as u64
+    }
+
+    fn has_sendable(&self) -> bool {
+        !self.retransmit.is_empty() || !self.queue.is_empty()
+    }
+
+    fn slice(&self, range: Range<u64>) -> &[u8] {
+        let from = (range.start - self.stream_base) as usize;
+        let to = (range.end - self.stream_base) as usize;
+        &self.stream[from..to]
+    }
+
+    fn on_acked(&mut self, range: Range<u64>) {
+        if range.end <= self.stream_base {
+            return;
+        }
+        let range = range.start.max(self.stream_base)..range.end;
+        self.retransmit.remove(range.clone());
+        self.acked.insert(range);
+        // Release the acknowledged prefix.
+        if self.acked.min() == Some(self.stream_base) {
+            let end = self.acked.iter().next().map(|r| r.end).expect("non-empty");
+            self.stream.drain(..(end - self.stream_base) as usize);
+            self.stream_base = end;
+            self.acked.remove_below(end);
+        }
+    }
+
+    fn on_lost(&mut self, range: Range<u64>) {
+        if range.end <= self.stream_base {
+            return;
+        }
+        let range = range.start.max(self.stream_base)..range.end;
+        for gap in self.acked.gaps_in(range) {
+            self.retransmit.insert(gap);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct RecvLane {
+    /// Stream offset up to which bytes have been moved into `assembled`.
+    next_offset: u64,
+    /// Out-of-order segments beyond `next_offset`, by offset.
+    segments: BTreeMap<u64, Vec<u8>>,
+    segment_bytes: u64,
+    /// In-order bytes not yet parsed into whole messages.
+    assembled: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    data: Vec<u8>,
+    got: RangeSet,
+}
+
+#[derive(Debug)]
+struct SentPacket {
+    time: u64,
+    ack_eliciting: bool,
+    reliable: Vec<(u16, Range<u64>)>,
+}
+
+/// One end of an established connection.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: SessionState,
+    close_pending: Option<(u32, String)>,
+    lanes: Lanes,
+    send_lanes: Vec<SendLane>,
+    queued_bytes: u64,
+    /// The unreliable part of `queued_bytes`.
+    queued_unreliable_bytes: u64,
+    /// Send everything queued now, regardless of Nagle (a no-Nagle message is waiting).
+    flush_requested: bool,
+    next_packet_number: u64,
+    sent: BTreeMap<u64, SentPacket>,
+    largest_acked: Option<u64>,
+    last_ack_eliciting_sent: Option<u64>,
+    loss_time: Option<u64>,
+    pto_count: u32,
+    ping_pending: bool,
+    smoothed_rtt: Option<u64>,
+    rtt_var: u64,
+    latest_rtt: u64,
+    tokens: f64,
+    tokens_at: u64,
+    // Receiving.
+    received: RangeSet,
+    /// Packets below this number are no longer tracked and are treated as duplicates.
+    received_floor: u64,
+    ack_deadline: Option<u64>,
+    unacked_eliciting: u32,
+    largest_received_at: u64,
+    last_received: u64,
+    last_sent: u64,
+    recv_lanes: HashMap<u16, RecvLane>,
+    partials: HashMap<(u16, u64), Partial>,
+    partial_order: VecDeque<(u16, u64)>,
+    partial_bytes: usize,
+    inbox: VecDeque<Message>,
+    stats: SessionStats,
+}
+
+impl Session {
+    /// A session whose handshake completed at `now`.
+    pub fn new(config: SessionConfig, now: u64) -> Session {
+        let burst = Self::burst(&config);
+        Session {
+            state: SessionState::Connected,
+            close_pending: None,
+            lanes: Lanes::default(),
+            send_lanes: vec![SendLane::default()],
+            queued_bytes: 0,
+            queued_unreliable_bytes: 0,
+            flush_requested: false,
+            next_packet_number: 0,
+            sent: BTreeMap::new(),
+            largest_acked: None,
+            last_ack_eliciting_sent: None,
+            loss_time: None,
+            pto_count: 0,
+            ping_pending: false,
+            smoothed_rtt: None,
+            rtt_var: INITIAL_RTT_USEC / 2,
+            latest_rtt: INITIAL_RTT_USEC,
+            tokens: burst,
+            tokens_at: now,
+            received: RangeSet::default(),
+            received_floor: 0,
+            ack_deadline: None,
+            unacked_eliciting: 0,
+            largest_received_at: now,
+            last_received: now,
+            last_sent: now,
+            recv_lanes: HashMap::new(),
+            partials: HashMap::new(),
+            partial_order: VecDeque::new(),
+            partial_bytes: 0,
+            inbox: VecDeque::new(),
+            stats: SessionStats::default(),
+            config,
+        }
+    }
+
+    fn burst(config: &SessionConfig) -> f64 {
+        // Enough for a few packets, or 10 ms at the configured rate if that is more.
+        (4 * config.max_packet_size).max((config.send_rate / 100) as usize) as f64
+    }
+
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state == SessionState::Connected
+    }
+
+    pub fn lanes(&self) -> &Lanes {
+        &self.lanes
+    }
+
+    pub fn configure_lanes(
+        &mut self,
+        count: usize,
+        priorities: &[i64],
+        weights: &[i64],
+    ) -> Result<(), crate::LaneConfigError> {
+        self.lanes.configure(count, priorities, weights)?;
+        self.send_lanes.resize_with(count, SendLane::default);
+        Ok(())
+    }
+
+    pub fn set_send_rate(&mut self, bytes_per_sec: u64) {
+        self.config.send_rate = bytes_per_sec.max(1);
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        let mut stats = self.stats.clone();
+        stats.smoothed_rtt_usec = self.smoothed_rtt;
+        for lane in &self.send_lanes {
+            let retransmit: u64 = lane.retransmit.iter().map(|r| r.end - r.start).sum();
+            let mut unsent_reliable = 0;
+            for entry in &lane.queue {
+                match entry.item {
+                    Queued::Reliable { .. } => unsent_reliable += entry.remaining(),
+                    Queued::Unreliable { .. } => stats.pending_unreliable_bytes += entry.remaining(),
+                }
+            }
+            let acked: u64 = lane.acked.iter().map(|r| r.end - r.start).sum();
+            stats.pending_reliable_bytes += unsent_reliable + retransmit;
+            stats.sent_unacked_reliable_bytes +=
+                (lane.stream.len() as u64).saturating_sub(unsent_reliable + retransmit + acked);
+        }
+        stats
+    }
+
+    /// Time a message queued now would wait before its first byte is sent, from the bytes ahead
+    /// of it and the send rate.
+    pub fn queue_time_usec(&self) -> u64 {
+        let stats = self.stats();
+        let ahead = stats.pending_reliable_bytes + stats.pending_unreliable_bytes;
+        ahead * MICROS_PER_SEC / self.config.send_rate.max(1)
+    }
+
+    // ----- sending -----------------------------------------------------------------------
+
+    /// Queue a message; returns its number on its lane (from 1).
+    pub fn send_message(&mut self, now: u64, lane: u16, data: &[u8], send_flags: i32) -> Result<u64, SendError> {
+        if !self.is_connected() {
+            return Err(SendError::NotConnected);
+        }
+        if lane as usize >= self.send_lanes.len() {
+            return Err(SendError::NoSuchLane);
+        }
+        if data.len() as u64 > wire::MAX_MESSAGE_SIZE {
+            return Err(SendError::TooLarge);
+        }
+        let buffered: u64 =
+            self.send_lanes.iter().map(|l| l.stream.len() as u64).sum::<u64>() + self.queued_unreliable_bytes;
+        if buffered + data.len() as u64 > self.config.send_buffer_size as u64 {
+            return Err(SendError::LimitExceeded);
+        }
+        let number = self.lanes.take_message_number(lane as usize).expect("lane checked") as u64;
+        let send_lane = &mut self.send_lanes[lane as usize];
+        let item = if send_flags & flags::RELIABLE != 0 {
+            let start = send_lane.stream_end();
+            varint::write(&mut send_lane.stream, number);
+            varint::write(&mut send_lane.stream, data.len() as u64);
+            send_lane.stream.extend_from_slice(data);
+            Queued::Reliable { start, end: send_lane.stream_end() }
+        } else {
+            Queued::Unreliable { number, data: data.to_vec(), sent: 0 }
+        };
+        let entry = QueueEntry { item, queued_at: now };
+        self.queued_bytes += entry.remaining();
+        if let Queued::Unreliable { data, .. } = &entry.item {
+            self.queued_unreliable_bytes += data.len() as u64;
+        }
+        send_lane.queue.push_back(entry);
+        if send_flags & (flags::NO_NAGLE | flags::NO_DELAY) != 0 {
+            self.flush_requested = true;
+        }
+        Ok(number)
+    }
+
+    /// Send whatever Nagle is holding back (`FlushMessagesOnConnection`).
+    pub fn flush(&mut self) {
+        if self.queued_bytes > 0 {
+            self.flush_requested = true;
+        }
+    }
+
+    /// Close: a CLOSE frame goes out with the next transmit; nothing else is sent after it.
+    pub fn close(&mut self, reason: u32, text: &str) {
+        if !self.is_connected() {
+            return;
+        }
+        let mut end = text.len().min(wire::MAX_CLOSE_TEXT as usize);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.close_pending = Some((reason, text[..end].to_string()));
+        self.state = SessionState::ClosedLocally;
+    }
+
+    fn refill_tokens(&mut self, now: u64) {
+        let elapsed = now.saturating_sub(self.tokens_at);
+        self.tokens_at = now;
+        let burst = Self::burst(&self.config);
+        self.tokens = (self.tokens + elapsed as f64 * self.config.send_rate as f64 / MICROS_PER_SEC as f64).min(burst);
+    }
+
+    fn nagle_deadline(&self) -> Option<u64> {
+        self.send_lanes.iter().filter_map(|l| l.queue.front()).map(|e| e.queued_at + self.config.nagle_usec).min()
+    }
+
+    /// Whether data frames may go out now (Nagle and retransmissions; pacing is separate).
+    fn data_ready(&self, now: u64) -> bool {
+        if self.send_lanes.iter().any(|l| !l.retransmit.is_empty()) || self.ping_pending {
+            return true;
+        }
+        if self.queued_bytes == 0 {
+            return false;
+        }
+        self.flush_requested
+            || self.queued_bytes >= self.config.max_packet_size as u64
+            || self.nagle_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// The lane to serve next: highest priority, then least weighted bytes sent.
+    fn next_lane(&self) -> Option<usize> {
+        (0..self.send_lanes.len()).filter(|&i| self.send_lanes[i].has_sendable()).max_by(|&a, &b| {
+            let pa = self.lanes.priority(a).unwrap_or(0);
+            let pb = self.lanes.priority(b).unwrap_or(0);
+            pa.cmp(&pb).then(self.send_lanes[b].virtual_bytes.cmp(&self.send_lanes[a].virtual_bytes)).then(b.cmp(&a))
+        })
+    }
+
+    /// Append data frames for `lane` to `buf`, up to `limit` bytes in all. Returns whether
+    /// anything was added.
+    fn fill_lane(
+        &mut self,
+        lane: usize,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        reliable_sent: &mut Vec<(u16, Range<u64>)>,
+    ) -> bool {
+        let lane_id = lane as u16;
+        let weight = self.lanes.weight(lane).unwrap_or(1).max(1) as u64;
+        let before = buf.len();
+        let send_lane = &mut self.send_lanes[lane];
+        loop {
+            let room = limit.saturating_sub(buf.len());
+            let first_retransmit = send_lane.retransmit.iter().next();
+            if let Some(range) = first_retransmit {
+                let header = Frame::reliable_header_len(lane_id, range.start, (range.end - range.start) as usize);
+                if room <= header {
+                    break;
+                }
+                let len = (range.end - range.start).min((room - header) as u64);
+                let piece = range.start..range.start + len;
+                Frame::Reliable { lane: lane_id, offset: piece.start, data: send_lane.slice(piece.clone()) }
+                    .encode(buf);
+                send_lane.retransmit.remove(piece.clone());
+                reliable_sent.push((lane_id, piece));
+                continue;
+            }
+            let Some(entry) = send_lane.queue.front_mut() else { break };
+            match &mut entry.item {
+                Queued::Reliable { start, end } => {
+                    let header = Frame::reliable_header_len(lane_id, *start, (*end - *start) as usize);
+                    if room <= header {
+                        break;
+                    }
+                    let len = (*end - *start).min((room - header) as u64);
+                    let piece = *start..*start + len;
+                    *start += len;
+                    let done = *start == *end;
+                    let data = &send_lane.stream[(piece.start - send_lane.stream_base) as usize..][..len as usize];
+                    Frame::Reliable { lane: lane_id, offset: piece.start, data }.encode(buf);
+                    reliable_sent.push((lane_id, piece));
+                    self.queued_bytes -= len;
+                    if done {
+                        send_lane.queue.pop_front();
+                    }
+                }
+                Queued::Unreliable { number, data, sent } => {
+                    let total = data.len() as u32;
+                    let left = data.len() - *sent;
+                    let header = Frame::unreliable_header_len(lane_id, *number, *sent as u32, total, left);
+                    // An empty message is a bare header; any other fragment needs a byte of room.
+                    if room < header + usize::from(left > 0) {
+                        break;
+                    }
+                    let len = left.min(room - header);
+                    Frame::Unreliable {
+                        lane: lane_id,
+                        message_number: *number,
+                        offset: *sent as u32,
+                        total_len: total,
+                        data: &data[*sent..*sent + len],
+                    }
+                    .encode(buf);
+                    *sent += len;
+                    self.queued_bytes -= len as u64;
+                    self.queued_unreliable_bytes -= len as u64;
+                    if *sent == data.len() {
+                        send_lane.queue.pop_front();
+                    }
+                }
+            }
+        }
+        let added = buf.len() - before;
+        send_lane.virtual_bytes += added as u64 * 65536 / weight;
+        added > 0
+    }
+
+    /// The next datagram to send, if any is due. Call repeatedly until `None`.
+    pub fn poll_transmit(&mut self, now: u64) -> Option<Vec<u8>> {
+        let mut buf = Vec::with_capacity(self.config.max_packet_size);
+        let number = self.next_packet_number;
+        varint::write(&mut buf, number);
+        if let Some((reason, text)) = self.close_pending.take() {
+            Frame::Close { reason, text: &text }.encode(&mut buf);
+            return Some(self.finish_packet(now, buf, false, Vec::new()));
+        }
+        if !self.is_connected() {
+            return None;
+        }
+        self.refill_tokens(now);
+        let ack_due = self.ack_deadline.is_some_and(|d| d <= now);
+        let data_ok = self.tokens > 0.0 && self.data_ready(now);
+        if !ack_due && !data_ok {
+            return None;
+        }
+        if self.ack_deadline.is_some() {
+            self.encode_ack(now, &mut buf);
+        }
+        let mut ack_eliciting = false;
+        let mut reliable_sent = Vec::new();
+        if data_ok {
+            let limit = self.config.max_packet_size;
+            while let Some(lane) = self.next_lane() {
+                if !self.fill_lane(lane, &mut buf, limit, &mut reliable_sent) {
+                    break;
+                }
+                ack_eliciting = true;
+            }
+            if self.ping_pending && !ack_eliciting {
+                Frame::Ping.encode(&mut buf);
+                ack_eliciting = true;
+            }
+            self.ping_pending = false;
+            if self.queued_bytes == 0 {
+                self.flush_requested = false;
+            }
+        }
+        if buf.len() == varint::len(number) {
+            return None;
+        }
+        if ack_eliciting {
+            self.tokens -= buf.len() as f64;
+        }
+        Some(self.finish_packet(now, buf, ack_eliciting, reliable_sent))
+    }
+
+    fn finish_packet(
+        &mut self,
+        now: u64,
+        buf: Vec<u8>,
+        ack_eliciting: bool,
+        reliable: Vec<(u16, Range<u64>)>,
+    ) -> Vec<u8> {
+        let number = self.next_packet_number;
+        self.next_packet_number += 1;
+        if ack_eliciting {
+            self.sent.insert(number, SentPacket { time: now, ack_eliciting, reliable });
+            self.last_ack_eliciting_sent = Some(now);
+        }
+        self.last_sent = now;
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += buf.len() as u64;
+        buf
+    }
+
+    fn encode_ack(&mut self, now: u64, buf: &mut Vec<u8>) {
+        let ranges: Vec<Range<u64>> = self.received.iter_rev().take(wire::MAX_ACK_RANGES).collect();
+        let delay_usec = now.saturating_sub(self.largest_received_at);
+        Frame::Ack(AckFrame { delay_usec, ranges }).encode(buf);
+        self.ack_deadline = None;
+        self.unacked_eliciting = 0;
+    }
+
+    // ----- receiving ---------------------------------------------------------------------
+
+    /// Process one datagram from the peer. Malformed input is counted and dropped.
+    pub fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
+        if matches!(self.state, SessionState::ProblemDetected { .. }) {
+            return;
+        }
+        let Ok((number, frames)) = wire::decode_packet(datagram) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        self.last_received = now;
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += datagram.len() as u64;
+        let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
+        let duplicate = number < self.received_floor || self.received.contains(number);
+        if !duplicate {
+            let in_order = self.received.max().is_none_or(|max| number == max + 1);
+            if self.received.max().is_none_or(|max| number > max) {
+                self.largest_received_at = now;
+            }
+            self.received.insert(number..number + 1);
+            if self.received.len() > MAX_TRACKED_RANGES {
+                self.received.truncate_low(MAX_TRACKED_RANGES);
+                self.received_floor = self.received.min().unwrap_or(0);
+            }
+            for frame in frames {
+                self.handle_frame(now, frame);
+            }
+            if ack_eliciting {
+                self.unacked_eliciting += 1;
+                // Acknowledge at once on every second packet or a gap; otherwise a little later.
+                let deadline =
+                    if self.unacked_eliciting >= 2 || !in_order { now } else { now + self.config.max_ack_delay_usec };
+                self.ack_deadline = Some(self.ack_deadline.map_or(deadline, |d| d.min(deadline)));
+            }
+        } else if ack_eliciting {
+            // A retransmitted duplicate: the peer probably missed our acknowledgement.
+            self.ack_deadline = Some(now);
+        }
+    }
+
+    fn handle_frame(&mut self, now: u64, frame: Frame<'_>) {
+        match frame {
+            Frame::Ping => {}
+            Frame::Ack(ack) => self.on_ack(now, ack),
+            Frame::Reliable { lane, offset, data } => self.on_reliable(lane, offset, data),
+            Frame::Unreliable { lane, message_number, offset, total_len, data } => {
+                self.on_unreliable(lane, message_number, offset, total_len, data)
+            }
+            Frame::Close { reason, text } => {
+                if self.is_connected() {
+                    self.state = SessionState::ClosedByPeer { reason, text: text.to_string() };
+                }
+            }
+        }
+    }
+
+    fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) {
+        let window = self.config.recv_window;
+        let recv = self.recv_lanes.entry(lane).or_default();
+        let end = offset + data.len() as u64;
+        if end <= recv.next_offset {
+            return; // all old
+        }
+        if end > recv.next_offset + window {
+            return; // beyond what we buffer; the sender will send it again
+        }
+        let (offset, data) = if offset < recv.next_offset {
+            (recv.next_offset, &data[(recv.next_offset - offset) as usize..])
+        } else {
+            (offset, data)
+        };
+        if offset > recv.next_offset {
+            let keep = recv.segments.get(&offset).is_none_or(|old| old.len() < data.len());
+            if keep {
+                let old = recv.segments.insert(offset, data.to_vec()).map_or(0, |o| o.len());
+                recv.segment_bytes += data.len() as u64 - old as u64;
+            }
+            return;
+        }
+        recv.assembled.extend_from_slice(data);
+        recv.next_offset = end;
+        while let Some((&seg_offset, _)) = recv.segments.first_key_value() {
+            if seg_offset > recv.next_offset {
+                break;
+            }
+            let seg = recv.segments.remove(&seg_offset).expect("present");
+            recv.segment_bytes -= seg.len() as u64;
+            let seg_end = seg_offset + seg.len() as u64;
+            if seg_end > recv.next_offset {
+                recv.assembled.extend_from_slice(&seg[(recv.next_offset - seg_offset) as usize..]);
+                recv.next_offset = seg_end;
+            }
+        }
+        // Whole messages: number, length, payload.
+        let mut parsed = 0;
+        loop {
+            let mut rest = &recv.assembled[parsed..];
+            let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
+            if len > wire::MAX_MESSAGE_SIZE {
+                self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
+                return;
+            }
+            if (rest.len() as u64) < len {
+                break;
+            }
+            let header = recv.assembled.len() - parsed - rest.len();
+            let data = rest[..len as usize].to_vec();
+            parsed += header + len as usize;
+            self.inbox.push_back(Message { lane, number, reliable: true, data });
+        }
+        recv.assembled.drain(..parsed);
+    }
+
+    fn on_unreliable(&mut self, lane: u16, number: u64, offset: u32, total_len: u32, data: &[u8]) {
+        if offset == 0 && data.len() == total_len as usize {
+            self.inbox.push_back(Message { lane, number, reliable: false, data: data.to_vec() });
+            return;
+        }
+        let key = (lane, number);
+        if !self.partials.contains_key(&key) {
+            // Make room: forget the oldest partial messages first.
+            while self.partial_bytes + total_len as usize > MAX_PARTIAL_BYTES {
+                let Some(old) = self.partial_order.pop_front() else { break };
+                if let Some(p) = self.partials.remove(&old) {
+                    self.partial_bytes -= p.data.len();
+                }
+            }
+            self.partials.insert(key, Partial { data: vec![0; total_len as usize], got: RangeSet::default() });
+            self.partial_order.push_back(key);
+            self.partial_bytes += total_len as usize;
+        }
+        let partial = self.partials.get_mut(&key).expect("inserted");
+        if partial.data.len() != total_len as usize {
+            return; // inconsistent fragments of one message: ignore the odd one
+        }
+        let start = offset as usize;
+        partial.data[start..start + data.len()].copy_from_slice(data);
+        partial.got.insert(offset as u64..offset as u64 + data.len() as u64);
+        if partial.got.gaps_in(0..total_len as u64).is_empty() {
+            let partial = self.partials.remove(&key).expect("present");
+            self.partial_bytes -= partial.data.len();
+            self.partial_order.retain(|k| *k != key);
+            self.inbox.push_back(Message { lane, number, reliable: false, data: partial.data });
+        }
+    }
+
+    fn on_ack(&mut self, now: u64, ack: AckFrame) {
+        let mut newly_acked = Vec::new();
+        for range in &ack.ranges {
+            let numbers: Vec<u64> = self.sent.range(range.clone()).map(|(&n, _)| n).collect();
+            for n in numbers {
+                newly_acked.push((n, self.sent.remove(&n).expect("present")));
+            }
+        }
+        if newly_acked.is_empty() {
+            return;
+        }
+        // Only numbers we really sent count; a peer cannot make us think later packets arrived.
+        let largest = newly_acked.iter().map(|(n, _)| *n).max().expect("non-empty");
+        if largest == ack.ranges[0].end - 1
+            && let Some((_, packet)) = newly_acked.iter().find(|(n, _)| *n == largest)
+            && packet.ack_eliciting
+        {
+            let sample = now.saturating_sub(packet.time);
+            self.on_rtt_sample(sample, ack.delay_usec);
+        }
+        self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
+        for (_, packet) in newly_acked {
+            for (lane, range) in packet.reliable {
+                if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
+                    send_lane.on_acked(range);
+                }
+            }
+        }
+        self.pto_count = 0;
+        self.detect_losses(now);
+    }
+
+    fn on_rtt_sample(&mut self, sample: u64, ack_delay: u64) {
+        // RFC 9002: subtract the peer's ack delay unless that would go below the sample's floor.
+        let adjusted = if sample > ack_delay.min(self.config.max_ack_delay_usec) {
+            sample - ack_delay.min(self.config.max_ack_delay_usec)
+        } else {
+            sample
+        };
+        self.latest_rtt = adjusted;
+        match self.smoothed_rtt {
+            None => {
+                self.smoothed_rtt = Some(adjusted);
+                self.rtt_var = adjusted / 2;
+            }
+            Some(srtt) => {
+                self.rtt_var = (3 * self.rtt_var + srtt.abs_diff(adjusted)) / 4;
+                self.smoothed_rtt = Some((7 * srtt + adjusted) / 8);
+            }
+        }
+    }
+
+    fn rtt(&self) -> u64 {
+        self.smoothed_rtt.unwrap_or(INITIAL_RTT_USEC)
+    }
+
+    fn loss_delay(&self) -> u64 {
+        (self.rtt().max(self.latest_rtt) * 9 / 8).max(MIN_LOSS_DELAY_USEC)
+    }
+
+    fn pto_duration(&self) -> u64 {
+        let base = self.rtt() + (4 * self.rtt_var).max(1_000) + self.config.max_ack_delay_usec;
+        base << self.pto_count.min(MAX_PTO_BACKOFF)
+    }
+
+    fn detect_losses(&mut self, now: u64) {
+        self.loss_time = None;
+        let Some(largest) = self.largest_acked else { return };
+        let loss_delay = self.loss_delay();
+        let mut lost = Vec::new();
+        for (&number, packet) in self.sent.range(..largest) {
+            if largest - number >= PACKET_THRESHOLD || packet.time + loss_delay <= now {
+                lost.push(number);
+            } else {
+                let when = packet.time + loss_delay;
+                self.loss_time = Some(self.loss_time.map_or(when, |t| t.min(when)));
+            }
+        }
+        for number in lost {
+            self.declare_lost(number);
+        }
+    }
+
+    fn declare_lost(&mut self, number: u64) {
+        let Some(packet) = self.sent.remove(&number) else { return };
+        self.stats.packets_lost += 1;
+        for (lane, range) in packet.reliable {
+            if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
+                send_lane.on_lost(range);
+            }
+        }
+    }
+
+    fn pto_deadline(&self) -> Option<u64> {
+        if self.sent.is_empty() {
+            return None;
+        }
+        self.last_ack_eliciting_sent.map(|t| t + self.pto_duration())
+    }
+
+    // ----- timers ------------------------------------------------------------------------
+
+    /// When [`handle_timeout`](Self::handle_timeout) or [`poll_transmit`](Self::poll_transmit)
+    /// next has work, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if matches!(self.state, SessionState::ProblemDetected { .. }) {
+            return None;
+        }
+        if self.close_pending.is_some() {
+            return Some(0);
+        }
+        if !self.is_connected() {
+            return None;
+        }
+        let mut next = [
+            self.ack_deadline,
+            self.loss_time,
+            self.pto_deadline(),
+            Some(self.last_received + self.config.idle_timeout_usec),
+            // With packets in flight the probe timeout covers silence; otherwise a keepalive.
+            self.sent.is_empty().then(|| self.last_sent.max(self.last_received) + self.config.keepalive_usec),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let sendable = self.send_lanes.iter().any(SendLane::has_sendable) || self.ping_pending;
+        if sendable {
+            let ready_at = if self.send_lanes.iter().any(|l| !l.retransmit.is_empty())
+                || self.ping_pending
+                || self.flush_requested
+                || self.queued_bytes >= self.config.max_packet_size as u64
+            {
+                self.tokens_at
+            } else {
+                self.nagle_deadline().unwrap_or(self.tokens_at)
+            };
+            let paced_at = if self.tokens > 0.0 {
+                self.tokens_at
+            } else {
+                self.tokens_at
+                    + ((-self.tokens + 1.0) * MICROS_PER_SEC as f64 / self.config.send_rate as f64).ceil() as u64
+            };
+            let at = ready_at.max(paced_at);
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        next
+    }
+
+    pub fn handle_timeout(&mut self, now: u64) {
+        if !self.is_connected() {
+            return;
+        }
+        if now >= self.last_received + self.config.idle_timeout_usec {
+            self.state = SessionState::ProblemDetected { reason: Problem::Timeout };
+            return;
+        }
+        if self.loss_time.is_some_and(|t| t <= now) {
+            self.detect_losses(now);
+        }
+        if self.pto_deadline().is_some_and(|t| t <= now) {
+            // No acknowledgement for too long: resend everything in flight, back off.
+            let in_flight: Vec<u64> = self.sent.keys().copied().collect();
+            for number in in_flight {
+                self.declare_lost(number);
+            }
+            self.pto_count += 1;
+            self.ping_pending = true;
+        }
+        if self.sent.is_empty() && now >= self.last_sent.max(self.last_received) + self.config.keepalive_usec {
+            self.ping_pending = true;
+        }
+    }
+
+    // ----- delivery ----------------------------------------------------------------------
+
+    pub fn poll_message(&mut self) -> Option<Message> {
+        self.inbox.pop_front()
+    }
+
+    pub fn has_messages(&self) -> bool {
+        !self.inbox.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;
