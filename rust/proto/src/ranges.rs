@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn insert_reports_news() {
-        let mut s = set(&[0..10]);
+        let mut s = RangeSet::default();
+        s.insert(0..10);
         assert!(!s.insert(2..5));
         assert!(!s.insert(0..10));
         assert!(s.insert(9..11));
