@@ -8,12 +8,15 @@
 //! - [`wire`]: the packet format of an established session, with a decoder that never panics.
 //! - [`session`]: one end of an established connection: reliability, fragmentation, Nagle,
 //!   lanes, pacing, keepalive and timeout.
+//! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake behind a stateless
+//!   cookie, packet encryption, and demultiplexing to sessions.
 //! - [`sim`]: a deterministic simulated network (loss, duplication, reordering, lag, bandwidth)
 //!   that drives two sessions from a seed, for tests and benchmarks.
 //!
-//! Still to come: the handshake and encryption (Noise, via `snow`) in front of the session, and
-//! congestion control beyond a fixed pacing rate.
+//! Still to come: certificates (identities vouched for by the relay's CA) and congestion control
+//! beyond a fixed pacing rate.
 
+pub mod endpoint;
 pub mod lanes;
 pub mod ranges;
 pub mod session;

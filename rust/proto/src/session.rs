@@ -440,6 +440,13 @@ impl Session {
         Ok(number)
     }
 
+    /// Make the next transmit carry a PING (which the peer acknowledges).
+    pub fn request_ping(&mut self) {
+        if self.is_connected() {
+            self.ping_pending = true;
+        }
+    }
+
     /// Send whatever Nagle is holding back (`FlushMessagesOnConnection`).
     pub fn flush(&mut self) {
         if self.queued_bytes > 0 {

@@ -249,7 +249,9 @@ fn hostile_datagrams_never_panic() {
     sender.configure_lanes(3, &[0, 0, 0], &[1, 1, 1]).unwrap();
     let mut samples = Vec::new();
     for i in 0..30u64 {
-        sender.send_message(0, (i % 3) as u16, &payload(i, rng.below(3000) as usize), ((i % 2) as i32 * 8) | 1).unwrap();
+        sender
+            .send_message(0, (i % 3) as u16, &payload(i, rng.below(3000) as usize), ((i % 2) as i32 * 8) | 1)
+            .unwrap();
         while let Some(d) = sender.poll_transmit(i * 1000) {
             samples.push(d);
         }
