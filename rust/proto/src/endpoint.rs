@@ -11,6 +11,7 @@
 //!                                  <-      REPLY (server id, noise e ee s es + identity)
 //! FINISH   (noise s se + identity) ->      Incoming: the application accepts or closes
 //!                                  <-      DATA (encrypted session packets): the client is connected
+//!                                  <-      or REJECT (reason) if the application closed it
 //! ```
 //!
 //! A spoofed source address never sees its cookie, so it cannot get past CHALLENGE, and the
@@ -82,8 +83,6 @@ pub enum EndpointEvent {
 pub enum ConnectionProblem {
     /// No answer within the handshake timeout, or the peer went silent.
     Timeout,
-    /// The server refused the connection (or never had it).
-    Rejected,
     /// The peer broke the protocol (bad handshake or stream).
     ProtocolViolation,
 }
@@ -296,6 +295,7 @@ impl Endpoint {
             Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
                 let mut reject = vec![KIND_REJECT];
                 reject.extend_from_slice(&conn.remote_id.to_be_bytes());
+                reject.extend_from_slice(&reason.to_be_bytes());
                 conn.outbox.push(reject);
                 conn.phase = Phase::Ended;
             }
@@ -537,7 +537,8 @@ impl Endpoint {
             return false;
         }
         conn.phase = Phase::Ended;
-        self.events.push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::Rejected });
+        let reason = read_u32(d, 5).unwrap_or(crate::session::END_APP_GENERIC);
+        self.events.push_back(EndpointEvent::ClosedByPeer { id, reason, text: "connection refused".into() });
         true
     }
 

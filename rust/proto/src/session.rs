@@ -44,6 +44,9 @@ const MAX_PARTIAL_BYTES: usize = 4 * 1024 * 1024;
 /// Probe timeouts are capped at this many doublings.
 const MAX_PTO_BACKOFF: u32 = 10;
 
+/// `k_ESteamNetConnectionEnd_App_Generic`: the reason a close gives when none is said.
+pub const END_APP_GENERIC: u32 = 1000;
+
 /// `k_nSteamNetworkingSend_*` bits the session understands.
 pub mod flags {
     pub const NO_NAGLE: i32 = 1;

@@ -184,13 +184,13 @@ fn closing_before_accept_rejects_the_client() {
         }
         incoming.is_some()
     }));
-    net.server.close(incoming.unwrap(), 1000, "full");
+    net.server.close(incoming.unwrap(), 1234, "full");
     let mut event = None;
     assert!(net.run_until(net.now + 10 * SECOND, |n| {
         event = n.client.poll_event();
         event.is_some()
     }));
-    assert_eq!(event, Some(EndpointEvent::ProblemDetected { id: c, problem: ConnectionProblem::Rejected }));
+    assert_eq!(event, Some(EndpointEvent::ClosedByPeer { id: c, reason: 1234, text: "connection refused".into() }));
 }
 
 #[test]
