@@ -140,6 +140,10 @@ pub struct ConnectionConfig {
 pub mod ids {
     pub const SEND_BUFFER_SIZE: i32 = 9;
     pub const SEND_RATE_MAX: i32 = 11;
+    pub const NAGLE_TIME: i32 = 12;
+    pub const TIMEOUT_INITIAL: i32 = 24;
+    pub const TIMEOUT_CONNECTED: i32 = 25;
+    pub const MTU_PACKET_SIZE: i32 = 32;
     pub const CONNECTION_USER_DATA: i32 = 40;
     pub const RECV_BUFFER_SIZE: i32 = 47;
     pub const RECV_BUFFER_MESSAGES: i32 = 48;

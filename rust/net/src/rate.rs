@@ -14,9 +14,13 @@ pub struct RateMeter {
 
 impl RateMeter {
     pub fn record(&mut self, now_usec: u64, bytes: usize) {
+        self.record_many(now_usec, 1, bytes as u64);
+    }
+
+    pub fn record_many(&mut self, now_usec: u64, packets: u64, bytes: u64) {
         self.roll(now_usec);
-        self.packets += 1;
-        self.bytes += bytes as u64;
+        self.packets += packets;
+        self.bytes += bytes;
     }
 
     /// Rates of the last complete window (zero when it is more than a window old).

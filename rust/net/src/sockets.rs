@@ -1,13 +1,18 @@
 //! [`Sockets`]: the state behind the `SteamNetworkingSockets` singleton.
 //!
-//! Connections today are in-process socket pairs (`createSocketPair(loopback = false)`), which
-//! carry messages between two handles of this process without touching the network, exactly like
-//! GNS's pipe connections. The UDP transport, relay and authentication are not built yet; calls
-//! that need them fail with the documented failure value (handle 0, `false`, `RESULT_*`), never
+//! Two kinds of connection exist:
+//! - socket pairs (`createSocketPair(loopback = false)`): two handles of this process that pass
+//!   messages to each other without touching the network, like GNS's pipe connections;
+//! - UDP connections (`connectByIPAddress`, `createListenSocketIP`): `steamnet_proto` endpoints
+//!   driven by a background runtime (see `udp.rs`).
+//!
+//! The relay service (P2P, FakeIP, hosted servers) and certificates are not built yet; calls that
+//! need them fail with the documented failure value (handle 0, `false`, `RESULT_*`), never
 //! pretending success.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use steamnet_proto::Lanes;
@@ -77,10 +82,12 @@ pub struct FakeIpInfo {
     pub ports: [u16; 8],
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
     /// One end of an in-process socket pair; `peer` is `None` once the other end is closed.
     Pair { peer: Option<Handle> },
+    /// A connection of the UDP endpoint `endpoint`, known there as `id`.
+    Udp { endpoint: udp::EndpointKey, id: steamnet_proto::endpoint::ConnectionId },
 }
 
 #[derive(Debug)]
@@ -108,6 +115,13 @@ struct Connection {
     inbox_bytes: usize,
     sent: RateMeter,
     received: RateMeter,
+    /// The peer's address, for connections that have one.
+    remote_address: Option<SocketAddr>,
+    /// Messages sent while still connecting, handed to the session once it exists. Their
+    /// numbers were taken from `lanes`, in the order the session will give them again.
+    preconnect: Vec<(Vec<u8>, i32)>,
+    /// Session counters already fed into the rate meters (packets and bytes out, then in).
+    counted: [u64; 4],
 }
 
 impl Connection {
@@ -129,12 +143,17 @@ impl Connection {
             inbox_bytes: 0,
             sent: RateMeter::default(),
             received: RateMeter::default(),
+            remote_address: None,
+            preconnect: Vec::new(),
+            counted: [0; 4],
         }
     }
 
     fn describe(&self, handle: Handle) -> String {
-        let kind = match self.transport {
-            Transport::Pair { .. } => "socket pair",
+        let kind = match (self.transport, self.remote_address) {
+            (Transport::Pair { .. }, _) => "socket pair".to_string(),
+            (Transport::Udp { .. }, Some(addr)) => format!("UDP {}", crate::address::format_ip_port(addr)),
+            (Transport::Udp { .. }, None) => "UDP".to_string(),
         };
         let mut text = format!("#{handle} {kind} {}", self.remote_identity.describe());
         if !self.name.is_empty() {
@@ -148,7 +167,7 @@ impl Connection {
             identity: self.remote_identity.steam_id64(),
             user_data: self.user_data,
             listen_socket: self.listen_socket,
-            remote_address: crate::address::format_ip(crate::address::CLEARED.ip()),
+            remote_address: crate::address::format_ip(self.remote_address.unwrap_or(crate::address::CLEARED).ip()),
             remote_pop: 0,
             pop_relay: 0,
             state: self.state,
@@ -172,7 +191,7 @@ struct PollGroup {
     arrivals: VecDeque<(Handle, u64)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     handles: HandleAllocator,
     connections: HashMap<Handle, Connection>,
@@ -182,12 +201,19 @@ struct State {
     next_seq: u64,
     /// Whether the authentication status has been posted once.
     auth_reported: bool,
+    /// UDP sockets and their protocol endpoints.
+    endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
+    next_endpoint_key: udp::EndpointKey,
+    listen_sockets: HashMap<Handle, udp::ListenSocket>,
+    /// This process's Noise static key, made on first use.
+    static_key: Option<Vec<u8>>,
 }
 
 impl State {
     fn allocate_handle(&mut self) -> Handle {
-        let (connections, poll_groups) = (&self.connections, &self.poll_groups);
-        self.handles.allocate(|h| connections.contains_key(&h) || poll_groups.contains_key(&h))
+        let (connections, poll_groups, listen) = (&self.connections, &self.poll_groups, &self.listen_sockets);
+        self.handles
+            .allocate(|h| connections.contains_key(&h) || poll_groups.contains_key(&h) || listen.contains_key(&h))
     }
 
     fn post_status_change(&mut self, handle: Handle, old_state: ConnectionState) {
@@ -230,10 +256,30 @@ fn truncate_utf8(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// One instance of the sockets interface.
-pub struct Sockets {
+/// What the game thread and the background runtime share.
+struct Inner {
     state: Mutex<State>,
     clock_base: Instant,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the tables half-updated in a way that is
+        // worse than refusing every later call, so keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now(&self) -> u64 {
+        self.clock_base.elapsed().as_micros() as u64
+    }
+}
+
+/// One instance of the sockets interface.
+pub struct Sockets {
+    inner: Arc<Inner>,
+    /// The background runtime that drives UDP sockets, started on first use. Dropping the
+    /// interface stops it; its tasks hold only weak references to `inner`.
+    runtime: OnceLock<tokio::runtime::Runtime>,
 }
 
 impl Default for Sockets {
@@ -244,18 +290,19 @@ impl Default for Sockets {
 
 impl Sockets {
     pub fn new() -> Self {
-        Sockets { state: Mutex::new(State::default()), clock_base: Instant::now() }
+        Sockets {
+            inner: Arc::new(Inner { state: Mutex::new(State::default()), clock_base: Instant::now() }),
+            runtime: OnceLock::new(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the tables half-updated in a way that is
-        // worse than refusing every later call, so keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     /// Microseconds since this interface was created (`GetLocalTimestamp`'s clock).
     pub fn local_timestamp(&self) -> i64 {
-        self.clock_base.elapsed().as_micros() as i64
+        self.inner.now() as i64
     }
 
     // ----- identity -------------------------------------------------------------------------
@@ -268,6 +315,10 @@ impl Sockets {
     pub fn reset_identity(&self, identity: Identity) {
         let mut state = self.lock();
         state.connections.clear();
+        state.listen_sockets.clear();
+        for (_, endpoint) in state.endpoints.drain() {
+            endpoint.shut_down();
+        }
         state.local_identity = identity;
     }
 
@@ -307,25 +358,17 @@ impl Sockets {
         Some((h1, h2))
     }
 
-    /// `ConnectByIPAddress`. The UDP transport that would carry the connection is not built yet,
-    /// so no connection is made and the result is 0.
-    pub fn connect_by_ip_address(
-        &self,
-        _address: Option<std::net::SocketAddr>,
-        _options: &[(i64, ConfigInput)],
-    ) -> Handle {
-        INVALID_HANDLE
-    }
-
     /// `AcceptConnection`.
     pub fn accept_connection(&self, handle: Handle) -> SteamResult {
-        let state = self.lock();
-        if !state.connections.contains_key(&handle) {
-            return SteamResult::InvalidParam;
+        let mut state = self.lock();
+        let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
+        // Only a connection that arrived on a listen socket and waits in Connecting can be accepted.
+        if conn.listen_socket == INVALID_HANDLE || conn.state != ConnectionState::Connecting {
+            return SteamResult::InvalidState;
         }
-        // Only a connection that arrived on a listen socket and waits in Connecting can be
-        // accepted. Without the UDP transport none arrives, so every live handle is in the wrong state.
-        SteamResult::InvalidState
+        let Transport::Udp { endpoint, id } = conn.transport else { return SteamResult::InvalidState };
+        let now = self.inner.now();
+        if udp::accept(&mut state, endpoint, id, now) { SteamResult::Ok } else { SteamResult::InvalidState }
     }
 
     /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
@@ -339,9 +382,16 @@ impl Sockets {
             _ => 2000,
         };
         let debug = truncate_utf8(debug, MAX_CLOSE_DEBUG_BYTES).to_string();
-        // Every message of a pair is delivered the moment it is sent, so lingering has nothing
-        // left to flush.
-        let Transport::Pair { peer } = conn.transport;
+        let peer = match conn.transport {
+            // Every message of a pair is delivered the moment it is sent, so lingering has
+            // nothing left to flush.
+            Transport::Pair { peer } => peer,
+            Transport::Udp { endpoint, id } => {
+                let now = self.inner.now();
+                udp::close(&mut state, endpoint, id, reason as u32, &debug, now);
+                None
+            }
+        };
         if let Some(peer) = peer
             && let Some(peer_conn) = state.connections.get_mut(&peer)
         {
@@ -397,6 +447,8 @@ impl Sockets {
         let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
         match conn.state {
             ConnectionState::Connected => {}
+            // Queued until the connection is established, as in GNS.
+            ConnectionState::Connecting if matches!(conn.transport, Transport::Udp { .. }) => {}
             ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => {
                 return Err(SteamResult::NoConnection);
             }
@@ -406,6 +458,9 @@ impl Sockets {
             return Err(SteamResult::InvalidParam);
         }
         let reliable = flags & send_flags::RELIABLE != 0;
+        if let Transport::Udp { endpoint, id } = conn.transport {
+            return udp::send(&mut state, handle, endpoint, id, data, flags, now as u64);
+        }
         let Transport::Pair { peer: Some(peer) } = conn.transport else { return Err(SteamResult::NoConnection) };
         let Some(peer_conn) = state.connections.get(&peer) else { return Err(SteamResult::NoConnection) };
         let peer_full = peer_conn.inbox.len() >= peer_conn.config.int32(ids::RECV_BUFFER_MESSAGES) as usize
@@ -440,12 +495,19 @@ impl Sockets {
         Ok(number)
     }
 
-    /// `FlushMessagesOnConnection`. A pair never holds messages back, so there is nothing to flush.
+    /// `FlushMessagesOnConnection`. A pair never holds messages back; a UDP connection sends what
+    /// Nagle is holding.
     pub fn flush_messages(&self, handle: Handle) -> SteamResult {
-        let state = self.lock();
+        let mut state = self.lock();
         let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
         match conn.state {
-            ConnectionState::Connected => SteamResult::Ok,
+            ConnectionState::Connected => {
+                if let Transport::Udp { endpoint, id } = conn.transport {
+                    let now = self.inner.now();
+                    udp::flush(&mut state, endpoint, id, now);
+                }
+                SteamResult::Ok
+            }
             ConnectionState::Connecting | ConnectionState::FindingRoute => SteamResult::Ignored,
             ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => SteamResult::NoConnection,
             _ => SteamResult::InvalidState,
@@ -523,10 +585,13 @@ impl Sockets {
             return SteamResult::InvalidState;
         }
         let Ok(count) = usize::try_from(count) else { return SteamResult::InvalidParam };
-        match conn.lanes.configure(count, priorities, weights) {
-            Ok(()) => SteamResult::Ok,
-            Err(_) => SteamResult::InvalidParam,
+        if conn.lanes.configure(count, priorities, weights).is_err() {
+            return SteamResult::InvalidParam;
         }
+        if let Transport::Udp { endpoint, id } = conn.transport {
+            udp::configure_lanes(&mut state, endpoint, id, count, priorities, weights);
+        }
+        SteamResult::Ok
     }
 
     /// `GetConnectionRealTimeStatus` for the first `lanes` lanes.
@@ -543,6 +608,31 @@ impl Sockets {
         let (packets_out, bytes_out) = conn.sent.rates(now);
         let (packets_in, bytes_in) = conn.received.rates(now);
         let connected = conn.state == ConnectionState::Connected;
+        if let Transport::Udp { endpoint, id } = conn.transport {
+            let state_code = conn.state;
+            let session = udp::session_status(&state, endpoint, id, lanes);
+            let (stats, queue_time, send_rate, lane_status) =
+                session.unwrap_or_else(|| (Default::default(), 0, 0, vec![LaneStatus::default(); lanes]));
+            let sent = stats.packets_sent.max(1) as f32;
+            let status = RealTimeStatus {
+                state: state_code,
+                ping_ms: stats.smoothed_rtt_usec.map_or(-1, |rtt| (rtt / 1000) as i32),
+                // Share of our packets that were not lost; unknown before any were sent.
+                local_quality: if stats.packets_sent == 0 { -1.0 } else { 1.0 - stats.packets_lost as f32 / sent },
+                // The peer's view is not reported over the wire yet.
+                remote_quality: -1.0,
+                packets_out_per_sec: packets_out,
+                bytes_out_per_sec: bytes_out,
+                packets_in_per_sec: packets_in,
+                bytes_in_per_sec: bytes_in,
+                send_rate_bytes_per_sec: send_rate.min(i32::MAX as u64) as i32,
+                pending_unreliable: stats.pending_unreliable_bytes.min(i32::MAX as u64) as i32,
+                pending_reliable: stats.pending_reliable_bytes.min(i32::MAX as u64) as i32,
+                sent_unacked_reliable: stats.sent_unacked_reliable_bytes.min(i32::MAX as u64) as i32,
+                queue_time_usec: queue_time as i64,
+            };
+            return Ok((status, lane_status));
+        }
         let status = RealTimeStatus {
             state: conn.state,
             // In-process delivery: no wire, no delay, nothing lost.
@@ -608,34 +698,6 @@ impl Sockets {
         INVALID_HANDLE
     }
 
-    // ----- listen sockets -----------------------------------------------------------------
-
-    /// `CreateListenSocketIP`: without the UDP transport nothing can listen yet, so the result is 0.
-    pub fn create_listen_socket_ip(
-        &self,
-        _address: Option<std::net::SocketAddr>,
-        _options: &[(i64, ConfigInput)],
-    ) -> Handle {
-        INVALID_HANDLE
-    }
-
-    /// `CreateListenSocketP2P`, `CreateListenSocketP2PFakeIP` and
-    /// `CreateHostedDedicatedServerListenSocket`: all listen through the relay service, which is
-    /// not built yet, so the result is 0.
-    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
-        INVALID_HANDLE
-    }
-
-    /// `CloseListenSocket`: no listen socket can exist yet, so every handle is invalid.
-    pub fn close_listen_socket(&self, _handle: Handle) -> bool {
-        false
-    }
-
-    /// `GetListenSocketAddress`: `None` for an invalid listen socket.
-    pub fn listen_socket_address(&self, _handle: Handle, _with_port: bool) -> Option<String> {
-        None
-    }
-
     // ----- services Steam's backend provides (relay, FakeIP, certificates) ------------------
 
     /// `BeginAsyncRequestFakeIP`: FakeIPs come from the relay service, which is not built yet.
@@ -699,3 +761,4 @@ impl Sockets {
 
 #[cfg(test)]
 mod tests;
+mod udp;

@@ -150,6 +150,17 @@ pub struct SessionStats {
     pub sent_unacked_reliable_bytes: u64,
 }
 
+/// What one lane has waiting (GNS `SteamNetConnectionRealTimeLaneStatus_t`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LanePending {
+    /// Unreliable bytes queued, not yet sent.
+    pub unreliable: u64,
+    /// Reliable bytes queued, incl. retransmissions.
+    pub reliable: u64,
+    /// Reliable bytes sent, not yet acknowledged.
+    pub sent_unacked_reliable: u64,
+}
+
 #[derive(Debug)]
 enum Queued {
     /// New reliable stream bytes `start..end` (a message's header and payload).
@@ -377,21 +388,35 @@ impl Session {
     pub fn stats(&self) -> SessionStats {
         let mut stats = self.stats.clone();
         stats.smoothed_rtt_usec = self.smoothed_rtt;
-        for lane in &self.send_lanes {
-            let retransmit: u64 = lane.retransmit.iter().map(|r| r.end - r.start).sum();
-            let mut unsent_reliable = 0;
-            for entry in &lane.queue {
-                match entry.item {
-                    Queued::Reliable { .. } => unsent_reliable += entry.remaining(),
-                    Queued::Unreliable { .. } => stats.pending_unreliable_bytes += entry.remaining(),
-                }
-            }
-            let acked: u64 = lane.acked.iter().map(|r| r.end - r.start).sum();
-            stats.pending_reliable_bytes += unsent_reliable + retransmit;
-            stats.sent_unacked_reliable_bytes +=
-                (lane.stream.len() as u64).saturating_sub(unsent_reliable + retransmit + acked);
+        for lane in 0..self.send_lanes.len() {
+            let pending = self.lane_pending(lane);
+            stats.pending_unreliable_bytes += pending.unreliable;
+            stats.pending_reliable_bytes += pending.reliable;
+            stats.sent_unacked_reliable_bytes += pending.sent_unacked_reliable;
         }
         stats
+    }
+
+    /// Bytes waiting on one lane (zero for a lane that does not exist).
+    pub fn lane_pending(&self, lane: usize) -> LanePending {
+        let Some(lane) = self.send_lanes.get(lane) else { return LanePending::default() };
+        let retransmit: u64 = lane.retransmit.iter().map(|r| r.end - r.start).sum();
+        let mut pending = LanePending::default();
+        let mut unsent_reliable = 0;
+        for entry in &lane.queue {
+            match entry.item {
+                Queued::Reliable { .. } => unsent_reliable += entry.remaining(),
+                Queued::Unreliable { .. } => pending.unreliable += entry.remaining(),
+            }
+        }
+        let acked: u64 = lane.acked.iter().map(|r| r.end - r.start).sum();
+        pending.reliable = unsent_reliable + retransmit;
+        pending.sent_unacked_reliable = (lane.stream.len() as u64).saturating_sub(pending.reliable + acked);
+        pending
+    }
+
+    pub fn send_rate(&self) -> u64 {
+        self.config.send_rate
     }
 
     /// Time a message queued now would wait before its first byte is sent, from the bytes ahead

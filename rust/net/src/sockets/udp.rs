@@ -1,0 +1,470 @@
+//! UDP connections: each UDP socket has a `steamnet_proto` [`Endpoint`] and a task on the
+//! background runtime that feeds it datagrams and timer ticks. Application calls (send, accept,
+//! close) run on the caller's thread under the same lock, send what became due at once and wake
+//! the task so it re-arms its timer.
+//!
+//! A listen socket owns one endpoint that accepts handshakes. A connecting client gets an
+//! endpoint (and an ephemeral port) of its own, as in GNS, which goes away with the connection.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use steamnet_proto::SessionStats;
+use steamnet_proto::endpoint::{
+    ConnectionId, ConnectionProblem, Endpoint, EndpointConfig, EndpointEvent, generate_static_keypair,
+};
+use steamnet_proto::session::{SendError, SessionConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+
+use super::*;
+
+pub(super) type EndpointKey = u64;
+
+/// Biggest datagram we ever read; ours stay under the 1300-byte GNS MTU.
+const MAX_DATAGRAM: usize = 2048;
+/// `k_ESteamNetConnectionEnd_Misc_Timeout`.
+const END_MISC_TIMEOUT: i32 = 5003;
+
+pub(super) struct UdpEndpoint {
+    pub(super) endpoint: Endpoint,
+    socket: Arc<UdpSocket>,
+    wake: Arc<Notify>,
+    /// The listen socket this endpoint serves, or 0 for a client's own endpoint.
+    listen_socket: Handle,
+    /// Endpoint connection id -> API handle.
+    handles: HashMap<ConnectionId, Handle>,
+}
+
+impl UdpEndpoint {
+    /// Stop the driver task (it notices the endpoint is gone when woken).
+    pub(super) fn shut_down(&self) {
+        self.wake.notify_one();
+    }
+}
+
+pub(super) struct ListenSocket {
+    endpoint: EndpointKey,
+    config: ConnectionConfig,
+}
+
+fn session_config(config: &ConnectionConfig) -> SessionConfig {
+    let packet = config.int32(ids::MTU_PACKET_SIZE) as usize;
+    SessionConfig {
+        // The MTU counts the whole datagram; leave room for the DATA header and AEAD tag.
+        max_packet_size: packet.saturating_sub(steamnet_proto::endpoint::DATA_OVERHEAD).max(100),
+        send_rate: config.int32(ids::SEND_RATE_MAX).max(1) as u64,
+        nagle_usec: config.int32(ids::NAGLE_TIME).max(0) as u64,
+        send_buffer_size: config.int32(ids::SEND_BUFFER_SIZE).max(0) as usize,
+        idle_timeout_usec: config.int32(ids::TIMEOUT_CONNECTED).max(1) as u64 * 1000,
+        ..SessionConfig::default()
+    }
+}
+
+fn endpoint_config(config: &ConnectionConfig, accept_incoming: bool) -> EndpointConfig {
+    EndpointConfig {
+        session: session_config(config),
+        handshake_timeout_usec: config.int32(ids::TIMEOUT_INITIAL).max(1) as u64 * 1000,
+        accept_incoming,
+    }
+}
+
+/// A fresh 64-bit seed from the standard library's per-process random keys and the clock.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
+}
+
+impl Sockets {
+    fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
+        if self.runtime.get().is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("steamnet-udp")
+                .enable_io()
+                .enable_time()
+                .build()
+                .ok()?;
+            let _ = self.runtime.set(runtime);
+        }
+        self.runtime.get()
+    }
+
+    /// Bind a UDP socket and start its endpoint and driver. Returns the endpoint's key.
+    fn open_endpoint(
+        &self,
+        state: &mut State,
+        bind: SocketAddr,
+        config: EndpointConfig,
+        listen_socket: Handle,
+    ) -> Option<EndpointKey> {
+        let runtime = self.runtime()?;
+        let std_socket = std::net::UdpSocket::bind(bind).ok()?;
+        std_socket.set_nonblocking(true).ok()?;
+        let socket = {
+            let _guard = runtime.enter();
+            Arc::new(UdpSocket::from_std(std_socket).ok()?)
+        };
+        let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
+        let endpoint = Endpoint::new(config, static_key, state.local_identity.steam_id64(), random_seed());
+        let key = state.next_endpoint_key;
+        state.next_endpoint_key += 1;
+        let wake = Arc::new(Notify::new());
+        state.endpoints.insert(
+            key,
+            UdpEndpoint {
+                endpoint,
+                socket: socket.clone(),
+                wake: wake.clone(),
+                listen_socket,
+                handles: HashMap::new(),
+            },
+        );
+        runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, wake));
+        Some(key)
+    }
+
+    /// `CreateListenSocketIP`: bind `address` (a missing or unparsable one means any address,
+    /// any port) and accept handshakes there.
+    pub fn create_listen_socket_ip(&self, address: Option<SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let bind = address.unwrap_or(crate::address::CLEARED);
+        let mut state = self.lock();
+        let handle = state.allocate_handle();
+        let Some(endpoint) = self.open_endpoint(&mut state, bind, endpoint_config(&config, true), handle) else {
+            return INVALID_HANDLE;
+        };
+        state.listen_sockets.insert(handle, ListenSocket { endpoint, config });
+        handle
+    }
+
+    /// `CloseListenSocket`: its connections are destroyed without ceremony, as in GNS.
+    pub fn close_listen_socket(&self, handle: Handle) -> bool {
+        let mut state = self.lock();
+        let Some(listen) = state.listen_sockets.remove(&handle) else { return false };
+        if let Some(endpoint) = state.endpoints.remove(&listen.endpoint) {
+            for conn_handle in endpoint.handles.values() {
+                state.connections.remove(conn_handle);
+            }
+            endpoint.shut_down();
+        }
+        true
+    }
+
+    /// `GetListenSocketAddress`: the bound address, `None` for an invalid listen socket.
+    pub fn listen_socket_address(&self, handle: Handle, with_port: bool) -> Option<String> {
+        let state = self.lock();
+        let listen = state.listen_sockets.get(&handle)?;
+        let local = state.endpoints.get(&listen.endpoint)?.socket.local_addr().ok()?;
+        Some(if with_port { crate::address::format_ip_port(local) } else { crate::address::format_ip(local.ip()) })
+    }
+
+    /// `ConnectByIPAddress`. An address without a port or IP cannot be connected to (0).
+    pub fn connect_by_ip_address(&self, address: Option<SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
+        let Some(peer) = address.filter(|a| a.port() != 0 && !a.ip().is_unspecified()) else {
+            return INVALID_HANDLE;
+        };
+        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let bind = match peer.ip() {
+            IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+        };
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let Some(key) = self.open_endpoint(&mut state, bind, endpoint_config(&config, false), INVALID_HANDLE) else {
+            return INVALID_HANDLE;
+        };
+        let handle = state.allocate_handle();
+        let ep = state.endpoints.get_mut(&key).expect("just opened");
+        let id = ep.endpoint.connect(now, peer);
+        ep.handles.insert(id, handle);
+        let mut conn = Connection::new(Identity::Ip(peer), config, Transport::Udp { endpoint: key, id });
+        conn.remote_address = Some(peer);
+        conn.state = ConnectionState::Connecting;
+        conn.info_flags = info_flags::UNAUTHENTICATED;
+        state.connections.insert(handle, conn);
+        state.post_status_change(handle, ConnectionState::None);
+        pump(&mut state, key, now);
+        handle
+    }
+}
+
+/// The driver task of one endpoint: datagrams in, timers, and re-arming when woken.
+async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wake: Arc<Notify>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (deadline, clock_base) = {
+            let Some(inner) = inner.upgrade() else { return };
+            let state = inner.lock();
+            let Some(ep) = state.endpoints.get(&key) else { return };
+            (ep.endpoint.poll_timeout(), inner.clock_base)
+        };
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until((clock_base + Duration::from_micros(at)).into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let Some(inner) = inner.upgrade() else { return };
+                let mut state = inner.lock();
+                let now = inner.now();
+                let Some(ep) = state.endpoints.get_mut(&key) else { return };
+                if let Ok((len, from)) = received {
+                    ep.endpoint.handle_datagram(now, from, &buf[..len]);
+                }
+                // Take whatever else already arrived before reacting, so acks batch up.
+                while let Ok((len, from)) = socket.try_recv_from(&mut buf) {
+                    ep.endpoint.handle_datagram(now, from, &buf[..len]);
+                }
+                if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                    ep.endpoint.handle_timeout(now);
+                }
+                pump(&mut state, key, now);
+            }
+            _ = sleep => {
+                let Some(inner) = inner.upgrade() else { return };
+                let mut state = inner.lock();
+                let now = inner.now();
+                let Some(ep) = state.endpoints.get_mut(&key) else { return };
+                ep.endpoint.handle_timeout(now);
+                pump(&mut state, key, now);
+            }
+            _ = wake.notified() => {}
+        }
+    }
+}
+
+/// After anything happened on an endpoint: send what is due, turn endpoint events into API
+/// state changes and callbacks, and move received messages into the connections' queues.
+pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    while let Some((to, datagram)) = ep.endpoint.poll_transmit(now) {
+        // A full socket buffer drops the datagram, like any loss: the protocol recovers.
+        let _ = ep.socket.try_send_to(&datagram, to);
+    }
+    let mut events = Vec::new();
+    while let Some(event) = ep.endpoint.poll_event() {
+        events.push(event);
+    }
+    let listen_socket = ep.listen_socket;
+    let mut arrived = Vec::new();
+    let mut counters = Vec::new();
+    for (&id, &handle) in &ep.handles {
+        if let Some(session) = ep.endpoint.session_mut(id) {
+            while let Some(message) = session.poll_message() {
+                arrived.push((handle, message));
+            }
+            let s = session.stats();
+            counters.push((handle, [s.packets_sent, s.bytes_sent, s.packets_received, s.bytes_received]));
+        }
+    }
+    for event in events {
+        apply_event(state, key, listen_socket, event, now);
+    }
+    for (handle, counts) in counters {
+        if let Some(conn) = state.connections.get_mut(&handle) {
+            let [po, bo, pi, bi] = counts;
+            let [cpo, cbo, cpi, cbi] = conn.counted;
+            conn.sent.record_many(now, po - cpo, bo - cbo);
+            conn.received.record_many(now, pi - cpi, bi - cbi);
+            conn.counted = counts;
+        }
+    }
+    for (handle, message) in arrived {
+        let Some(conn) = state.connections.get(&handle) else { continue };
+        let received = ReceivedMessage {
+            payload: message.data,
+            connection: handle,
+            identity: conn.remote_identity.steam_id64(),
+            receiver_user_data: -1,
+            time_received: now as i64,
+            message_number: message.number as i64,
+            flags: if message.reliable { send_flags::RELIABLE } else { 0 },
+            lane: message.lane,
+        };
+        state.enqueue(handle, received);
+    }
+}
+
+fn apply_event(state: &mut State, key: EndpointKey, listen_socket: Handle, event: EndpointEvent, now: u64) {
+    match event {
+        EndpointEvent::Incoming { id, address, identity } => {
+            let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
+            let handle = state.allocate_handle();
+            let remote = if identity != 0 { Identity::SteamId(identity) } else { Identity::Ip(address) };
+            let mut conn = Connection::new(remote, config, Transport::Udp { endpoint: key, id });
+            conn.remote_address = Some(address);
+            conn.listen_socket = listen_socket;
+            conn.state = ConnectionState::Connecting;
+            conn.info_flags = info_flags::UNAUTHENTICATED;
+            state.connections.insert(handle, conn);
+            if let Some(ep) = state.endpoints.get_mut(&key) {
+                ep.handles.insert(id, handle);
+            }
+            state.post_status_change(handle, ConnectionState::None);
+        }
+        EndpointEvent::Connected { id, identity } => {
+            let Some(handle) = handle_of(state, key, id) else { return };
+            let Some(conn) = state.connections.get_mut(&handle) else { return };
+            if identity != 0 {
+                conn.remote_identity = Identity::SteamId(identity);
+            }
+            let old = conn.state;
+            conn.state = ConnectionState::Connected;
+            let preconnect = std::mem::take(&mut conn.preconnect);
+            let lanes = conn.lanes.clone();
+            if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+                if lanes.count() > 1 {
+                    let priorities: Vec<i64> =
+                        (0..lanes.count()).map(|l| lanes.priority(l).unwrap_or(0) as i64).collect();
+                    let weights: Vec<i64> = (0..lanes.count()).map(|l| lanes.weight(l).unwrap_or(1) as i64).collect();
+                    let _ = session.configure_lanes(lanes.count(), &priorities, &weights);
+                }
+                for (data, flags) in preconnect {
+                    let _ = session.send_message(now, 0, &data, flags);
+                }
+            }
+            state.post_status_change(handle, old);
+        }
+        EndpointEvent::ClosedByPeer { id, reason, text } => {
+            end_connection(state, key, id, ConnectionState::ClosedByPeer, reason as i32, text);
+        }
+        EndpointEvent::ProblemDetected { id, problem } => {
+            let (reason, text) = match problem {
+                ConnectionProblem::Timeout => (END_MISC_TIMEOUT, "timed out"),
+                ConnectionProblem::ProtocolViolation => (end_reason::MISC_GENERIC, "protocol violation"),
+            };
+            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text.to_string());
+        }
+    }
+}
+
+fn handle_of(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Handle> {
+    state.endpoints.get(&key)?.handles.get(&id).copied()
+}
+
+fn end_connection(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    new_state: ConnectionState,
+    reason: i32,
+    text: String,
+) {
+    let Some(handle) = handle_of(state, key, id) else { return };
+    let Some(conn) = state.connections.get_mut(&handle) else { return };
+    if !conn.is_alive() {
+        return;
+    }
+    let old = conn.state;
+    conn.state = new_state;
+    conn.end_reason = reason;
+    conn.end_debug = text;
+    state.post_status_change(handle, old);
+}
+
+pub(super) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) -> bool {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return false };
+    if !ep.endpoint.accept(now, id) {
+        return false;
+    }
+    ep.wake.notify_one();
+    pump(state, key, now);
+    true
+}
+
+/// The application closed the handle: tell the peer, then forget the connection. A client's
+/// own endpoint closes with it.
+pub(super) fn close(state: &mut State, key: EndpointKey, id: ConnectionId, reason: u32, text: &str, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    ep.endpoint.close(id, reason, text);
+    pump(state, key, now);
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    ep.endpoint.remove(id);
+    ep.handles.remove(&id);
+    ep.wake.notify_one();
+    if ep.listen_socket == INVALID_HANDLE {
+        state.endpoints.remove(&key);
+    }
+}
+
+pub(super) fn send(
+    state: &mut State,
+    handle: Handle,
+    key: EndpointKey,
+    id: ConnectionId,
+    data: &[u8],
+    flags: i32,
+    now: u64,
+) -> Result<i64, SteamResult> {
+    let session = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id));
+    let Some(session) = session else {
+        // Still connecting: keep it for the session, numbered as the session will number it.
+        let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
+        let queued: usize = conn.preconnect.iter().map(|(d, _)| d.len()).sum();
+        if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
+            return Err(SteamResult::LimitExceeded);
+        }
+        let number = conn.lanes.take_message_number(0).expect("lane 0 always exists");
+        conn.preconnect.push((data.to_vec(), flags));
+        return Ok(number);
+    };
+    let number = session.send_message(now, 0, data, flags).map_err(|e| match e {
+        SendError::LimitExceeded => SteamResult::LimitExceeded,
+        SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
+        SendError::NotConnected => SteamResult::NoConnection,
+    })?;
+    if let Some(ep) = state.endpoints.get(&key) {
+        ep.wake.notify_one();
+    }
+    pump(state, key, now);
+    Ok(number as i64)
+}
+
+pub(super) fn flush(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) {
+    if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+        session.flush();
+        pump(state, key, now);
+    }
+}
+
+pub(super) fn configure_lanes(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    count: usize,
+    priorities: &[i64],
+    weights: &[i64],
+) {
+    if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+        let _ = session.configure_lanes(count, priorities, weights);
+    }
+}
+
+/// The session behind a UDP connection, for status reports.
+pub(super) fn session_status(
+    state: &State,
+    key: EndpointKey,
+    id: ConnectionId,
+    lanes: usize,
+) -> Option<(SessionStats, u64, u64, Vec<LaneStatus>)> {
+    let session = state.endpoints.get(&key)?.endpoint.session(id)?;
+    let lane_status = (0..lanes)
+        .map(|lane| {
+            let p = session.lane_pending(lane);
+            LaneStatus {
+                pending_unreliable: p.unreliable as i32,
+                pending_reliable: p.reliable as i32,
+                sent_unacked_reliable: p.sent_unacked_reliable as i32,
+                queue_time_usec: ((p.unreliable + p.reliable) * 1_000_000 / session.send_rate().max(1)) as i64,
+            }
+        })
+        .collect();
+    Some((session.stats(), session.queue_time_usec(), session.send_rate(), lane_status))
+}

@@ -1,0 +1,201 @@
+//! UDP connections through the real loopback interface: listen, connect, accept, messages both
+//! ways, close, timeout. Waits poll for a condition with a deadline; none sleeps and hopes.
+
+use std::time::{Duration, Instant};
+
+use steamnet_net::{ConfigInput, ConnectionState, Event, Handle, Sockets, SteamResult, parse_ip_port, send_flags};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Poll `sockets` until `found` picks something out of its events, or fail after `WAIT`.
+fn wait_for<T>(sockets: &Sockets, mut found: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        for event in sockets.drain_events() {
+            if let Some(hit) = found(&event) {
+                return hit;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("condition not met within {WAIT:?}");
+}
+
+fn wait_until(mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("condition not met within {WAIT:?}");
+}
+
+/// Listen on an ephemeral loopback port, connect, accept. Returns (listen, client, server side).
+fn connected_pair(sockets: &Sockets) -> (Handle, Handle, Handle) {
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    assert_ne!(listen, 0);
+    let address = sockets.listen_socket_address(listen, true).unwrap();
+    assert!(address.starts_with("127.0.0.1:") && !address.ends_with(":0"), "{address}");
+    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    assert_ne!(client, 0);
+    let mut server_side = None;
+    let mut client_connecting = false;
+    wait_until(|| {
+        for event in sockets.drain_events() {
+            if let Event::ConnectionStatusChanged { handle, info, old_state } = event {
+                assert_eq!(info.state, ConnectionState::Connecting);
+                assert_eq!(old_state, ConnectionState::None);
+                if handle == client {
+                    client_connecting = true;
+                } else {
+                    assert_eq!(info.listen_socket, listen);
+                    assert_eq!(info.remote_address, "127.0.0.1");
+                    server_side = Some(handle);
+                }
+            }
+        }
+        client_connecting && server_side.is_some()
+    });
+    let server_side = server_side.unwrap();
+    assert_eq!(sockets.accept_connection(server_side), SteamResult::Ok);
+    assert_eq!(sockets.accept_connection(server_side), SteamResult::InvalidState, "only once");
+    let mut connected = Vec::new();
+    wait_until(|| {
+        for event in sockets.drain_events() {
+            if let Event::ConnectionStatusChanged { handle, info, old_state } = event {
+                assert_eq!((info.state, old_state), (ConnectionState::Connected, ConnectionState::Connecting));
+                connected.push(handle);
+            }
+        }
+        connected.len() == 2
+    });
+    (listen, client, server_side)
+}
+
+#[test]
+fn listen_connect_accept_and_talk() {
+    let sockets = Sockets::new();
+    let (listen, client, server) = connected_pair(&sockets);
+    assert_eq!(sockets.send_message(client, b"hello server", send_flags::RELIABLE), Ok(1));
+    assert_eq!(sockets.send_message(server, b"hello client", 0), Ok(1));
+    let big = vec![42u8; 200_000];
+    assert_eq!(sockets.send_message(client, &big, send_flags::RELIABLE), Ok(2));
+    let mut at_server = Vec::new();
+    let mut at_client = Vec::new();
+    wait_until(|| {
+        at_server.extend(sockets.receive_on_connection(server, 10).unwrap());
+        at_client.extend(sockets.receive_on_connection(client, 10).unwrap());
+        at_server.len() == 2 && at_client.len() == 1
+    });
+    assert_eq!(at_server[0].payload, b"hello server");
+    assert_eq!(at_server[1].payload, big, "200 KB arrives whole");
+    assert_eq!((at_server[1].message_number, at_server[1].flags), (2, send_flags::RELIABLE));
+    assert_eq!(at_client[0].payload, b"hello client");
+    let (status, _) = sockets.real_time_status(client, 1).unwrap();
+    assert_eq!(status.state, ConnectionState::Connected);
+    assert!(status.ping_ms >= 0, "ping measured on loopback: {}", status.ping_ms);
+    assert!(sockets.close_connection(client, 1001, "leaving", false));
+    let (reason, debug) = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if *handle == server => {
+            assert_eq!(info.state, ConnectionState::ClosedByPeer);
+            Some((info.end_reason, info.end_debug.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!((reason, debug.as_str()), (1001, "leaving"));
+    assert!(sockets.close_connection(server, 0, "", false));
+    assert!(sockets.close_listen_socket(listen));
+    assert!(!sockets.close_listen_socket(listen));
+    assert_eq!(sockets.listen_socket_address(listen, true), None);
+}
+
+#[test]
+fn messages_sent_while_connecting_are_delivered() {
+    let sockets = Sockets::new();
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = sockets.listen_socket_address(listen, true).unwrap();
+    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    assert_eq!(sockets.send_message(client, b"early 1", send_flags::RELIABLE), Ok(1));
+    assert_eq!(sockets.send_message(client, b"early 2", send_flags::RELIABLE), Ok(2));
+    let server = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+        _ => None,
+    });
+    assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(sockets.receive_on_connection(server, 10).unwrap());
+        got.len() == 2
+    });
+    assert_eq!(
+        got.iter().map(|m| (m.message_number, m.payload.clone())).collect::<Vec<_>>(),
+        vec![(1, b"early 1".to_vec()), (2, b"early 2".to_vec())]
+    );
+}
+
+#[test]
+fn nobody_listening_times_out_as_configured() {
+    let sockets = Sockets::new();
+    // A port that was just free; nobody answers there.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = Instant::now();
+    let client = sockets.connect_by_ip_address(
+        parse_ip_port(&format!("127.0.0.1:{port}")),
+        &[(24, ConfigInput::Int(300))], // NETWORKING_CONFIG_TIMEOUT_INITIAL, ms
+    );
+    assert_ne!(client, 0);
+    let (reason, state) = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { info, .. } if info.state != ConnectionState::Connecting => {
+            Some((info.end_reason, info.state))
+        }
+        _ => None,
+    });
+    assert_eq!((state, reason), (ConnectionState::ProblemDetectedLocally, 5003));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(sockets.send_message(client, b"x", 8), Err(SteamResult::NoConnection));
+    assert!(sockets.close_connection(client, 0, "", false));
+}
+
+#[test]
+fn closing_an_incoming_connection_refuses_the_client() {
+    let sockets = Sockets::new();
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = sockets.listen_socket_address(listen, true).unwrap();
+    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    let server = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+        _ => None,
+    });
+    assert!(sockets.close_connection(server, 1500, "server full", false));
+    let reason = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. }
+            if *handle == client && info.state != ConnectionState::Connecting =>
+        {
+            assert_eq!(info.state, ConnectionState::ClosedByPeer);
+            Some(info.end_reason)
+        }
+        _ => None,
+    });
+    assert_eq!(reason, 1500);
+}
+
+#[test]
+fn bad_addresses_and_options_are_refused() {
+    let sockets = Sockets::new();
+    assert_eq!(sockets.connect_by_ip_address(None, &[]), 0, "unparsable");
+    assert_eq!(sockets.connect_by_ip_address(parse_ip_port("127.0.0.1:0"), &[]), 0, "no port");
+    assert_eq!(sockets.connect_by_ip_address(parse_ip_port("0.0.0.0:5000"), &[]), 0, "no IP");
+    assert_eq!(sockets.connect_by_ip_address(parse_ip_port("127.0.0.1:5000"), &[(12345, ConfigInput::Int(1))]), 0);
+    assert_eq!(sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[(2, ConfigInput::Float(1.0))]), 0);
+    // Binding a port that is taken fails.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    assert_eq!(sockets.create_listen_socket_ip(parse_ip_port(&format!("127.0.0.1:{port}")), &[]), 0);
+    // Any address, any port: works, and reports its port.
+    let any = sockets.create_listen_socket_ip(None, &[]);
+    assert_ne!(any, 0);
+    assert_eq!(sockets.listen_socket_address(any, false).as_deref(), Some("::"));
+    assert!(!sockets.listen_socket_address(any, true).unwrap().ends_with(":0"));
+}
