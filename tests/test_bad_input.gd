@@ -115,12 +115,7 @@ func test_wrong_state() -> void:
 
 
 func test_services_not_built_yet_fail_as_documented() -> void:
-	# No UDP transport, relay, FakeIP or certificate authority yet: documented failure values.
-	check_eq(S.connectByIPAddress("127.0.0.1:27015", {}), 0, "connectByIPAddress")
-	check_eq(S.connectByIPAddress("not an address", {}), 0, "connectByIPAddress unparsable")
-	check_eq(S.connectByIPAddress("127.0.0.1:27015", {12345: 1, "x": [1]}), 0, "connectByIPAddress bad options")
-	check_eq(S.createListenSocketIP("0.0.0.0:0", {}), 0, "createListenSocketIP")
-	check_eq(S.createListenSocketIP("", {S.NETWORKING_CONFIG_SEND_BUFFER_SIZE: 1.5}), 0, "createListenSocketIP bad address")
+	# No relay, FakeIP or certificate authority yet: documented failure values.
 	check_eq(S.connectP2P(76561197960287930, 0, {}), 0, "connectP2P")
 	check_eq(S.connectP2P(0, -1, {}), 0, "connectP2P to nobody")
 	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {}), 0, "connectToHostedDedicatedServer")
@@ -146,6 +141,20 @@ func test_services_not_built_yet_fail_as_documented() -> void:
 	check_eq(S.call("createFakeUDPPort", -1), null, "createFakeUDPPort returns nothing")
 	check_eq(S.call("createFakeUDPPort", 1 << 40), null, "createFakeUDPPort absurd port")
 	check_eq(S.call("runNetworkingCallbacks"), null, "runNetworkingCallbacks returns nothing")
+
+
+func test_udp_calls_with_bad_addresses_and_options() -> void:
+	check_eq(S.connectByIPAddress("not an address", {}), 0, "connectByIPAddress unparsable")
+	check_eq(S.connectByIPAddress("", {}), 0, "connectByIPAddress empty")
+	check_eq(S.connectByIPAddress("127.0.0.1", {}), 0, "connectByIPAddress without port")
+	check_eq(S.connectByIPAddress("0.0.0.0:27015", {}), 0, "connectByIPAddress to no IP")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {12345: 1}), 0, "unknown config value")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {"x": [1]}), 0, "config key that is not an int")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_SEND_BUFFER_SIZE: [1]}), 0, "config value of the wrong type")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_SEND: 5.0}), 0, "global-only config value")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_TIMEOUT_INITIAL: 1 << 40}), 0, "int64 into an int32 value")
+	check_eq(S.createListenSocketIP("127.0.0.1:0", {S.NETWORKING_CONFIG_CALLBACK_CONNECTION_STATUS_CHANGED: 1}), 0, "callback pointer option")
+	check_eq(S.createListenSocketIP("999.1.1.1:5", {S.NETWORKING_CONFIG_MTU_DATA_SIZE: 1}), 0, "read-only option")
 
 
 func test_hosted_server_without_sdr_listen_port() -> void:

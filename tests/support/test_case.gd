@@ -8,6 +8,7 @@ var checks := 0
 ## Connection handles to close after the test, so one test's leftovers never reach the next.
 var _connections: Array[int] = []
 var _poll_groups: Array[int] = []
+var _listen_sockets: Array[int] = []
 
 var S := SteamNetworkingSockets
 
@@ -53,6 +54,21 @@ func track_poll_group(handle: int) -> int:
 	return handle
 
 
+func track_listen_socket(handle: int) -> int:
+	_listen_sockets.append(handle)
+	return handle
+
+
+## Wait frame by frame until `condition` holds; false if `seconds` pass first.
+func until(condition: Callable, seconds: float = 10.0) -> bool:
+	var deadline := Time.get_ticks_msec() + int(seconds * 1000.0)
+	while not condition.call():
+		if Time.get_ticks_msec() > deadline:
+			return false
+		await tree.process_frame
+	return true
+
+
 ## A connected in-process pair, closed again after the test.
 func make_pair(id1: int = 0, id2: int = 0) -> Array[int]:
 	var pair: Dictionary = S.createSocketPair(false, id1, id2)
@@ -65,7 +81,10 @@ func cleanup() -> void:
 		S.closeConnection(h, 0, "test cleanup", false)
 	for g in _poll_groups:
 		S.destroyPollGroup(g)
+	for l in _listen_sockets:
+		S.closeListenSocket(l)
 	_connections.clear()
 	_poll_groups.clear()
+	_listen_sockets.clear()
 	# Deliver whatever the closes posted now, so it does not reach the next test's handlers.
 	S.runNetworkingCallbacks()

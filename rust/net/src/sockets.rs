@@ -698,6 +698,13 @@ impl Sockets {
         INVALID_HANDLE
     }
 
+    /// `CreateListenSocketP2P`, `CreateListenSocketP2PFakeIP` and
+    /// `CreateHostedDedicatedServerListenSocket`: all listen through the relay service, which is
+    /// not built yet, so the result is 0.
+    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
+        INVALID_HANDLE
+    }
+
     // ----- services Steam's backend provides (relay, FakeIP, certificates) ------------------
 
     /// `BeginAsyncRequestFakeIP`: FakeIPs come from the relay service, which is not built yet.
