@@ -1,14 +1,16 @@
 ## steamnet demo: a tiny chat between a "host" and a "client" over SteamNetworkingSockets.
 ##
-## The two ends are an in-process socket pair (createSocketPair), the connection kind that works
-## today; the code is the same a game writes for any connection: sendMessageToConnection,
-## receiveMessagesOnPollGroup, network_connection_status_changed. Type a line and press Send; the
-## host answers. Headless (no display), it plays a short scripted chat, prints it and quits with
-## exit code 0 only if every message made the round trip.
+## Both live in this process but talk over real UDP on 127.0.0.1, encrypted: the host listens
+## (createListenSocketIP), the client connects by address (connectByIPAddress), and the host
+## accepts in its network_connection_status_changed handler, exactly as a game server does.
+## Type a line and press Send; the host answers. Headless (no display), it plays a short scripted
+## chat, prints it and quits with exit code 0 only if every message made the round trip.
 extends Control
 
 const SCRIPTED_LINES := ["hello host", "how is the weather", "ready to play", "gg"]
+const STATE_NAMES := {0: "none", 1: "connecting", 3: "connected", 4: "closed by peer", 5: "problem"}
 
+var listen_socket := 0
 var host_conn := 0
 var client_conn := 0
 var host_group := 0
@@ -21,21 +23,19 @@ var replies_seen := 0
 
 func _ready() -> void:
 	SteamNetworkingSockets.network_connection_status_changed.connect(_on_status_changed)
-	var pair: Dictionary = SteamNetworkingSockets.createSocketPair(false, 76561197960287930, 76561197960287931)
-	if not pair["success"]:
-		_say("[color=red]could not create the connection[/color]")
-		return
-	host_conn = pair["connection1"]
-	client_conn = pair["connection2"]
-	SteamNetworkingSockets.setConnectionName(host_conn, "host side")
-	SteamNetworkingSockets.setConnectionName(client_conn, "client side")
-	# The host reads through a poll group, the way a server with many clients would.
-	host_group = SteamNetworkingSockets.createPollGroup()
-	SteamNetworkingSockets.setConnectionPollGroup(host_conn, host_group)
 	%Send.pressed.connect(func(): _client_send(input.text))
 	input.text_submitted.connect(_client_send)
 	%Disconnect.pressed.connect(_disconnect)
-	_say("connected: host #%d <-> client #%d" % [host_conn, client_conn])
+	# The host reads through a poll group, the way a server with many clients would.
+	host_group = SteamNetworkingSockets.createPollGroup()
+	listen_socket = SteamNetworkingSockets.createListenSocketIP("127.0.0.1:0", {})
+	if listen_socket == 0:
+		_say("[color=red]could not listen on 127.0.0.1[/color]")
+		return
+	var address := SteamNetworkingSockets.getListenSocketAddress(listen_socket)
+	_say("host listening on " + address)
+	client_conn = SteamNetworkingSockets.connectByIPAddress(address, {})
+	SteamNetworkingSockets.setConnectionName(client_conn, "client side")
 	if DisplayServer.get_name() == "headless":
 		_play_script.call_deferred()
 
@@ -49,6 +49,7 @@ func _process(_delta: float) -> void:
 func _client_send(text: String) -> void:
 	if text.strip_edges() == "" or client_conn == 0:
 		return
+	# Sent while still connecting, a message waits and goes out once the host has accepted.
 	var r: Dictionary = SteamNetworkingSockets.sendMessageToConnection(client_conn, text.to_utf8_buffer(), SteamNetworkingSockets.NETWORKING_SEND_RELIABLE)
 	if r["result"] == SteamNetworkingSockets.RESULT_OK:
 		_say("client > %s  (message #%d)" % [text, r["message_number"]])
@@ -83,8 +84,9 @@ func _show_stats() -> void:
 		stats.text = "no status"
 		return
 	var s: Dictionary = status["connection_status"]
-	stats.text = "state %d  ping %d ms  quality %.0f%%  out %.0f B/s  in %.0f B/s" % [
-		s["state"], s["ping"], s["local_quality"] * 100.0, s["bytes_out_per_second"], s["bytes_in_per_second"]]
+	stats.text = "client: %s  ping %d ms  quality %.0f%%  out %.0f B/s  in %.0f B/s" % [
+		STATE_NAMES.get(s["state"], s["state"]), s["ping"], maxf(s["local_quality"], 0.0) * 100.0,
+		s["bytes_out_per_second"], s["bytes_in_per_second"]]
 
 
 func _disconnect() -> void:
@@ -94,8 +96,16 @@ func _disconnect() -> void:
 
 
 func _on_status_changed(handle: int, info: Dictionary, old_state: int) -> void:
-	_say("status of #%d: %d -> %d (%s)" % [handle, old_state, info["connection_state"], info["end_debug"]])
-	if handle == client_conn and info["connection_state"] == SteamNetworkingSockets.CONNECTION_STATE_CLOSED_BY_PEER:
+	var state: int = info["connection_state"]
+	var who := "host" if info["listen_socket"] != 0 else "client"
+	_say("%s #%d: %s -> %s %s" % [who, handle, STATE_NAMES.get(old_state, old_state), STATE_NAMES.get(state, state), info["end_debug"]])
+	if info["listen_socket"] == listen_socket and state == SteamNetworkingSockets.CONNECTION_STATE_CONNECTING:
+		# A client knocks: let it in and read it through the poll group.
+		SteamNetworkingSockets.acceptConnection(handle)
+		SteamNetworkingSockets.setConnectionPollGroup(handle, host_group)
+		SteamNetworkingSockets.setConnectionName(handle, "host side")
+		host_conn = handle
+	elif handle == client_conn and state in [SteamNetworkingSockets.CONNECTION_STATE_CLOSED_BY_PEER, SteamNetworkingSockets.CONNECTION_STATE_PROBLEM_DETECTED_LOCALLY]:
 		SteamNetworkingSockets.closeConnection(client_conn, 0, "", false)
 		client_conn = 0
 
@@ -109,11 +119,13 @@ func _say(line: String) -> void:
 func _play_script() -> void:
 	for line in SCRIPTED_LINES:
 		_client_send(line)
-		await get_tree().process_frame
-	for i in 10:
+		await get_tree().create_timer(0.05).timeout
+	# Wait (up to 5 s) for every reply, then the host hangs up and the client must hear it.
+	var deadline := Time.get_ticks_msec() + 5000
+	while replies_seen < SCRIPTED_LINES.size() and Time.get_ticks_msec() < deadline:
 		await get_tree().process_frame
 	_disconnect()
-	for i in 5:
+	while client_conn != 0 and Time.get_ticks_msec() < deadline + 5000:
 		await get_tree().process_frame
 	var ok := replies_seen == SCRIPTED_LINES.size() and client_conn == 0
 	print("demo %s: %d of %d replies, connection closed: %s" % ["ok" if ok else "FAILED", replies_seen, SCRIPTED_LINES.size(), client_conn == 0])
