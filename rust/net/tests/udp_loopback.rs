@@ -32,6 +32,21 @@ fn wait_until(mut condition: impl FnMut() -> bool) {
     panic!("condition not met within {WAIT:?}");
 }
 
+/// Listen on an ephemeral loopback port and start connecting to it: (listen socket, client).
+fn listen_and_connect(sockets: &Sockets) -> (Handle, Handle) {
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = sockets.listen_socket_address(listen, true).unwrap();
+    (listen, sockets.connect_by_ip_address(parse_ip_port(&address), &[]))
+}
+
+/// The server-side handle of the next connection arriving on `listen`.
+fn incoming_on(sockets: &Sockets, listen: Handle) -> Handle {
+    wait_for(sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+        _ => None,
+    })
+}
+
 /// Listen on an ephemeral loopback port, connect, accept. Returns (listen, client, server side).
 fn connected_pair(sockets: &Sockets) -> (Handle, Handle, Handle) {
     let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
@@ -114,15 +129,10 @@ fn listen_connect_accept_and_talk() {
 #[test]
 fn messages_sent_while_connecting_are_delivered() {
     let sockets = Sockets::new();
-    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
-    let address = sockets.listen_socket_address(listen, true).unwrap();
-    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    let (listen, client) = listen_and_connect(&sockets);
     assert_eq!(sockets.send_message(client, b"early 1", send_flags::RELIABLE), Ok(1));
     assert_eq!(sockets.send_message(client, b"early 2", send_flags::RELIABLE), Ok(2));
-    let server = wait_for(&sockets, |event| match event {
-        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
-        _ => None,
-    });
+    let server = incoming_on(&sockets, listen);
     assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
     let mut got = Vec::new();
     wait_until(|| {
@@ -161,13 +171,8 @@ fn nobody_listening_times_out_as_configured() {
 #[test]
 fn closing_an_incoming_connection_refuses_the_client() {
     let sockets = Sockets::new();
-    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
-    let address = sockets.listen_socket_address(listen, true).unwrap();
-    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
-    let server = wait_for(&sockets, |event| match event {
-        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
-        _ => None,
-    });
+    let (listen, client) = listen_and_connect(&sockets);
+    let server = incoming_on(&sockets, listen);
     assert!(sockets.close_connection(server, 1500, "server full", false));
     let reason = wait_for(&sockets, |event| match event {
         Event::ConnectionStatusChanged { handle, info, .. }

@@ -141,18 +141,41 @@ impl Link {
     }
 }
 
-/// Two sessions joined by two links, advanced event by event in simulated time.
+/// Anything the simulator can drive: datagrams in and out, and timers.
+pub trait Node {
+    fn poll_transmit(&mut self, now: u64) -> Option<Vec<u8>>;
+    fn handle_datagram(&mut self, now: u64, datagram: &[u8]);
+    fn poll_timeout(&self) -> Option<u64>;
+    fn handle_timeout(&mut self, now: u64);
+}
+
+impl Node for Session {
+    fn poll_transmit(&mut self, now: u64) -> Option<Vec<u8>> {
+        Session::poll_transmit(self, now)
+    }
+    fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
+        Session::handle_datagram(self, now, datagram)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        Session::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        Session::handle_timeout(self, now)
+    }
+}
+
+/// Two nodes (sessions by default) joined by two links, advanced event by event in simulated time.
 #[derive(Debug)]
-pub struct Pair {
-    pub a: Session,
-    pub b: Session,
+pub struct Pair<A: Node = Session, B: Node = Session> {
+    pub a: A,
+    pub b: B,
     pub a_to_b: Link,
     pub b_to_a: Link,
     pub now: u64,
 }
 
-impl Pair {
-    pub fn new(a: Session, b: Session, a_to_b: Link, b_to_a: Link) -> Pair {
+impl<A: Node, B: Node> Pair<A, B> {
+    pub fn new(a: A, b: B, a_to_b: Link, b_to_a: Link) -> Self {
         Pair { a, b, a_to_b, b_to_a, now: 0 }
     }
 
@@ -194,7 +217,7 @@ impl Pair {
     }
 
     /// Step until `done` holds or simulated time passes `deadline`; returns whether `done` held.
-    pub fn run_until(&mut self, deadline: u64, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
+    pub fn run_until(&mut self, deadline: u64, mut done: impl FnMut(&mut Self) -> bool) -> bool {
         let mut stalled = 0;
         loop {
             if done(self) {
