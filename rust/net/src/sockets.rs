@@ -372,7 +372,7 @@ impl Sockets {
     }
 
     /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
-    pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, _linger: bool) -> bool {
+    pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, linger: bool) -> bool {
         let mut state = self.lock();
         let Some(conn) = state.connections.remove(&handle) else { return false };
         let reason = match reason {
@@ -388,7 +388,7 @@ impl Sockets {
             Transport::Pair { peer } => peer,
             Transport::Udp { endpoint, id } => {
                 let now = self.inner.now();
-                udp::close(&mut state, endpoint, id, reason as u32, &debug, now);
+                udp::close(&mut state, endpoint, id, reason as u32, &debug, linger, now);
                 None
             }
         };

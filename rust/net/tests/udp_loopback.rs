@@ -204,3 +204,30 @@ fn bad_addresses_and_options_are_refused() {
     assert_eq!(sockets.listen_socket_address(any, false).as_deref(), Some("::"));
     assert!(!sockets.listen_socket_address(any, true).unwrap().ends_with(":0"));
 }
+
+#[test]
+fn lingering_close_delivers_what_was_sent() {
+    let sockets = Sockets::new();
+    let (_listen, client, server) = connected_pair(&sockets);
+    let last_words = vec![3u8; 300_000];
+    assert_eq!(sockets.send_message(client, &last_words, send_flags::RELIABLE), Ok(1));
+    assert!(sockets.close_connection(client, 1003, "done", true));
+    assert!(sockets.connection_info(client).is_none(), "the handle is gone at once");
+    let mut got = Vec::new();
+    let mut closed = None;
+    wait_until(|| {
+        got.extend(sockets.receive_on_connection(server, 10).unwrap());
+        for event in sockets.drain_events() {
+            if let Event::ConnectionStatusChanged { handle, info, .. } = event
+                && handle == server
+            {
+                closed = Some((info.state, info.end_reason));
+            }
+        }
+        closed.is_some()
+    });
+    got.extend(sockets.receive_on_connection(server, 10).unwrap());
+    assert_eq!(closed, Some((ConnectionState::ClosedByPeer, 1003)));
+    assert_eq!(got.len(), 1, "the message was flushed before the close");
+    assert_eq!(got[0].payload, last_words);
+}

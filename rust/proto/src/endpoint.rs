@@ -286,11 +286,15 @@ impl Endpoint {
         true
     }
 
-    /// Close: an established connection sends CLOSE; one not yet established is refused.
-    /// The connection is forgotten once its last datagram is out.
-    pub fn close(&mut self, id: ConnectionId, reason: u32, text: &str) {
+    /// Close: an established connection sends CLOSE (with `linger`, only after its queued
+    /// reliable data is acknowledged); one not yet established is refused. See [`is_finished`]
+    /// for when the connection can be removed.
+    ///
+    /// [`is_finished`]: Self::is_finished
+    pub fn close(&mut self, id: ConnectionId, reason: u32, text: &str, linger: bool) {
         let Some(conn) = self.connections.get_mut(&id) else { return };
         match &mut conn.phase {
+            Phase::Established { session, .. } if linger => session.close_after_flush(reason, text),
             Phase::Established { session, .. } => session.close(reason, text),
             Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
                 let mut reject = vec![KIND_REJECT];
@@ -302,6 +306,18 @@ impl Endpoint {
             _ => conn.phase = Phase::Ended,
         }
         self.by_client.retain(|_, v| *v != id);
+    }
+
+    /// Whether a closed connection has nothing left to send, so [`remove`](Self::remove) loses nothing.
+    pub fn is_finished(&self, id: ConnectionId) -> bool {
+        self.connections.get(&id).is_none_or(|conn| {
+            conn.outbox.is_empty()
+                && match &conn.phase {
+                    Phase::Ended => true,
+                    Phase::Established { session, .. } => !session.is_connected() && session.poll_timeout().is_none(),
+                    _ => false,
+                }
+        })
     }
 
     /// Forget a connection entirely (after `close`, once the application lets go of it).

@@ -182,6 +182,10 @@ struct QueueEntry {
 }
 
 impl QueueEntry {
+    fn is_reliable(&self) -> bool {
+        matches!(self.item, Queued::Reliable { .. })
+    }
+
     fn remaining(&self) -> u64 {
         match &self.item {
             Queued::Reliable { start, end } => end - start,
@@ -276,6 +280,8 @@ pub struct Session {
     config: SessionConfig,
     state: SessionState,
     close_pending: Option<(u32, String)>,
+    /// Set by `close_after_flush`: the CLOSE to send once the reliable data is through.
+    linger: Option<(u32, String)>,
     lanes: Lanes,
     send_lanes: Vec<SendLane>,
     queued_bytes: u64,
@@ -319,6 +325,7 @@ impl Session {
         Session {
             state: SessionState::Connected,
             close_pending: None,
+            linger: None,
             lanes: Lanes::default(),
             send_lanes: vec![SendLane::default()],
             queued_bytes: 0,
@@ -431,7 +438,7 @@ impl Session {
 
     /// Queue a message; returns its number on its lane (from 1).
     pub fn send_message(&mut self, now: u64, lane: u16, data: &[u8], send_flags: i32) -> Result<u64, SendError> {
-        if !self.is_connected() {
+        if !self.is_connected() || self.linger.is_some() {
             return Err(SendError::NotConnected);
         }
         if lane as usize >= self.send_lanes.len() {
@@ -487,12 +494,31 @@ impl Session {
         if !self.is_connected() {
             return;
         }
+        self.close_pending = Some((reason, Self::close_text(text)));
+        self.state = SessionState::ClosedLocally;
+    }
+
+    /// Close once every reliable byte already queued is acknowledged (GNS's `linger`). No new
+    /// messages are taken meanwhile; the peer timing out still ends it.
+    pub fn close_after_flush(&mut self, reason: u32, text: &str) {
+        if self.is_connected() && self.linger.is_none() {
+            self.linger = Some((reason, Self::close_text(text)));
+            self.flush_requested = true;
+        }
+    }
+
+    fn close_text(text: &str) -> String {
         let mut end = text.len().min(wire::MAX_CLOSE_TEXT as usize);
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.close_pending = Some((reason, text[..end].to_string()));
-        self.state = SessionState::ClosedLocally;
+        text[..end].to_string()
+    }
+
+    /// Lingering, and nothing reliable left unacknowledged: time for the CLOSE.
+    fn linger_done(&self) -> bool {
+        self.linger.is_some()
+            && self.send_lanes.iter().all(|l| l.stream.is_empty() && l.queue.iter().all(|e| !e.is_reliable()))
     }
 
     fn refill_tokens(&mut self, now: u64) {
@@ -618,6 +644,11 @@ impl Session {
         }
         if !self.is_connected() {
             return None;
+        }
+        if self.linger_done() {
+            self.close_pending = self.linger.take();
+            self.state = SessionState::ClosedLocally;
+            return self.poll_transmit(now);
         }
         self.refill_tokens(now);
         let ack_due = self.ack_deadline.is_some_and(|d| d <= now);
@@ -939,7 +970,7 @@ impl Session {
         if matches!(self.state, SessionState::ProblemDetected { .. }) {
             return None;
         }
-        if self.close_pending.is_some() {
+        if self.close_pending.is_some() || self.linger_done() {
             return Some(0);
         }
         if !self.is_connected() {

@@ -35,6 +35,8 @@ pub(super) struct UdpEndpoint {
     listen_socket: Handle,
     /// Endpoint connection id -> API handle.
     handles: HashMap<ConnectionId, Handle>,
+    /// Connections the application closed with `linger` that are still flushing.
+    lingering: Vec<ConnectionId>,
 }
 
 impl UdpEndpoint {
@@ -122,6 +124,7 @@ impl Sockets {
                 wake: wake.clone(),
                 listen_socket,
                 handles: HashMap::new(),
+                lingering: Vec::new(),
             },
         );
         runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, wake));
@@ -247,6 +250,18 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     while let Some((to, datagram)) = ep.endpoint.poll_transmit(now) {
         // A full socket buffer drops the datagram, like any loss: the protocol recovers.
         let _ = ep.socket.try_send_to(&datagram, to);
+    }
+    // Closed connections that are through (at once, or after lingering): forget them, and a
+    // client's own endpoint with its last one.
+    let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
+    for id in finished {
+        ep.endpoint.remove(id);
+        ep.lingering.retain(|&l| l != id);
+    }
+    if ep.listen_socket == INVALID_HANDLE && ep.handles.is_empty() && ep.lingering.is_empty() {
+        ep.wake.notify_one();
+        state.endpoints.remove(&key);
+        return;
     }
     let mut events = Vec::new();
     while let Some(event) = ep.endpoint.poll_event() {
@@ -379,19 +394,24 @@ pub(super) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now:
     true
 }
 
-/// The application closed the handle: tell the peer, then forget the connection. A client's
-/// own endpoint closes with it.
-pub(super) fn close(state: &mut State, key: EndpointKey, id: ConnectionId, reason: u32, text: &str, now: u64) {
+/// The application closed the handle: tell the peer, then forget the connection (after its
+/// reliable data is through, with `linger`). A client's own endpoint closes with it.
+pub(super) fn close(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    reason: u32,
+    text: &str,
+    linger: bool,
+    now: u64,
+) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    ep.endpoint.close(id, reason, text);
-    pump(state, key, now);
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    ep.endpoint.remove(id);
+    ep.endpoint.close(id, reason, text, linger);
+    // The handle is gone for the application at once, lingering or not.
     ep.handles.remove(&id);
+    ep.lingering.push(id);
     ep.wake.notify_one();
-    if ep.listen_socket == INVALID_HANDLE {
-        state.endpoints.remove(&key);
-    }
+    pump(state, key, now);
 }
 
 pub(super) fn send(

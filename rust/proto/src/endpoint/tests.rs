@@ -150,7 +150,7 @@ fn closing_before_accept_rejects_the_client() {
         }
         incoming.is_some()
     }));
-    net.b.endpoint.close(incoming.unwrap(), 1234, "full");
+    net.b.endpoint.close(incoming.unwrap(), 1234, "full", false);
     let mut event = None;
     assert!(net.run_until(net.now + 10 * SECOND, |n| {
         event = n.a.endpoint.poll_event();
@@ -176,7 +176,7 @@ fn nobody_listening_times_out() {
 fn established_close_reaches_the_peer() {
     let mut net = net(LinkConfig::default(), 13);
     let (c, s) = establish(&mut net);
-    net.a.endpoint.close(c, 1042, "bye");
+    net.a.endpoint.close(c, 1042, "bye", false);
     let mut event = None;
     assert!(net.run_until(net.now + SECOND, |n| {
         event = n.b.endpoint.poll_event();

@@ -135,6 +135,25 @@ fn close_reaches_the_peer() {
 }
 
 #[test]
+fn lingering_close_delivers_queued_reliable_data_first() {
+    let mut p = pair(LinkConfig { loss: 0.2, ..Default::default() });
+    let big = payload(1, 100_000);
+    p.a.send_message(0, 0, &big, flags::RELIABLE).unwrap();
+    p.a.send_message(0, 0, b"dropped on close", 0).unwrap();
+    p.a.close_after_flush(1008, "kicked");
+    assert_eq!(p.a.send_message(0, 0, b"late", flags::RELIABLE), Err(SendError::NotConnected));
+    let mut got = Vec::new();
+    assert!(p.run_until(60 * SECOND, |p| {
+        got.extend(drain(&mut p.b).into_iter().filter(|m| m.reliable));
+        !p.b.is_connected()
+    }));
+    got.extend(drain(&mut p.b).into_iter().filter(|m| m.reliable));
+    assert_eq!(got.len(), 1, "the queued reliable message arrived before the close");
+    assert_eq!(got[0].data, big);
+    assert_eq!(p.b.state(), &SessionState::ClosedByPeer { reason: 1008, text: "kicked".into() });
+}
+
+#[test]
 fn silence_times_out_and_keepalives_prevent_it() {
     // Both sides idle on a working link: keepalives keep it alive.
     let mut p = pair(LinkConfig::default());
