@@ -106,6 +106,27 @@ func test_connect_accept_and_talk() -> void:
 			check_eq([c[1]["end_reason"], c[1]["end_debug"], c[2]], [1042, "bye", S.CONNECTION_STATE_CONNECTED], "reason, text, old state")
 
 
+func test_kick_with_linger_delivers_the_last_message() -> void:
+	var address := _start_server()
+	var client := track_connection(S.connectByIPAddress(address, {}))
+	check(await until(func(): return accepted.size() == 1 and _state_of(client) == S.CONNECTION_STATE_CONNECTED), "connected")
+	if accepted.is_empty():
+		return
+	var reason := PackedByteArray()
+	reason.resize(50000)
+	reason.fill(1)
+	S.sendMessageToConnection(accepted[0], reason, S.NETWORKING_SEND_RELIABLE)
+	check_eq(S.closeConnection(accepted[0], 1099, "kicked", true), true, "close with linger")
+	var got: Array = []
+	var ended := func():
+		got.append_array(S.receiveMessagesOnConnection(client, 10))
+		return _state_of(client) == S.CONNECTION_STATE_CLOSED_BY_PEER
+	check(await until(ended), "client told")
+	got.append_array(S.receiveMessagesOnConnection(client, 10))
+	check_eq(got.size(), 1, "the last message arrived before the close")
+	check_eq(S.getConnectionInfo(client)["end_reason"], 1099, "kick reason")
+
+
 func test_refused_connection_is_closed_by_peer() -> void:
 	var address := _start_server()
 	refuse_with = 1500
