@@ -231,3 +231,24 @@ fn lingering_close_delivers_what_was_sent() {
     assert_eq!(got.len(), 1, "the message was flushed before the close");
     assert_eq!(got[0].payload, last_words);
 }
+
+#[test]
+fn ipv6_loopback_works_too() {
+    let sockets = Sockets::new();
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("[::1]:0"), &[]);
+    assert_ne!(listen, 0);
+    let address = sockets.listen_socket_address(listen, true).unwrap();
+    assert!(address.starts_with("[::1]:"), "{address}");
+    assert_eq!(sockets.listen_socket_address(listen, false).as_deref(), Some("::1"));
+    let client = sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    let server = incoming_on(&sockets, listen);
+    assert_eq!(sockets.connection_info(server).unwrap().remote_address, "::1");
+    assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
+    assert_eq!(sockets.send_message(client, b"six", send_flags::RELIABLE), Ok(1));
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(sockets.receive_on_connection(server, 1).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!(got[0].payload, b"six");
+}
