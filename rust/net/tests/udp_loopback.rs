@@ -252,3 +252,25 @@ fn ipv6_loopback_works_too() {
     });
     assert_eq!(got[0].payload, b"six");
 }
+
+#[test]
+fn dropping_the_interface_tells_peers() {
+    let server_sockets = Sockets::new();
+    let listen = server_sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = server_sockets.listen_socket_address(listen, true).unwrap();
+    let client_sockets = Sockets::new();
+    let client = client_sockets.connect_by_ip_address(parse_ip_port(&address), &[]);
+    let server = incoming_on(&server_sockets, listen);
+    assert_eq!(server_sockets.accept_connection(server), SteamResult::Ok);
+    wait_until(|| client_sockets.connection_info(client).unwrap().state == ConnectionState::Connected);
+    drop(client_sockets); // the game quits without closing
+    let state = wait_for(&server_sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. }
+            if *handle == server && info.state != ConnectionState::Connected =>
+        {
+            Some(info.state)
+        }
+        _ => None,
+    });
+    assert_eq!(state, ConnectionState::ClosedByPeer, "told at once, not after a timeout");
+}

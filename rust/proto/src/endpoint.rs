@@ -581,37 +581,36 @@ impl Endpoint {
         if let Some(out) = self.stateless_out.pop() {
             return Some(out);
         }
-        let mut finished = None;
-        let mut result = None;
-        for (&id, conn) in self.connections.iter_mut() {
-            if let Some(d) = conn.outbox.pop() {
-                result = Some((conn.peer, d));
-                break;
-            }
-            if let Phase::Established { crypto, session } = &mut conn.phase {
-                if let Some(plain) = session.poll_transmit(now) {
-                    let mut d = Vec::with_capacity(plain.len() + DATA_OVERHEAD);
-                    d.push(KIND_DATA);
-                    d.extend_from_slice(&conn.remote_id.to_be_bytes());
-                    d.extend_from_slice(&conn.tx_nonce.to_be_bytes());
-                    d.resize(13 + plain.len() + TAG_LEN, 0);
-                    let Ok(len) = crypto.write_message(conn.tx_nonce, &plain, &mut d[13..]) else { continue };
-                    d.truncate(13 + len);
-                    conn.tx_nonce += 1;
-                    result = Some((conn.peer, d));
-                    break;
-                }
-                if matches!(session.state(), SessionState::ClosedLocally) {
-                    finished = Some(id); // CLOSE is out; nothing more to send
-                }
-            }
+        self.connections.values_mut().find_map(|conn| Self::transmit_one(conn, now))
+    }
+
+    /// Like [`poll_transmit`](Self::poll_transmit), for one connection only: what an
+    /// application call on that connection made due, without looking at all the others.
+    pub fn poll_transmit_for(&mut self, id: ConnectionId, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
+        Self::transmit_one(self.connections.get_mut(&id)?, now)
+    }
+
+    fn transmit_one(conn: &mut Connection, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
+        if !conn.outbox.is_empty() {
+            return Some((conn.peer, conn.outbox.remove(0)));
         }
-        if let Some(id) = finished
-            && let Some(conn) = self.connections.get_mut(&id)
-        {
-            conn.phase = Phase::Ended;
-        }
-        result
+        let Phase::Established { crypto, session } = &mut conn.phase else { return None };
+        let Some(plain) = session.poll_transmit(now) else {
+            if matches!(session.state(), SessionState::ClosedLocally) {
+                conn.phase = Phase::Ended; // CLOSE is out; nothing more to send
+            }
+            return None;
+        };
+        let mut d = Vec::with_capacity(plain.len() + DATA_OVERHEAD);
+        d.push(KIND_DATA);
+        d.extend_from_slice(&conn.remote_id.to_be_bytes());
+        d.extend_from_slice(&conn.tx_nonce.to_be_bytes());
+        d.resize(13 + plain.len() + TAG_LEN, 0);
+        // Encryption only fails for oversized input, which a session never produces.
+        let len = crypto.write_message(conn.tx_nonce, &plain, &mut d[13..]).ok()?;
+        d.truncate(13 + len);
+        conn.tx_nonce += 1;
+        Some((conn.peer, d))
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {

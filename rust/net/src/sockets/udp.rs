@@ -40,6 +40,14 @@ pub(super) struct UdpEndpoint {
 }
 
 impl UdpEndpoint {
+    /// Send what one connection has due, without visiting the others.
+    fn send_due_for(&mut self, id: ConnectionId, now: u64) {
+        while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
+            // A full socket buffer drops the datagram, like any loss: the protocol recovers.
+            let _ = self.socket.try_send_to(&datagram, to);
+        }
+    }
+
     /// Stop the driver task (it notices the endpoint is gone when woken).
     pub(super) fn shut_down(&self) {
         self.wake.notify_one();
@@ -193,6 +201,21 @@ impl Sockets {
         state.post_status_change(handle, ConnectionState::None);
         pump(&mut state, key, now);
         handle
+    }
+}
+
+impl Drop for Sockets {
+    /// Going away (the game quits): tell every UDP peer at once rather than let it time out.
+    fn drop(&mut self) {
+        let now = self.inner.now();
+        let mut state = self.lock();
+        for ep in state.endpoints.values_mut() {
+            let ids: Vec<ConnectionId> = ep.handles.keys().copied().collect();
+            for id in ids {
+                ep.endpoint.close(id, end_reason::APP_GENERIC as u32, "application closed", false);
+                ep.send_due_for(id, now);
+            }
+        }
     }
 }
 
@@ -440,17 +463,19 @@ pub(super) fn send(
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
     })?;
-    if let Some(ep) = state.endpoints.get(&key) {
+    if let Some(ep) = state.endpoints.get_mut(&key) {
+        ep.send_due_for(id, now);
         ep.wake.notify_one();
     }
-    pump(state, key, now);
     Ok(number as i64)
 }
 
 pub(super) fn flush(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) {
-    if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if let Some(session) = ep.endpoint.session_mut(id) {
         session.flush();
-        pump(state, key, now);
+        ep.send_due_for(id, now);
+        ep.wake.notify_one(); // pacing may hold the rest: re-arm the driver's timer
     }
 }
 
