@@ -274,3 +274,45 @@ fn dropping_the_interface_tells_peers() {
     });
     assert_eq!(state, ConnectionState::ClosedByPeer, "told at once, not after a timeout");
 }
+
+#[test]
+fn one_server_many_clients_through_a_poll_group() {
+    const CLIENTS: usize = 40;
+    const MESSAGES: usize = 25;
+    let sockets = Sockets::new();
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = parse_ip_port(&sockets.listen_socket_address(listen, true).unwrap());
+    let group = sockets.create_poll_group();
+    let clients: Vec<Handle> = (0..CLIENTS).map(|_| sockets.connect_by_ip_address(address, &[])).collect();
+    // Every client queues its messages at once; they go out as each is accepted.
+    for (c, &client) in clients.iter().enumerate() {
+        for m in 0..MESSAGES {
+            let payload = format!("{c}:{m}");
+            assert!(sockets.send_message(client, payload.as_bytes(), send_flags::RELIABLE).is_ok());
+        }
+    }
+    let mut accepted = 0;
+    let mut got: Vec<Vec<usize>> = vec![Vec::new(); CLIENTS];
+    wait_until(|| {
+        for event in sockets.drain_events() {
+            if let Event::ConnectionStatusChanged { handle, info, .. } = event
+                && info.listen_socket == listen
+                && info.state == ConnectionState::Connecting
+            {
+                assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
+                assert!(sockets.set_connection_poll_group(handle, group));
+                accepted += 1;
+            }
+        }
+        for message in sockets.receive_on_poll_group(group, 100).unwrap() {
+            let text = String::from_utf8(message.payload).unwrap();
+            let (c, m) = text.split_once(':').unwrap();
+            got[c.parse::<usize>().unwrap()].push(m.parse().unwrap());
+        }
+        got.iter().all(|g| g.len() == MESSAGES)
+    });
+    assert_eq!(accepted, CLIENTS);
+    for (c, messages) in got.iter().enumerate() {
+        assert_eq!(*messages, (0..MESSAGES).collect::<Vec<_>>(), "client {c}: in order, exactly once");
+    }
+}

@@ -29,7 +29,9 @@ const END_MISC_TIMEOUT: i32 = 5003;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
-    socket: Arc<UdpSocket>,
+    /// The same socket for sending, from any thread. (A fresh tokio socket refuses sends until
+    /// its reactor has seen it writable, which would hold the first datagram back.)
+    sender: std::net::UdpSocket,
     wake: Arc<Notify>,
     /// The listen socket this endpoint serves, or 0 for a client's own endpoint.
     listen_socket: Handle,
@@ -44,7 +46,7 @@ impl UdpEndpoint {
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
             // A full socket buffer drops the datagram, like any loss: the protocol recovers.
-            let _ = self.socket.try_send_to(&datagram, to);
+            let _ = self.sender.send_to(&datagram, to);
         }
     }
 
@@ -115,6 +117,7 @@ impl Sockets {
         let runtime = self.runtime()?;
         let std_socket = std::net::UdpSocket::bind(bind).ok()?;
         std_socket.set_nonblocking(true).ok()?;
+        let sender = std_socket.try_clone().ok()?;
         let socket = {
             let _guard = runtime.enter();
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
@@ -128,7 +131,7 @@ impl Sockets {
             key,
             UdpEndpoint {
                 endpoint,
-                socket: socket.clone(),
+                sender,
                 wake: wake.clone(),
                 listen_socket,
                 handles: HashMap::new(),
@@ -170,7 +173,7 @@ impl Sockets {
     pub fn listen_socket_address(&self, handle: Handle, with_port: bool) -> Option<String> {
         let state = self.lock();
         let listen = state.listen_sockets.get(&handle)?;
-        let local = state.endpoints.get(&listen.endpoint)?.socket.local_addr().ok()?;
+        let local = state.endpoints.get(&listen.endpoint)?.sender.local_addr().ok()?;
         Some(if with_port { crate::address::format_ip_port(local) } else { crate::address::format_ip(local.ip()) })
     }
 
@@ -272,7 +275,7 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     while let Some((to, datagram)) = ep.endpoint.poll_transmit(now) {
         // A full socket buffer drops the datagram, like any loss: the protocol recovers.
-        let _ = ep.socket.try_send_to(&datagram, to);
+        let _ = ep.sender.send_to(&datagram, to);
     }
     // Closed connections that are through (at once, or after lingering): forget them, and a
     // client's own endpoint with its last one.
