@@ -49,6 +49,8 @@ const TAG_LEN: usize = 16;
 const MAX_HALF_OPEN: usize = 1024;
 const HANDSHAKE_RETRY_USEC: u64 = 250_000;
 const HANDSHAKE_RETRY_MAX_USEC: u64 = 1_000_000;
+/// How long a connection we closed keeps answering its peer with CLOSE, in case the first was lost.
+const CLOSE_WAIT_USEC: u64 = 2_000_000;
 /// Bytes the DATA header and the AEAD tag add to a session packet.
 pub const DATA_OVERHEAD: usize = 1 + 4 + 8 + TAG_LEN;
 
@@ -141,6 +143,8 @@ struct Connection {
     tx_nonce: u64,
     /// Datagrams waiting to go out (handshake messages and rejections).
     outbox: Vec<Vec<u8>>,
+    /// After we closed: until when the connection still answers with CLOSE.
+    closing_until: Option<u64>,
 }
 
 /// Connections on one UDP socket.
@@ -266,6 +270,7 @@ impl Endpoint {
                 retry_interval: HANDSHAKE_RETRY_USEC,
                 tx_nonce: 0,
                 outbox: vec![request],
+                closing_until: None,
             },
         );
         id
@@ -314,7 +319,9 @@ impl Endpoint {
             conn.outbox.is_empty()
                 && match &conn.phase {
                     Phase::Ended => true,
-                    Phase::Established { session, .. } => !session.is_connected() && session.poll_timeout().is_none(),
+                    Phase::Established { session, .. } => {
+                        !session.is_connected() && !matches!(session.state(), SessionState::ClosedLocally)
+                    }
                     _ => false,
                 }
         })
@@ -450,6 +457,7 @@ impl Endpoint {
                 retry_interval: HANDSHAKE_RETRY_USEC,
                 tx_nonce: 0,
                 outbox: vec![reply],
+                closing_until: None,
             },
         );
         self.by_client.insert((from, client_id), id);
@@ -596,8 +604,8 @@ impl Endpoint {
         }
         let Phase::Established { crypto, session } = &mut conn.phase else { return None };
         let Some(plain) = session.poll_transmit(now) else {
-            if matches!(session.state(), SessionState::ClosedLocally) {
-                conn.phase = Phase::Ended; // CLOSE is out; nothing more to send
+            if matches!(session.state(), SessionState::ClosedLocally) && conn.closing_until.is_none() {
+                conn.closing_until = Some(now + CLOSE_WAIT_USEC); // CLOSE is out; answer stragglers
             }
             return None;
         };
@@ -623,7 +631,10 @@ impl Endpoint {
                 Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
                     Some(conn.started + self.config.handshake_timeout_usec)
                 }
-                Phase::Established { session, .. } => session.poll_timeout(),
+                Phase::Established { session, .. } => match (session.poll_timeout(), conn.closing_until) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
                 Phase::Ended => None,
             };
             if let Some(at) = at {
@@ -671,6 +682,10 @@ impl Endpoint {
                     }
                 }
                 Phase::Established { session, .. } => {
+                    if conn.closing_until.is_some_and(|t| t <= now) {
+                        conn.phase = Phase::Ended;
+                        continue;
+                    }
                     let was_connected = session.is_connected();
                     session.handle_timeout(now);
                     if was_connected {

@@ -41,6 +41,9 @@ const MIN_LOSS_DELAY_USEC: u64 = 1_000;
 const MAX_TRACKED_RANGES: usize = 256;
 /// Partially received unreliable messages kept at once, across lanes.
 const MAX_PARTIAL_BYTES: usize = 4 * 1024 * 1024;
+/// Congestion window at the start, and its floor, in packets.
+const INITIAL_WINDOW_PACKETS: u64 = 10;
+const MIN_WINDOW_PACKETS: u64 = 2;
 /// Probe timeouts are capped at this many doublings.
 const MAX_PTO_BACKOFF: u32 = 10;
 
@@ -194,13 +197,58 @@ impl QueueEntry {
     }
 }
 
+/// The unacknowledged part of a lane's reliable stream. Releasing the acknowledged front is
+/// amortised O(1): the buffer is only compacted once the dead prefix outweighs the live bytes,
+/// so a large backlog does not cost a copy of itself on every acknowledgement.
+#[derive(Debug, Default)]
+struct StreamBuffer {
+    bytes: Vec<u8>,
+    /// Index in `bytes` of stream offset `base`.
+    head: usize,
+    base: u64,
+}
+
+impl StreamBuffer {
+    fn len(&self) -> usize {
+        self.bytes.len() - self.head
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn end(&self) -> u64 {
+        self.base + self.len() as u64
+    }
+
+    /// Where new bytes are appended.
+    fn tail(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    fn slice(&self, range: Range<u64>) -> &[u8] {
+        let from = self.head + (range.start - self.base) as usize;
+        let to = self.head + (range.end - self.base) as usize;
+        &self.bytes[from..to]
+    }
+
+    /// Forget everything below `offset`.
+    fn release_to(&mut self, offset: u64) {
+        self.head += (offset - self.base) as usize;
+        self.base = offset;
+        if self.head >= 64 * 1024 && self.head >= self.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct SendLane {
     queue: VecDeque<QueueEntry>,
-    /// The reliable stream from `stream_base` (lowest unacknowledged offset) to its end.
-    stream: Vec<u8>,
-    stream_base: u64,
-    /// Acknowledged ranges above `stream_base`.
+    /// The reliable stream from its base (lowest unacknowledged offset) to its end.
+    stream: StreamBuffer,
+    /// Acknowledged ranges above the stream's base.
     acked: RangeSet,
     /// Sent ranges declared lost, to send again before new data.
     retransmit: RangeSet,
@@ -209,41 +257,41 @@ struct SendLane {
 }
 
 impl SendLane {
-    fn stream_end(&self) -> u64 {
-        self.stream_base + self.stream.len() as u64
+    fn stream_base(&self) -> u64 {
+        self.stream.base
     }
 
-    fn has_sendable(&self) -> bool {
-        !self.retransmit.is_empty() || !self.queue.is_empty()
-    }
-
-    fn slice(&self, range: Range<u64>) -> &[u8] {
-        let from = (range.start - self.stream_base) as usize;
-        let to = (range.end - self.stream_base) as usize;
-        &self.stream[from..to]
+    /// Whether anything may go out now. New reliable bytes must stay within `window` of the
+    /// lowest unacknowledged offset: everything below that offset has arrived, so the peer
+    /// buffers at most `window` beyond its first gap and never has to drop what we send.
+    fn has_sendable(&self, window: u64) -> bool {
+        !self.retransmit.is_empty()
+            || self.queue.front().is_some_and(|entry| match entry.item {
+                Queued::Reliable { start, .. } => start < self.stream_base() + window,
+                Queued::Unreliable { .. } => true,
+            })
     }
 
     fn on_acked(&mut self, range: Range<u64>) {
-        if range.end <= self.stream_base {
+        if range.end <= self.stream_base() {
             return;
         }
-        let range = range.start.max(self.stream_base)..range.end;
+        let range = range.start.max(self.stream_base())..range.end;
         self.retransmit.remove(range.clone());
         self.acked.insert(range);
         // Release the acknowledged prefix.
-        if self.acked.min() == Some(self.stream_base) {
+        if self.acked.min() == Some(self.stream_base()) {
             let end = self.acked.iter().next().map(|r| r.end).expect("non-empty");
-            self.stream.drain(..(end - self.stream_base) as usize);
-            self.stream_base = end;
+            self.stream.release_to(end);
             self.acked.remove_below(end);
         }
     }
 
     fn on_lost(&mut self, range: Range<u64>) {
-        if range.end <= self.stream_base {
+        if range.end <= self.stream_base() {
             return;
         }
-        let range = range.start.max(self.stream_base)..range.end;
+        let range = range.start.max(self.stream_base())..range.end;
         for gap in self.acked.gaps_in(range) {
             self.retransmit.insert(gap);
         }
@@ -270,6 +318,8 @@ struct Partial {
 #[derive(Debug)]
 struct SentPacket {
     time: u64,
+    /// Bytes this packet put in flight (counted against the congestion window).
+    size: u64,
     ack_eliciting: bool,
     reliable: Vec<(u16, Range<u64>)>,
 }
@@ -282,6 +332,8 @@ pub struct Session {
     close_pending: Option<(u32, String)>,
     /// Set by `close_after_flush`: the CLOSE to send once the reliable data is through.
     linger: Option<(u32, String)>,
+    /// The CLOSE we sent, repeated whenever the peer still talks to us (it may have been lost).
+    close_sent: Option<(u32, String)>,
     lanes: Lanes,
     send_lanes: Vec<SendLane>,
     queued_bytes: u64,
@@ -301,6 +353,13 @@ pub struct Session {
     latest_rtt: u64,
     tokens: f64,
     tokens_at: u64,
+    // Congestion control (NewReno-style): bytes in flight stay under `cwnd`, which grows with
+    // every acknowledgement and halves once per loss event.
+    cwnd: u64,
+    ssthresh: u64,
+    bytes_in_flight: u64,
+    /// Losses of packets numbered below this belong to the loss event already reacted to.
+    recovery_until: u64,
     // Receiving.
     received: RangeSet,
     /// Packets below this number are no longer tracked and are treated as duplicates.
@@ -326,6 +385,7 @@ impl Session {
             state: SessionState::Connected,
             close_pending: None,
             linger: None,
+            close_sent: None,
             lanes: Lanes::default(),
             send_lanes: vec![SendLane::default()],
             queued_bytes: 0,
@@ -343,6 +403,10 @@ impl Session {
             latest_rtt: INITIAL_RTT_USEC,
             tokens: burst,
             tokens_at: now,
+            cwnd: INITIAL_WINDOW_PACKETS * config.max_packet_size as u64,
+            ssthresh: u64::MAX,
+            bytes_in_flight: 0,
+            recovery_until: 0,
             received: RangeSet::default(),
             received_floor: 0,
             ack_deadline: None,
@@ -455,11 +519,12 @@ impl Session {
         let number = self.lanes.take_message_number(lane as usize).expect("lane checked") as u64;
         let send_lane = &mut self.send_lanes[lane as usize];
         let item = if send_flags & flags::RELIABLE != 0 {
-            let start = send_lane.stream_end();
-            varint::write(&mut send_lane.stream, number);
-            varint::write(&mut send_lane.stream, data.len() as u64);
-            send_lane.stream.extend_from_slice(data);
-            Queued::Reliable { start, end: send_lane.stream_end() }
+            let start = send_lane.stream.end();
+            let tail = send_lane.stream.tail();
+            varint::write(tail, number);
+            varint::write(tail, data.len() as u64);
+            tail.extend_from_slice(data);
+            Queued::Reliable { start, end: send_lane.stream.end() }
         } else {
             Queued::Unreliable { number, data: data.to_vec(), sent: 0 }
         };
@@ -547,7 +612,8 @@ impl Session {
 
     /// The lane to serve next: highest priority, then least weighted bytes sent.
     fn next_lane(&self) -> Option<usize> {
-        (0..self.send_lanes.len()).filter(|&i| self.send_lanes[i].has_sendable()).max_by(|&a, &b| {
+        let window = self.config.recv_window;
+        (0..self.send_lanes.len()).filter(|&i| self.send_lanes[i].has_sendable(window)).max_by(|&a, &b| {
             let pa = self.lanes.priority(a).unwrap_or(0);
             let pb = self.lanes.priority(b).unwrap_or(0);
             pa.cmp(&pb).then(self.send_lanes[b].virtual_bytes.cmp(&self.send_lanes[a].virtual_bytes)).then(b.cmp(&a))
@@ -565,6 +631,7 @@ impl Session {
     ) -> bool {
         let lane_id = lane as u16;
         let weight = self.lanes.weight(lane).unwrap_or(1).max(1) as u64;
+        let recv_window = self.config.recv_window;
         let before = buf.len();
         let send_lane = &mut self.send_lanes[lane];
         loop {
@@ -577,7 +644,7 @@ impl Session {
                 }
                 let len = (range.end - range.start).min((room - header) as u64);
                 let piece = range.start..range.start + len;
-                Frame::Reliable { lane: lane_id, offset: piece.start, data: send_lane.slice(piece.clone()) }
+                Frame::Reliable { lane: lane_id, offset: piece.start, data: send_lane.stream.slice(piece.clone()) }
                     .encode(buf);
                 send_lane.retransmit.remove(piece.clone());
                 reliable_sent.push((lane_id, piece));
@@ -586,15 +653,16 @@ impl Session {
             let Some(entry) = send_lane.queue.front_mut() else { break };
             match &mut entry.item {
                 Queued::Reliable { start, end } => {
+                    let window_end = send_lane.stream.base + recv_window;
                     let header = Frame::reliable_header_len(lane_id, *start, (*end - *start) as usize);
-                    if room <= header {
+                    if room <= header || *start >= window_end {
                         break;
                     }
-                    let len = (*end - *start).min((room - header) as u64);
+                    let len = (*end - *start).min((room - header) as u64).min(window_end - *start);
                     let piece = *start..*start + len;
                     *start += len;
                     let done = *start == *end;
-                    let data = &send_lane.stream[(piece.start - send_lane.stream_base) as usize..][..len as usize];
+                    let data = send_lane.stream.slice(piece.clone());
                     Frame::Reliable { lane: lane_id, offset: piece.start, data }.encode(buf);
                     reliable_sent.push((lane_id, piece));
                     self.queued_bytes -= len;
@@ -640,6 +708,7 @@ impl Session {
         varint::write(&mut buf, number);
         if let Some((reason, text)) = self.close_pending.take() {
             Frame::Close { reason, text: &text }.encode(&mut buf);
+            self.close_sent = Some((reason, text));
             return Some(self.finish_packet(now, buf, false, Vec::new()));
         }
         if !self.is_connected() {
@@ -652,7 +721,7 @@ impl Session {
         }
         self.refill_tokens(now);
         let ack_due = self.ack_deadline.is_some_and(|d| d <= now);
-        let data_ok = self.tokens > 0.0 && self.data_ready(now);
+        let data_ok = self.tokens > 0.0 && self.data_ready(now) && (self.window_open() || self.ping_pending);
         if !ack_due && !data_ok {
             return None;
         }
@@ -697,7 +766,9 @@ impl Session {
         let number = self.next_packet_number;
         self.next_packet_number += 1;
         if ack_eliciting {
-            self.sent.insert(number, SentPacket { time: now, ack_eliciting, reliable });
+            let size = buf.len() as u64;
+            self.bytes_in_flight += size;
+            self.sent.insert(number, SentPacket { time: now, size, ack_eliciting, reliable });
             self.last_ack_eliciting_sent = Some(now);
         }
         self.last_sent = now;
@@ -721,6 +792,13 @@ impl Session {
         if matches!(self.state, SessionState::ProblemDetected { .. }) {
             return;
         }
+        if self.state == SessionState::ClosedLocally {
+            // The peer has not heard our CLOSE: say it again (only if the packet is genuine).
+            if wire::decode_packet(datagram).is_ok() && self.close_pending.is_none() {
+                self.close_pending = self.close_sent.clone();
+            }
+            return;
+        }
         let Ok((number, frames)) = wire::decode_packet(datagram) else {
             self.stats.bad_packets += 1;
             return;
@@ -740,10 +818,15 @@ impl Session {
                 self.received.truncate_low(MAX_TRACKED_RANGES);
                 self.received_floor = self.received.min().unwrap_or(0);
             }
+            let mut refused = false;
             for frame in frames {
-                self.handle_frame(now, frame);
+                refused |= !self.handle_frame(now, frame);
             }
-            if ack_eliciting {
+            if refused {
+                // Reliable bytes beyond our buffer were dropped: leave the packet unacknowledged,
+                // so the sender counts it lost and sends those bytes again later.
+                self.received.remove(number..number + 1);
+            } else if ack_eliciting {
                 self.unacked_eliciting += 1;
                 // Acknowledge at once on every second packet or a gap; otherwise a little later.
                 let deadline =
@@ -756,11 +839,12 @@ impl Session {
         }
     }
 
-    fn handle_frame(&mut self, now: u64, frame: Frame<'_>) {
+    /// Returns false if the frame's data had to be dropped (reliable bytes beyond our window).
+    fn handle_frame(&mut self, now: u64, frame: Frame<'_>) -> bool {
         match frame {
             Frame::Ping => {}
             Frame::Ack(ack) => self.on_ack(now, ack),
-            Frame::Reliable { lane, offset, data } => self.on_reliable(lane, offset, data),
+            Frame::Reliable { lane, offset, data } => return self.on_reliable(lane, offset, data),
             Frame::Unreliable { lane, message_number, offset, total_len, data } => {
                 self.on_unreliable(lane, message_number, offset, total_len, data)
             }
@@ -770,17 +854,19 @@ impl Session {
                 }
             }
         }
+        true
     }
 
-    fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) {
+    /// Take reliable stream bytes; false if they lie beyond the receive window (dropped).
+    fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) -> bool {
         let window = self.config.recv_window;
         let recv = self.recv_lanes.entry(lane).or_default();
         let end = offset + data.len() as u64;
         if end <= recv.next_offset {
-            return; // all old
+            return true; // all old
         }
         if end > recv.next_offset + window {
-            return; // beyond what we buffer; the sender will send it again
+            return false;
         }
         let (offset, data) = if offset < recv.next_offset {
             (recv.next_offset, &data[(recv.next_offset - offset) as usize..])
@@ -793,7 +879,7 @@ impl Session {
                 let old = recv.segments.insert(offset, data.to_vec()).map_or(0, |o| o.len());
                 recv.segment_bytes += data.len() as u64 - old as u64;
             }
-            return;
+            return true;
         }
         recv.assembled.extend_from_slice(data);
         recv.next_offset = end;
@@ -816,7 +902,7 @@ impl Session {
             let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
             if len > wire::MAX_MESSAGE_SIZE {
                 self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
-                return;
+                return true;
             }
             if (rest.len() as u64) < len {
                 break;
@@ -827,6 +913,7 @@ impl Session {
             self.inbox.push_back(Message { lane, number, reliable: true, data });
         }
         recv.assembled.drain(..parsed);
+        true
     }
 
     fn on_unreliable(&mut self, lane: u16, number: u64, offset: u32, total_len: u32, data: &[u8]) {
@@ -883,7 +970,8 @@ impl Session {
             self.on_rtt_sample(sample, ack.delay_usec);
         }
         self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
-        for (_, packet) in newly_acked {
+        for (number, packet) in newly_acked {
+            self.on_packet_acked(number, packet.size);
             for (lane, range) in packet.reliable {
                 if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
                     send_lane.on_acked(range);
@@ -945,9 +1033,39 @@ impl Session {
         }
     }
 
+    fn min_window(&self) -> u64 {
+        MIN_WINDOW_PACKETS * self.config.max_packet_size as u64
+    }
+
+    /// Whether another full packet fits the congestion window.
+    fn window_open(&self) -> bool {
+        self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= self.cwnd
+    }
+
+    fn on_packet_acked(&mut self, number: u64, size: u64) {
+        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(size);
+        if number < self.recovery_until {
+            return; // sent before the last loss event: no growth for it
+        }
+        let mss = self.config.max_packet_size as u64;
+        self.cwnd += if self.cwnd < self.ssthresh { size } else { (mss * size / self.cwnd).max(1) };
+        // Never more in flight than the receiver buffers ahead of a gap.
+        self.cwnd = self.cwnd.min(self.config.recv_window.max(self.min_window()));
+    }
+
+    fn on_congestion(&mut self, number: u64) {
+        if number >= self.recovery_until {
+            self.ssthresh = (self.cwnd / 2).max(self.min_window());
+            self.cwnd = self.ssthresh;
+            self.recovery_until = self.next_packet_number;
+        }
+    }
+
     fn declare_lost(&mut self, number: u64) {
         let Some(packet) = self.sent.remove(&number) else { return };
         self.stats.packets_lost += 1;
+        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
+        self.on_congestion(number);
         for (lane, range) in packet.reliable {
             if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
                 send_lane.on_lost(range);
@@ -987,7 +1105,10 @@ impl Session {
         .into_iter()
         .flatten()
         .min();
-        let sendable = self.send_lanes.iter().any(SendLane::has_sendable) || self.ping_pending;
+        // Data the congestion window holds back needs no timer: an acknowledgement reopens it.
+        let window = self.config.recv_window;
+        let sendable =
+            (self.send_lanes.iter().any(|l| l.has_sendable(window)) && self.window_open()) || self.ping_pending;
         if sendable {
             let ready_at = if self.send_lanes.iter().any(|l| !l.retransmit.is_empty())
                 || self.ping_pending
@@ -1027,6 +1148,8 @@ impl Session {
             for number in in_flight {
                 self.declare_lost(number);
             }
+            // Nothing got through for a whole probe timeout: start again from the floor.
+            self.cwnd = self.min_window();
             self.pto_count += 1;
             self.ping_pending = true;
         }

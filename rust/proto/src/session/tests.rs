@@ -94,23 +94,23 @@ fn higher_priority_lane_goes_first() {
 
 #[test]
 fn equal_priority_lanes_share_by_weight() {
-    let mut s = Session::new(SessionConfig { send_rate: 100_000_000, ..Default::default() }, 0);
-    s.configure_lanes(2, &[0, 0], &[1, 3]).unwrap();
-    for _ in 0..50 {
-        s.send_message(0, 0, &[0; 1000], flags::RELIABLE).unwrap();
-        s.send_message(0, 1, &[1; 1000], flags::RELIABLE).unwrap();
+    let config = SessionConfig { send_rate: 100_000_000, send_buffer_size: 4 << 20, ..Default::default() };
+    let mut p = pair_with(config, LinkConfig { lag_usec: 1_000, ..Default::default() }, 5);
+    p.a.configure_lanes(2, &[0, 0], &[1, 3]).unwrap();
+    for _ in 0..300 {
+        p.a.send_message(0, 0, &[0; 1000], flags::RELIABLE).unwrap();
+        p.a.send_message(0, 1, &[1; 1000], flags::RELIABLE).unwrap();
     }
-    let mut bytes = [0usize; 2];
-    for _ in 0..40 {
-        let packet = s.poll_transmit(0).unwrap();
-        for frame in wire::decode_packet(&packet).unwrap().1 {
-            if let Frame::Reliable { lane, data, .. } = frame {
-                bytes[lane as usize] += data.len();
-            }
+    // Count what arrived while both lanes still had plenty queued.
+    let mut count = [0usize; 2];
+    assert!(p.run_until(10 * SECOND, |p| {
+        for m in drain(&mut p.b) {
+            count[m.lane as usize] += 1;
         }
-    }
-    let ratio = bytes[1] as f64 / bytes[0] as f64;
-    assert!((2.5..3.5).contains(&ratio), "weight 3:1 gave {bytes:?}");
+        count[0] + count[1] >= 200
+    }));
+    let ratio = count[1] as f64 / count[0] as f64;
+    assert!((2.5..3.5).contains(&ratio), "weight 3:1 gave {count:?}");
 }
 
 #[test]
@@ -135,6 +135,22 @@ fn close_reaches_the_peer() {
 }
 
 #[test]
+fn a_small_receive_window_slows_but_never_stalls_a_transfer() {
+    // The receiver drops reliable bytes beyond its window; it must not acknowledge them, or the
+    // sender would never send them again.
+    let config = SessionConfig { recv_window: 4096, send_rate: 10_000_000, ..Default::default() };
+    let mut p = pair_with(config, LinkConfig { loss: 0.05, lag_usec: 5_000, ..Default::default() }, 21);
+    let data = payload(3, 200_000);
+    p.a.send_message(0, 0, &data, flags::RELIABLE).unwrap();
+    let mut got = None;
+    assert!(p.run_until(120 * SECOND, |p| {
+        got = got.take().or_else(|| p.b.poll_message());
+        got.is_some()
+    }));
+    assert_eq!(got.unwrap().data, data);
+}
+
+#[test]
 fn lingering_close_delivers_queued_reliable_data_first() {
     let mut p = pair(LinkConfig { loss: 0.2, ..Default::default() });
     let big = payload(1, 100_000);
@@ -151,6 +167,17 @@ fn lingering_close_delivers_queued_reliable_data_first() {
     assert_eq!(got.len(), 1, "the queued reliable message arrived before the close");
     assert_eq!(got[0].data, big);
     assert_eq!(p.b.state(), &SessionState::ClosedByPeer { reason: 1008, text: "kicked".into() });
+}
+
+#[test]
+fn a_lost_close_is_repeated_when_the_peer_speaks() {
+    let mut p = pair(LinkConfig::default());
+    p.a.close(1011, "gone");
+    let close = p.a.poll_transmit(0).expect("the CLOSE");
+    drop(close); // lost on the way
+    assert!(p.run_until(30 * SECOND, |p| !p.b.is_connected()));
+    assert_eq!(p.b.state(), &SessionState::ClosedByPeer { reason: 1011, text: "gone".into() });
+    assert!(p.now < 5 * SECOND, "heard at the peer's next keepalive, not its timeout: {} us", p.now);
 }
 
 #[test]

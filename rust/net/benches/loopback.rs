@@ -1,0 +1,173 @@
+//! Loopback figures for the UDP transport, next to plain UDP doing the same job in the same run,
+//! so what is printed are ratios that hold from machine to machine:
+//!
+//! - connect: listen, connect, accept until both ends are connected (the Noise handshake);
+//! - round trip: a small reliable no-Nagle message and its answer, against a plain UDP echo;
+//! - throughput: 32 MiB of reliable 64 KiB messages at the highest configurable send rate,
+//!   against plain UDP datagrams with no reliability at all.
+//!
+//! Run: `cargo bench -p steamnet-net --bench loopback`. Only loopback traffic is sent.
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use steamnet_net::{ConfigInput, ConnectionState, Event, Handle, Sockets, SteamResult, parse_ip_port, send_flags};
+
+const SEND_RATE_MAX: i64 = 11;
+const SEND_RATE_MIN: i64 = 10;
+const SEND_BUFFER_SIZE: i64 = 9;
+const FAST: [(i64, ConfigInput); 3] = [
+    (SEND_RATE_MIN, ConfigInput::Int(268_435_456)),
+    (SEND_RATE_MAX, ConfigInput::Int(268_435_456)),
+    (SEND_BUFFER_SIZE, ConfigInput::Int(64 * 1024 * 1024)),
+];
+
+fn wait(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "benchmark stalled");
+        // Give the network thread the lock (and a core) between polls; a tight spin would
+        // mostly measure lock contention.
+        std::thread::yield_now();
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Listen, connect and accept; returns (listen, client, server side) once both are connected.
+fn connect(sockets: &Sockets, options: &[(i64, ConfigInput)]) -> (Handle, Handle, Handle) {
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), options);
+    let address = parse_ip_port(&sockets.listen_socket_address(listen, true).unwrap());
+    let client = sockets.connect_by_ip_address(address, options);
+    let mut server = 0;
+    let mut connected = 0;
+    wait(|| {
+        for event in sockets.drain_events() {
+            if let Event::ConnectionStatusChanged { handle, info, .. } = event {
+                match info.state {
+                    ConnectionState::Connecting if info.listen_socket == listen => {
+                        assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
+                        server = handle;
+                    }
+                    ConnectionState::Connected => connected += 1,
+                    _ => {}
+                }
+            }
+        }
+        connected == 2
+    });
+    (listen, client, server)
+}
+
+fn bench_connect() -> Duration {
+    let sockets = Sockets::new();
+    let samples = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            let (listen, client, server) = connect(&sockets, &[]);
+            let took = started.elapsed();
+            sockets.close_connection(client, 0, "", false);
+            sockets.close_connection(server, 0, "", false);
+            sockets.close_listen_socket(listen);
+            took
+        })
+        .collect();
+    median(samples)
+}
+
+fn bench_round_trip() -> (Duration, Duration) {
+    let sockets = Sockets::new();
+    let (_, client, server) = connect(&sockets, &[]);
+    let flags = send_flags::RELIABLE | send_flags::NO_NAGLE;
+    let ours = (0..2000)
+        .map(|_| {
+            let started = Instant::now();
+            sockets.send_message(client, &[1; 32], flags).unwrap();
+            wait(|| sockets.receive_on_connection(server, 1).is_some_and(|m| !m.is_empty()));
+            sockets.send_message(server, &[2; 32], flags).unwrap();
+            wait(|| sockets.receive_on_connection(client, 1).is_some_and(|m| !m.is_empty()));
+            started.elapsed()
+        })
+        .collect();
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let mut buf = [0u8; 64];
+    let plain = (0..2000)
+        .map(|_| {
+            let started = Instant::now();
+            a.send_to(&[1; 32], b_addr).unwrap();
+            b.recv_from(&mut buf).unwrap();
+            b.send_to(&[2; 32], a_addr).unwrap();
+            a.recv_from(&mut buf).unwrap();
+            started.elapsed()
+        })
+        .collect();
+    (median(ours), median(plain))
+}
+
+fn bench_throughput() -> (f64, f64) {
+    const TOTAL: usize = 32 * 1024 * 1024;
+    const MESSAGE: usize = 64 * 1024;
+    let sockets = Sockets::new();
+    let (_, client, server) = connect(&sockets, &FAST);
+    let payload = vec![7u8; MESSAGE];
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut received = 0;
+    wait(|| {
+        while sent < TOTAL && sockets.send_message(client, &payload, send_flags::RELIABLE).is_ok() {
+            sent += MESSAGE;
+        }
+        for m in sockets.receive_on_connection(server, 64).unwrap() {
+            received += m.payload.len();
+        }
+        received == TOTAL
+    });
+    let ours = TOTAL as f64 / started.elapsed().as_secs_f64() / 1e6;
+    // Plain UDP: 1200-byte datagrams, as fast as the receiver keeps up, no acks or retransmits.
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    b.set_nonblocking(true).unwrap();
+    let b_addr = b.local_addr().unwrap();
+    let mut buf = [0u8; 2048];
+    let datagram = [7u8; 1200];
+    let started = Instant::now();
+    let mut got = 0;
+    let mut in_flight = 0;
+    while got < TOTAL {
+        // Keep a bounded window so the kernel buffer never overflows (no loss to recover).
+        while in_flight < 64 {
+            a.send_to(&datagram, b_addr).unwrap();
+            in_flight += 1;
+        }
+        while let Ok((n, _)) = b.recv_from(&mut buf) {
+            got += n;
+            in_flight -= 1;
+        }
+    }
+    let plain = got as f64 / started.elapsed().as_secs_f64() / 1e6;
+    (ours, plain)
+}
+
+fn main() {
+    let connect = bench_connect();
+    println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
+    let (ours, plain) = bench_round_trip();
+    println!(
+        "round trip, 32 B reliable       steamnet {:>9.1?}   plain UDP {:>9.1?}   ratio {:.2}",
+        ours,
+        plain,
+        ours.as_secs_f64() / plain.as_secs_f64()
+    );
+    let (ours, plain) = bench_throughput();
+    println!(
+        "throughput, 64 KiB reliable     steamnet {:>7.1} MB/s   plain UDP {:>7.1} MB/s   ratio {:.2}",
+        ours,
+        plain,
+        ours / plain
+    );
+}
