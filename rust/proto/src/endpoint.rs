@@ -161,6 +161,8 @@ pub struct Endpoint {
     /// Stateless answers (CHALLENGE, REJECT) waiting to go out.
     stateless_out: Vec<(SocketAddr, Vec<u8>)>,
     events: VecDeque<EndpointEvent>,
+    /// Connections whose session sent or received since the last `take_touched`.
+    touched: Vec<ConnectionId>,
     pub stats: EndpointStats,
 }
 
@@ -220,6 +222,7 @@ impl Endpoint {
             by_client: HashMap::new(),
             stateless_out: Vec::new(),
             events: VecDeque::new(),
+            touched: Vec::new(),
             stats: EndpointStats::default(),
         }
     }
@@ -354,6 +357,15 @@ impl Endpoint {
 
     pub fn peer_address(&self, id: ConnectionId) -> Option<SocketAddr> {
         self.connections.get(&id).map(|c| c.peer)
+    }
+
+    /// Connections whose session sent or received anything since the last call, so a caller
+    /// can collect messages and counters from those alone rather than from every connection.
+    pub fn take_touched(&mut self) -> Vec<ConnectionId> {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        touched
     }
 
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
@@ -545,6 +557,7 @@ impl Endpoint {
         let Phase::Established { session, .. } = &mut conn.phase else { unreachable!() };
         let was_connected = session.is_connected();
         session.handle_datagram(now, &plain);
+        self.touched.push(id);
         if was_connected {
             Self::report_session_end(&mut self.events, id, session);
         }
@@ -589,13 +602,36 @@ impl Endpoint {
         if let Some(out) = self.stateless_out.pop() {
             return Some(out);
         }
-        self.connections.values_mut().find_map(|conn| Self::transmit_one(conn, now))
+        let (id, out) =
+            self.connections.iter_mut().find_map(|(&id, conn)| Self::transmit_one(conn, now).map(|out| (id, out)))?;
+        self.touched.push(id);
+        Some(out)
+    }
+
+    /// Everything due on every connection, visiting each once: what a driver calls after
+    /// datagrams or timers, where `poll_transmit` would restart its search for every datagram.
+    pub fn transmit_all(&mut self, now: u64, mut send: impl FnMut(SocketAddr, &[u8])) {
+        for (to, datagram) in self.stateless_out.drain(..) {
+            send(to, &datagram);
+        }
+        for (&id, conn) in self.connections.iter_mut() {
+            let mut any = false;
+            while let Some((to, datagram)) = Self::transmit_one(conn, now) {
+                send(to, &datagram);
+                any = true;
+            }
+            if any {
+                self.touched.push(id);
+            }
+        }
     }
 
     /// Like [`poll_transmit`](Self::poll_transmit), for one connection only: what an
     /// application call on that connection made due, without looking at all the others.
     pub fn poll_transmit_for(&mut self, id: ConnectionId, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
-        Self::transmit_one(self.connections.get_mut(&id)?, now)
+        let out = Self::transmit_one(self.connections.get_mut(&id)?, now)?;
+        self.touched.push(id);
+        Some(out)
     }
 
     fn transmit_one(conn: &mut Connection, now: u64) -> Option<(SocketAddr, Vec<u8>)> {

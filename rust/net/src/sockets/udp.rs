@@ -273,10 +273,9 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
 /// state changes and callbacks, and move received messages into the connections' queues.
 pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    while let Some((to, datagram)) = ep.endpoint.poll_transmit(now) {
-        // A full socket buffer drops the datagram, like any loss: the protocol recovers.
-        let _ = ep.sender.send_to(&datagram, to);
-    }
+    let sender = &ep.sender;
+    // A full socket buffer drops the datagram, like any loss: the protocol recovers.
+    ep.endpoint.transmit_all(now, |to, datagram| drop(sender.send_to(datagram, to)));
     // Closed connections that are through (at once, or after lingering): forget them, and a
     // client's own endpoint with its last one.
     let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
@@ -296,7 +295,8 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let listen_socket = ep.listen_socket;
     let mut arrived = Vec::new();
     let mut counters = Vec::new();
-    for (&id, &handle) in &ep.handles {
+    for id in ep.endpoint.take_touched() {
+        let Some(&handle) = ep.handles.get(&id) else { continue };
         if let Some(session) = ep.endpoint.session_mut(id) {
             while let Some(message) = session.poll_message() {
                 arrived.push((handle, message));
