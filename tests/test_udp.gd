@@ -127,6 +127,24 @@ func test_kick_with_linger_delivers_the_last_message() -> void:
 	check_eq(S.getConnectionInfo(client)["end_reason"], 1099, "kick reason")
 
 
+func test_loopback_socket_pair_talks_over_udp() -> void:
+	changes.clear()
+	S.network_connection_status_changed.connect(_on_status)
+	var pair: Dictionary = S.createSocketPair(true, 76561197960287930, 76561197960287931)
+	check_eq(pair["success"], true, "pair over 127.0.0.1")
+	if not pair["success"]:
+		return
+	var a: int = track_connection(pair["connection1"])
+	var b: int = track_connection(pair["connection2"])
+	check_eq([_state_of(a), _state_of(b)], [S.CONNECTION_STATE_CONNECTED, S.CONNECTION_STATE_CONNECTED], "connected at once")
+	check_eq(S.getConnectionInfo(a)["remote_address"], "127.0.0.1", "through the network stack")
+	check_eq(S.getConnectionInfo(a)["identity"], 76561197960287931, "remote identity")
+	S.sendMessageToConnection(a, "via udp".to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
+	var got: Array = []
+	check(await until(func(): got.append_array(S.receiveMessagesOnConnection(b, 1)); return got.size() == 1), "message arrives")
+	check_eq(changes.size(), 0, "no callbacks for the pair's own connecting")
+
+
 func test_refused_connection_is_closed_by_peer() -> void:
 	var address := _start_server()
 	refuse_with = 1500

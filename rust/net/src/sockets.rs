@@ -325,8 +325,8 @@ impl Sockets {
     // ----- connections --------------------------------------------------------------------
 
     /// `CreateSocketPair`. `identity1` is connection 1's own identity (so connection 2's remote),
-    /// and the other way round; an invalid identity means the local one, or "localhost".
-    /// Returns `None` for network loopback, which needs the UDP transport (not built yet).
+    /// and the other way round; an invalid identity means the local one, or "localhost". With
+    /// `network_loopback` the two ends talk over real UDP on 127.0.0.1.
     pub fn create_socket_pair(
         &self,
         network_loopback: bool,
@@ -334,7 +334,7 @@ impl Sockets {
         identity2: Identity,
     ) -> Option<(Handle, Handle)> {
         if network_loopback {
-            return None;
+            return self.create_loopback_pair(identity1, identity2);
         }
         let mut state = self.lock();
         let fallback = if state.local_identity.is_valid() { state.local_identity.clone() } else { Identity::LocalHost };

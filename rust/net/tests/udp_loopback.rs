@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use steamnet_net::{ConfigInput, ConnectionState, Event, Handle, Sockets, SteamResult, parse_ip_port, send_flags};
+use steamnet_net::{
+    ConfigInput, ConnectionState, Event, Handle, Identity, Sockets, SteamResult, parse_ip_port, send_flags,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -315,4 +317,30 @@ fn one_server_many_clients_through_a_poll_group() {
     for (c, messages) in got.iter().enumerate() {
         assert_eq!(*messages, (0..MESSAGES).collect::<Vec<_>>(), "client {c}: in order, exactly once");
     }
+}
+
+#[test]
+fn loopback_socket_pair_is_connected_over_udp_without_callbacks() {
+    let sockets = Sockets::new();
+    let (a, b) = sockets.create_socket_pair(true, Identity::SteamId(111), Identity::SteamId(222)).expect("pair");
+    assert!(sockets.drain_events().is_empty(), "no callbacks at creation, as GNS");
+    let (ia, ib) = (sockets.connection_info(a).unwrap(), sockets.connection_info(b).unwrap());
+    assert_eq!((ia.state, ib.state), (ConnectionState::Connected, ConnectionState::Connected));
+    assert_eq!((ia.identity, ib.identity), (222, 111), "each end sees the other's identity");
+    assert_eq!((ia.remote_address.as_str(), ib.remote_address.as_str()), ("127.0.0.1", "127.0.0.1"));
+    assert_eq!(ib.listen_socket, 0, "no listen socket involved");
+    assert_eq!(sockets.send_message(a, b"over udp", send_flags::RELIABLE), Ok(1));
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(sockets.receive_on_connection(b, 1).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!((got[0].payload.as_slice(), got[0].identity), (&b"over udp"[..], 111));
+    assert!(sockets.close_connection(a, 1005, "done", false));
+    let reason = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if *handle == b => Some(info.end_reason),
+        _ => None,
+    });
+    assert_eq!(reason, 1005);
+    assert!(sockets.close_connection(b, 0, "", false));
 }

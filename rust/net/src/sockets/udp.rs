@@ -33,8 +33,10 @@ pub(super) struct UdpEndpoint {
     /// its reactor has seen it writable, which would hold the first datagram back.)
     sender: std::net::UdpSocket,
     wake: Arc<Notify>,
-    /// The listen socket this endpoint serves, or 0 for a client's own endpoint.
-    listen_socket: Handle,
+    role: Role,
+    /// Whether a connection ever lived here (an endpoint that closes with its last connection
+    /// must not close before its first).
+    had_connection: bool,
     /// Endpoint connection id -> API handle.
     handles: HashMap<ConnectionId, Handle>,
     /// Connections the application closed with `linger` that are still flushing.
@@ -53,6 +55,27 @@ impl UdpEndpoint {
     /// Stop the driver task (it notices the endpoint is gone when woken).
     pub(super) fn shut_down(&self) {
         self.wake.notify_one();
+    }
+}
+
+/// What an endpoint is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Serves a listen socket: incoming connections are announced and wait to be accepted.
+    Listen(Handle),
+    /// A connecting client's own socket; it closes with its connection.
+    Client,
+    /// One end of a `createSocketPair(loopback = true)`: accepted at once, and, as GNS does for
+    /// pairs, no callbacks while connecting. Closes with its connection.
+    Pair,
+}
+
+impl Role {
+    fn listen_socket(self) -> Handle {
+        match self {
+            Role::Listen(handle) => handle,
+            _ => INVALID_HANDLE,
+        }
     }
 }
 
@@ -112,7 +135,8 @@ impl Sockets {
         state: &mut State,
         bind: SocketAddr,
         config: EndpointConfig,
-        listen_socket: Handle,
+        role: Role,
+        local_identity: u64,
     ) -> Option<EndpointKey> {
         let runtime = self.runtime()?;
         let std_socket = std::net::UdpSocket::bind(bind).ok()?;
@@ -123,7 +147,7 @@ impl Sockets {
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
         };
         let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
-        let endpoint = Endpoint::new(config, static_key, state.local_identity.steam_id64(), random_seed());
+        let endpoint = Endpoint::new(config, static_key, local_identity, random_seed());
         let key = state.next_endpoint_key;
         state.next_endpoint_key += 1;
         let wake = Arc::new(Notify::new());
@@ -133,7 +157,8 @@ impl Sockets {
                 endpoint,
                 sender,
                 wake: wake.clone(),
-                listen_socket,
+                role,
+                had_connection: false,
                 handles: HashMap::new(),
                 lingering: Vec::new(),
             },
@@ -149,7 +174,10 @@ impl Sockets {
         let bind = address.unwrap_or(crate::address::CLEARED);
         let mut state = self.lock();
         let handle = state.allocate_handle();
-        let Some(endpoint) = self.open_endpoint(&mut state, bind, endpoint_config(&config, true), handle) else {
+        let identity = state.local_identity.steam_id64();
+        let Some(endpoint) =
+            self.open_endpoint(&mut state, bind, endpoint_config(&config, true), Role::Listen(handle), identity)
+        else {
             return INVALID_HANDLE;
         };
         state.listen_sockets.insert(handle, ListenSocket { endpoint, config });
@@ -189,13 +217,16 @@ impl Sockets {
         };
         let now = self.inner.now();
         let mut state = self.lock();
-        let Some(key) = self.open_endpoint(&mut state, bind, endpoint_config(&config, false), INVALID_HANDLE) else {
+        let identity = state.local_identity.steam_id64();
+        let Some(key) = self.open_endpoint(&mut state, bind, endpoint_config(&config, false), Role::Client, identity)
+        else {
             return INVALID_HANDLE;
         };
         let handle = state.allocate_handle();
         let ep = state.endpoints.get_mut(&key).expect("just opened");
         let id = ep.endpoint.connect(now, peer);
         ep.handles.insert(id, handle);
+        ep.had_connection = true;
         let mut conn = Connection::new(Identity::Ip(peer), config, Transport::Udp { endpoint: key, id });
         conn.remote_address = Some(peer);
         conn.state = ConnectionState::Connecting;
@@ -218,6 +249,71 @@ impl Drop for Sockets {
                 ep.endpoint.close(id, end_reason::APP_GENERIC as u32, "application closed", false);
                 ep.send_due_for(id, now);
             }
+        }
+    }
+}
+
+impl Sockets {
+    /// `CreateSocketPair(loopback = true)`: two real UDP endpoints on 127.0.0.1 that connect to
+    /// each other. Returns once both ends are connected (the handshake takes about a
+    /// millisecond), or `None` if that does not happen within a few seconds.
+    pub(super) fn create_loopback_pair(&self, identity1: Identity, identity2: Identity) -> Option<(Handle, Handle)> {
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let config = ConnectionConfig::default();
+        let (h1, server) = {
+            let mut state = self.lock();
+            let local = state.local_identity.steam_id64();
+            let id_or_local = |identity: &Identity| if identity.is_valid() { identity.steam_id64() } else { local };
+            let server_config = endpoint_config(&config, true);
+            let server =
+                self.open_endpoint(&mut state, loopback, server_config, Role::Pair, id_or_local(&identity2))?;
+            let server_address = state.endpoints[&server].sender.local_addr().ok();
+            let client_config = endpoint_config(&config, false);
+            let client = self.open_endpoint(&mut state, loopback, client_config, Role::Pair, id_or_local(&identity1));
+            let (Some(server_address), Some(client)) = (server_address, client) else {
+                if let Some(ep) = state.endpoints.remove(&server) {
+                    ep.shut_down();
+                }
+                return None;
+            };
+            let now = self.inner.now();
+            let handle = state.allocate_handle();
+            let ep = state.endpoints.get_mut(&client).expect("just opened");
+            let id = ep.endpoint.connect(now, server_address);
+            ep.handles.insert(id, handle);
+            ep.had_connection = true;
+            let mut conn =
+                Connection::new(Identity::Ip(server_address), config, Transport::Udp { endpoint: client, id });
+            conn.remote_address = Some(server_address);
+            conn.state = ConnectionState::Connecting;
+            conn.info_flags = info_flags::UNAUTHENTICATED;
+            state.connections.insert(handle, conn);
+            pump(&mut state, client, now);
+            (handle, server)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            {
+                let state = self.lock();
+                let connected =
+                    |h: Handle| state.connections.get(&h).is_some_and(|c| c.state == ConnectionState::Connected);
+                let h2 = state.endpoints.get(&server).and_then(|ep| ep.handles.values().next().copied());
+                if let Some(h2) = h2
+                    && connected(h1)
+                    && connected(h2)
+                {
+                    return Some((h1, h2));
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                self.close_connection(h1, 0, "", false);
+                let h2 = self.lock().endpoints.get(&server).and_then(|ep| ep.handles.values().next().copied());
+                if let Some(h2) = h2 {
+                    self.close_connection(h2, 0, "", false);
+                }
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(100));
         }
     }
 }
@@ -283,7 +379,8 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         ep.endpoint.remove(id);
         ep.lingering.retain(|&l| l != id);
     }
-    if ep.listen_socket == INVALID_HANDLE && ep.handles.is_empty() && ep.lingering.is_empty() {
+    let closes_with_connection = !matches!(ep.role, Role::Listen(_));
+    if closes_with_connection && ep.had_connection && ep.handles.is_empty() && ep.lingering.is_empty() {
         ep.wake.notify_one();
         state.endpoints.remove(&key);
         return;
@@ -292,7 +389,7 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     while let Some(event) = ep.endpoint.poll_event() {
         events.push(event);
     }
-    let listen_socket = ep.listen_socket;
+    let role = ep.role;
     let mut arrived = Vec::new();
     let mut counters = Vec::new();
     for id in ep.endpoint.take_touched() {
@@ -306,7 +403,7 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         }
     }
     for event in events {
-        apply_event(state, key, listen_socket, event, now);
+        apply_event(state, key, role, event, now);
     }
     for (handle, counts) in counters {
         if let Some(conn) = state.connections.get_mut(&handle) {
@@ -331,9 +428,14 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         };
         state.enqueue(handle, received);
     }
+    // Applying events can make more (a loopback pair's accept): go round once more for those.
+    if state.endpoints.get(&key).is_some_and(|ep| ep.endpoint.has_events()) {
+        pump(state, key, now);
+    }
 }
 
-fn apply_event(state: &mut State, key: EndpointKey, listen_socket: Handle, event: EndpointEvent, now: u64) {
+fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointEvent, now: u64) {
+    let listen_socket = role.listen_socket();
     match event {
         EndpointEvent::Incoming { id, address, identity } => {
             let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
@@ -345,10 +447,15 @@ fn apply_event(state: &mut State, key: EndpointKey, listen_socket: Handle, event
             conn.state = ConnectionState::Connecting;
             conn.info_flags = info_flags::UNAUTHENTICATED;
             state.connections.insert(handle, conn);
-            if let Some(ep) = state.endpoints.get_mut(&key) {
-                ep.handles.insert(id, handle);
+            let Some(ep) = state.endpoints.get_mut(&key) else { return };
+            ep.handles.insert(id, handle);
+            ep.had_connection = true;
+            if role == Role::Pair {
+                // The other end of a loopback pair: accepted at once, quietly.
+                ep.endpoint.accept(now, id);
+            } else {
+                state.post_status_change(handle, ConnectionState::None);
             }
-            state.post_status_change(handle, ConnectionState::None);
         }
         EndpointEvent::Connected { id, identity } => {
             let Some(handle) = handle_of(state, key, id) else { return };
@@ -371,7 +478,9 @@ fn apply_event(state: &mut State, key: EndpointKey, listen_socket: Handle, event
                     let _ = session.send_message(now, 0, &data, flags);
                 }
             }
-            state.post_status_change(handle, old);
+            if role != Role::Pair {
+                state.post_status_change(handle, old);
+            }
         }
         EndpointEvent::ClosedByPeer { id, reason, text } => {
             end_connection(state, key, id, ConnectionState::ClosedByPeer, reason as i32, text);
