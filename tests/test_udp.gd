@@ -95,6 +95,7 @@ func test_connect_accept_and_talk() -> void:
 	check_eq(status["response"], S.RESULT_OK, "status")
 	check(status["connection_status"]["ping"] >= 0, "ping measured")
 	check(status["connection_status"]["send_rate"] > 0, "send rate")
+	check(status["connection_status"]["local_quality"] > 0.9, "nothing lost on loopback")
 	check(S.getDetailedConnectionStatus(client)["status"].contains("UDP 127.0.0.1:"), "detailed status names the peer")
 	# The client leaves; the server hears why.
 	changes.clear()

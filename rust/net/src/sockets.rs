@@ -613,14 +613,13 @@ impl Sockets {
             let session = udp::session_status(&state, endpoint, id, lanes);
             let (stats, queue_time, send_rate, lane_status) =
                 session.unwrap_or_else(|| (Default::default(), 0, 0, vec![LaneStatus::default(); lanes]));
-            let sent = stats.packets_sent.max(1) as f32;
             let status = RealTimeStatus {
                 state: state_code,
                 ping_ms: stats.smoothed_rtt_usec.map_or(-1, |rtt| (rtt / 1000) as i32),
-                // Share of our packets that were not lost; unknown before any were sent.
-                local_quality: if stats.packets_sent == 0 { -1.0 } else { 1.0 - stats.packets_lost as f32 / sent },
-                // The peer's view is not reported over the wire yet.
-                remote_quality: -1.0,
+                // Share of the peer's packets reaching us, and of ours reaching it (as it reports);
+                // -1 while unknown, as in GNS.
+                local_quality: stats.local_quality.unwrap_or(-1.0),
+                remote_quality: stats.remote_quality.unwrap_or(-1.0),
                 packets_out_per_sec: packets_out,
                 bytes_out_per_sec: bytes_out,
                 packets_in_per_sec: packets_in,

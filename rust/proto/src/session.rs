@@ -138,6 +138,10 @@ pub enum Problem {
 /// Counters and estimates behind GNS's real-time status.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionStats {
+    /// Share of the peer's packets that reach us (`None` before any arrived).
+    pub local_quality: Option<f32>,
+    /// Share of our packets that reach the peer, as the peer reports it.
+    pub remote_quality: Option<f32>,
     pub packets_sent: u64,
     pub bytes_sent: u64,
     pub packets_received: u64,
@@ -370,6 +374,11 @@ pub struct Session {
     last_received: u64,
     last_sent: u64,
     recv_lanes: HashMap<u16, RecvLane>,
+    /// Lowest packet number received and how many distinct ones arrived, for local quality.
+    first_received: Option<u64>,
+    distinct_received: u64,
+    /// When our quality measure is next told to the peer.
+    stats_due_at: u64,
     partials: HashMap<(u16, u64), Partial>,
     partial_order: VecDeque<(u16, u64)>,
     partial_bytes: usize,
@@ -415,6 +424,9 @@ impl Session {
             last_received: now,
             last_sent: now,
             recv_lanes: HashMap::new(),
+            first_received: None,
+            distinct_received: 0,
+            stats_due_at: now + MICROS_PER_SEC,
             partials: HashMap::new(),
             partial_order: VecDeque::new(),
             partial_bytes: 0,
@@ -459,6 +471,7 @@ impl Session {
     pub fn stats(&self) -> SessionStats {
         let mut stats = self.stats.clone();
         stats.smoothed_rtt_usec = self.smoothed_rtt;
+        stats.local_quality = self.local_quality();
         for lane in 0..self.send_lanes.len() {
             let pending = self.lane_pending(lane);
             stats.pending_unreliable_bytes += pending.unreliable;
@@ -466,6 +479,13 @@ impl Session {
             stats.sent_unacked_reliable_bytes += pending.sent_unacked_reliable;
         }
         stats
+    }
+
+    /// Distinct packets received over the packet numbers the peer has used since our first.
+    fn local_quality(&self) -> Option<f32> {
+        let first = self.first_received?;
+        let span = self.received.max()? + 1 - first;
+        Some((self.distinct_received as f32 / span as f32).min(1.0))
     }
 
     /// Bytes waiting on one lane (zero for a lane that does not exist).
@@ -728,6 +748,13 @@ impl Session {
         if self.ack_deadline.is_some() {
             self.encode_ack(now, &mut buf);
         }
+        // About once a second, tell the peer how much of its traffic arrives (its remote quality).
+        if now >= self.stats_due_at
+            && let Some(quality) = self.local_quality()
+        {
+            Frame::Stats { quality_permille: (quality * 1000.0).round() as u16 }.encode(&mut buf);
+            self.stats_due_at = now + MICROS_PER_SEC;
+        }
         let mut ack_eliciting = false;
         let mut reliable_sent = Vec::new();
         if data_ok {
@@ -809,6 +836,8 @@ impl Session {
         let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
         let duplicate = number < self.received_floor || self.received.contains(number);
         if !duplicate {
+            self.distinct_received += 1;
+            self.first_received = Some(self.first_received.map_or(number, |f| f.min(number)));
             let in_order = self.received.max().is_none_or(|max| number == max + 1);
             if self.received.max().is_none_or(|max| number > max) {
                 self.largest_received_at = now;
@@ -853,6 +882,7 @@ impl Session {
                     self.state = SessionState::ClosedByPeer { reason, text: text.to_string() };
                 }
             }
+            Frame::Stats { quality_permille } => self.stats.remote_quality = Some(quality_permille as f32 / 1000.0),
         }
         true
     }

@@ -8,6 +8,7 @@
 //! RELIABLE = 0x03 lane offset len bytes                 bytes of the lane's reliable stream
 //! UNREL    = 0x04 lane message_number offset total len bytes   a fragment of one message
 //! CLOSE    = 0x05 reason len utf8
+//! STATS    = 0x06 quality_permille                       how much of the peer's traffic arrives
 //! ```
 //!
 //! ACK ranges run from the highest down: the first covers `largest + 1 - first_len ..= largest`;
@@ -24,6 +25,7 @@ pub const FRAME_ACK: u64 = 0x02;
 pub const FRAME_RELIABLE: u64 = 0x03;
 pub const FRAME_UNRELIABLE: u64 = 0x04;
 pub const FRAME_CLOSE: u64 = 0x05;
+pub const FRAME_STATS: u64 = 0x06;
 
 /// Most ACK ranges one frame may carry.
 pub const MAX_ACK_RANGES: usize = 64;
@@ -43,9 +45,26 @@ pub struct AckFrame {
 pub enum Frame<'a> {
     Ping,
     Ack(AckFrame),
-    Reliable { lane: u16, offset: u64, data: &'a [u8] },
-    Unreliable { lane: u16, message_number: u64, offset: u32, total_len: u32, data: &'a [u8] },
-    Close { reason: u32, text: &'a str },
+    Reliable {
+        lane: u16,
+        offset: u64,
+        data: &'a [u8],
+    },
+    Unreliable {
+        lane: u16,
+        message_number: u64,
+        offset: u32,
+        total_len: u32,
+        data: &'a [u8],
+    },
+    Close {
+        reason: u32,
+        text: &'a str,
+    },
+    /// The sender's measure of our packets that reach it, in thousandths.
+    Stats {
+        quality_permille: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +77,7 @@ pub enum DecodeError {
 impl<'a> Frame<'a> {
     /// Whether the receiver must acknowledge a packet carrying this frame.
     pub fn is_ack_eliciting(&self) -> bool {
-        !matches!(self, Frame::Ack(_))
+        !matches!(self, Frame::Ack(_) | Frame::Stats { .. })
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -97,6 +116,10 @@ impl<'a> Frame<'a> {
                 varint::write(out, *reason as u64);
                 varint::write(out, text.len() as u64);
                 out.extend_from_slice(text.as_bytes());
+            }
+            Frame::Stats { quality_permille } => {
+                varint::write(out, FRAME_STATS);
+                varint::write(out, *quality_permille as u64);
             }
         }
     }
@@ -192,6 +215,13 @@ fn decode_frame<'a>(input: &mut &'a [u8]) -> Result<Frame<'a>, DecodeError> {
             let text = std::str::from_utf8(take(input, len)?).map_err(|_| DecodeError::BadValue("close text"))?;
             Ok(Frame::Close { reason, text })
         }
+        FRAME_STATS => {
+            let quality = read(input)?;
+            if quality > 1000 {
+                return Err(DecodeError::BadValue("quality"));
+            }
+            Ok(Frame::Stats { quality_permille: quality as u16 })
+        }
         other => Err(DecodeError::UnknownFrame(other)),
     }
 }
@@ -229,6 +259,7 @@ mod tests {
             Frame::Reliable { lane: 3, offset: 1 << 40, data: b"stream bytes" },
             Frame::Unreliable { lane: 0, message_number: 9, offset: 1200, total_len: 3000, data: &[7; 100] },
             Frame::Close { reason: 1000, text: "bye" },
+            Frame::Stats { quality_permille: 975 },
         ]);
         round_trip(vec![]);
     }
@@ -267,6 +298,7 @@ mod tests {
         assert!(packet(&[FRAME_UNRELIABLE, 0, 1, 0, MAX_MESSAGE_SIZE + 1, 1], &[0]).is_err(), "oversized");
         assert!(packet(&[FRAME_CLOSE, 1 << 40, 0], &[]).is_err(), "reason over 32 bits");
         assert!(packet(&[FRAME_CLOSE, 1, 2], &[0xff, 0xfe]).is_err(), "text not utf-8");
+        assert!(packet(&[FRAME_STATS, 1001], &[]).is_err(), "quality over 100%");
         assert!(decode_packet(&[]).is_err(), "no packet number");
     }
 }

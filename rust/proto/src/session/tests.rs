@@ -195,6 +195,29 @@ fn silence_times_out_and_keepalives_prevent_it() {
 }
 
 #[test]
+fn quality_is_measured_on_each_side_and_reported_to_the_other() {
+    // 20% loss from a to b only.
+    let config = SessionConfig::default();
+    let mut p = Pair::new(
+        Session::new(config.clone(), 0),
+        Session::new(config, 0),
+        Link::new(LinkConfig { loss: 0.2, ..Default::default() }, 8),
+        Link::new(LinkConfig::default(), 9),
+    );
+    for i in 0..2000u64 {
+        p.a.send_message(p.now, 0, &payload(i, 50), flags::NO_NAGLE).unwrap();
+        p.b.send_message(p.now, 0, &payload(i, 50), flags::NO_NAGLE).unwrap();
+        p.run_until(p.now + 2_000, |_| false);
+    }
+    p.run_until(p.now + 3 * SECOND, |_| false);
+    let (a, b) = (p.a.stats(), p.b.stats());
+    let near = |q: Option<f32>, want: f32| q.is_some_and(|q| (q - want).abs() < 0.05);
+    assert!(near(b.local_quality, 0.8), "b receives about 80% of a's packets: {:?}", b.local_quality);
+    assert!(near(a.remote_quality, 0.8), "and tells a so: {:?}", a.remote_quality);
+    assert!(near(a.local_quality, 1.0) && near(b.remote_quality, 1.0), "the other way is clean: {a:?} {b:?}");
+}
+
+#[test]
 fn round_trip_time_is_measured() {
     let mut p = pair(LinkConfig { lag_usec: 40_000, ..Default::default() });
     for i in 0..20 {
