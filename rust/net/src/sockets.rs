@@ -607,12 +607,11 @@ impl Sockets {
             usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
         let (packets_out, bytes_out) = conn.sent.rates(now);
         let (packets_in, bytes_in) = conn.received.rates(now);
-        let connected = conn.state == ConnectionState::Connected;
         if let Transport::Udp { endpoint, id } = conn.transport {
             let state_code = conn.state;
             let session = udp::session_status(&state, endpoint, id, lanes);
-            let (stats, queue_time, send_rate, lane_status) =
-                session.unwrap_or_else(|| (Default::default(), 0, 0, vec![LaneStatus::default(); lanes]));
+            let (stats, send_rate, lane_status) =
+                session.unwrap_or_else(|| (Default::default(), 0, vec![LaneStatus::default(); lanes]));
             let status = RealTimeStatus {
                 state: state_code,
                 ping_ms: stats.smoothed_rtt_usec.map_or(-1, |rtt| (rtt / 1000) as i32),
@@ -628,10 +627,11 @@ impl Sockets {
                 pending_unreliable: stats.pending_unreliable_bytes.min(i32::MAX as u64) as i32,
                 pending_reliable: stats.pending_reliable_bytes.min(i32::MAX as u64) as i32,
                 sent_unacked_reliable: stats.sent_unacked_reliable_bytes.min(i32::MAX as u64) as i32,
-                queue_time_usec: queue_time as i64,
+                queue_time_usec: stats.queue_time_usec as i64,
             };
             return Ok((status, lane_status));
         }
+        let connected = conn.state == ConnectionState::Connected;
         let status = RealTimeStatus {
             state: conn.state,
             // In-process delivery: no wire, no delay, nothing lost.

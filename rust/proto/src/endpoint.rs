@@ -195,6 +195,14 @@ fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// A client's REQUEST, padded so the CHALLENGE answering it is smaller.
+fn request_datagram(client_id: ConnectionId) -> Vec<u8> {
+    let mut request = vec![KIND_REQUEST, PROTOCOL_VERSION];
+    request.extend_from_slice(&client_id.to_be_bytes());
+    request.resize(REQUEST_LEN, 0);
+    request
+}
+
 fn identity_payload(identity: u64) -> [u8; 8] {
     identity.to_be_bytes()
 }
@@ -259,9 +267,7 @@ impl Endpoint {
     /// Start connecting to `peer`.
     pub fn connect(&mut self, now: u64, peer: SocketAddr) -> ConnectionId {
         let id = self.new_id();
-        let mut request = vec![KIND_REQUEST, PROTOCOL_VERSION];
-        request.extend_from_slice(&id.to_be_bytes());
-        request.resize(REQUEST_LEN, 0);
+        let request = request_datagram(id);
         self.connections.insert(
             id,
             Connection {
@@ -701,12 +707,7 @@ impl Endpoint {
                     }
                     if now >= conn.retry_at {
                         let resend = match &conn.phase {
-                            Phase::ClientRequest => {
-                                let mut request = vec![KIND_REQUEST, PROTOCOL_VERSION];
-                                request.extend_from_slice(&id.to_be_bytes());
-                                request.resize(REQUEST_LEN, 0);
-                                request
-                            }
+                            Phase::ClientRequest => request_datagram(id),
                             Phase::ClientHello { hello, .. } => hello.clone(),
                             Phase::ClientAwaitAccept { finish, .. } => finish.clone(),
                             _ => unreachable!(),

@@ -155,6 +155,8 @@ pub struct SessionStats {
     pub pending_unreliable_bytes: u64,
     /// Reliable bytes on the wire, not yet acknowledged.
     pub sent_unacked_reliable_bytes: u64,
+    /// Time a message queued now would wait before its first byte is sent.
+    pub queue_time_usec: u64,
 }
 
 /// What one lane has waiting (GNS `SteamNetConnectionRealTimeLaneStatus_t`).
@@ -478,6 +480,7 @@ impl Session {
             stats.pending_reliable_bytes += pending.reliable;
             stats.sent_unacked_reliable_bytes += pending.sent_unacked_reliable;
         }
+        stats.queue_time_usec = self.queue_time_usec(stats.pending_reliable_bytes + stats.pending_unreliable_bytes);
         stats
     }
 
@@ -510,12 +513,16 @@ impl Session {
         self.config.send_rate
     }
 
-    /// Time a message queued now would wait before its first byte is sent, from the bytes ahead
-    /// of it and the send rate.
-    pub fn queue_time_usec(&self) -> u64 {
-        let stats = self.stats();
-        let ahead = stats.pending_reliable_bytes + stats.pending_unreliable_bytes;
-        ahead * MICROS_PER_SEC / self.config.send_rate.max(1)
+    /// Time `bytes_ahead` queued bytes take to go out at the send rate.
+    pub fn queue_time_usec(&self, bytes_ahead: u64) -> u64 {
+        bytes_ahead * MICROS_PER_SEC / self.config.send_rate.max(1)
+    }
+
+    /// Packets and bytes sent and received so far: the cheap part of [`stats`](Self::stats),
+    /// for callers that sample traffic often.
+    pub fn traffic(&self) -> [u64; 4] {
+        let s = &self.stats;
+        [s.packets_sent, s.bytes_sent, s.packets_received, s.bytes_received]
     }
 
     // ----- sending -----------------------------------------------------------------------

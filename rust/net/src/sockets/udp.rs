@@ -297,8 +297,7 @@ impl Sockets {
                 let state = self.lock();
                 let connected =
                     |h: Handle| state.connections.get(&h).is_some_and(|c| c.state == ConnectionState::Connected);
-                let h2 = state.endpoints.get(&server).and_then(|ep| ep.handles.values().next().copied());
-                if let Some(h2) = h2
+                if let Some(h2) = pair_server_handle(&state, server)
                     && connected(h1)
                     && connected(h2)
                 {
@@ -307,7 +306,7 @@ impl Sockets {
             }
             if std::time::Instant::now() > deadline {
                 self.close_connection(h1, 0, "", false);
-                let h2 = self.lock().endpoints.get(&server).and_then(|ep| ep.handles.values().next().copied());
+                let h2 = pair_server_handle(&self.lock(), server);
                 if let Some(h2) = h2 {
                     self.close_connection(h2, 0, "", false);
                 }
@@ -316,6 +315,11 @@ impl Sockets {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
+}
+
+/// The server end of a loopback pair, once it has arrived.
+fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
+    state.endpoints.get(&server)?.handles.values().next().copied()
 }
 
 /// The driver task of one endpoint: datagrams in, timers, and re-arming when woken.
@@ -398,8 +402,7 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
             while let Some(message) = session.poll_message() {
                 arrived.push((handle, message));
             }
-            let s = session.stats();
-            counters.push((handle, [s.packets_sent, s.bytes_sent, s.packets_received, s.bytes_received]));
+            counters.push((handle, session.traffic()));
         }
     }
     for event in events {
@@ -610,7 +613,7 @@ pub(super) fn session_status(
     key: EndpointKey,
     id: ConnectionId,
     lanes: usize,
-) -> Option<(SessionStats, u64, u64, Vec<LaneStatus>)> {
+) -> Option<(SessionStats, u64, Vec<LaneStatus>)> {
     let session = state.endpoints.get(&key)?.endpoint.session(id)?;
     let lane_status = (0..lanes)
         .map(|lane| {
@@ -619,9 +622,9 @@ pub(super) fn session_status(
                 pending_unreliable: p.unreliable as i32,
                 pending_reliable: p.reliable as i32,
                 sent_unacked_reliable: p.sent_unacked_reliable as i32,
-                queue_time_usec: ((p.unreliable + p.reliable) * 1_000_000 / session.send_rate().max(1)) as i64,
+                queue_time_usec: session.queue_time_usec(p.unreliable + p.reliable) as i64,
             }
         })
         .collect();
-    Some((session.stats(), session.queue_time_usec(), session.send_rate(), lane_status))
+    Some((session.stats(), session.send_rate(), lane_status))
 }
