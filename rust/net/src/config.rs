@@ -148,6 +148,7 @@ pub mod ids {
     pub const RECV_BUFFER_SIZE: i32 = 47;
     pub const RECV_BUFFER_MESSAGES: i32 = 48;
     pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
+    pub const RECV_MAX_SEGMENTS_PER_PACKET: i32 = 50;
 }
 
 impl ConnectionConfig {

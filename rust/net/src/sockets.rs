@@ -122,6 +122,8 @@ struct Connection {
     preconnect: Vec<(Vec<u8>, i32)>,
     /// Session counters already fed into the rate meters (packets and bytes out, then in).
     counted: [u64; 4],
+    /// The inbox was full when messages arrived, so some still wait in the session.
+    backlogged: bool,
 }
 
 impl Connection {
@@ -146,6 +148,7 @@ impl Connection {
             remote_address: None,
             preconnect: Vec::new(),
             counted: [0; 4],
+            backlogged: false,
         }
     }
 
@@ -333,13 +336,14 @@ impl Sockets {
         identity1: Identity,
         identity2: Identity,
     ) -> Option<(Handle, Handle)> {
-        if network_loopback {
-            return self.create_loopback_pair(identity1, identity2);
-        }
         let mut state = self.lock();
         let fallback = if state.local_identity.is_valid() { state.local_identity.clone() } else { Identity::LocalHost };
         let id1 = if identity1.is_valid() { identity1 } else { fallback.clone() };
         let id2 = if identity2.is_valid() { identity2 } else { fallback };
+        if network_loopback {
+            drop(state);
+            return self.create_loopback_pair(id1, id2);
+        }
         let h1 = state.allocate_handle();
         state.connections.insert(h1, Connection::new(id2, ConnectionConfig::default(), Transport::Pair { peer: None }));
         let h2 = state.allocate_handle();
@@ -519,7 +523,21 @@ impl Sockets {
         let mut state = self.lock();
         let conn = state.connections.get_mut(&handle)?;
         let count = max_messages.min(conn.inbox.len());
-        Some((0..count).filter_map(|_| dequeue(conn)).collect())
+        let out = (0..count).filter_map(|_| dequeue(conn)).collect();
+        self.refill(&mut state, [handle]);
+        Some(out)
+    }
+
+    /// Messages were taken from these connections' queues: those that had messages waiting
+    /// in their session (the queue was full) get them now.
+    fn refill(&self, state: &mut State, handles: impl IntoIterator<Item = Handle>) {
+        let now = self.inner.now();
+        for handle in handles {
+            let Some(conn) = state.connections.get(&handle) else { continue };
+            if let (true, Transport::Udp { endpoint, id }) = (conn.backlogged, conn.transport) {
+                udp::deliver(state, endpoint, id, handle, now);
+            }
+        }
     }
 
     pub fn create_poll_group(&self) -> Handle {
@@ -574,6 +592,12 @@ impl Sockets {
             }
             out.extend(dequeue(conn));
         }
+        let backlogged: Vec<Handle> = out
+            .iter()
+            .map(|m| m.connection)
+            .filter(|h| state.connections.get(h).is_some_and(|c| c.backlogged))
+            .collect();
+        self.refill(state, backlogged);
         Some(out)
     }
 

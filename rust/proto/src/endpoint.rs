@@ -1,32 +1,43 @@
 //! One UDP socket's worth of connections, sans-IO: the connection handshake (Noise XX), packet
-//! encryption, and demultiplexing datagrams to [`Session`]s.
+//! encryption, replay protection, path validation, and demultiplexing datagrams to [`Session`]s.
 //!
 //! Handshake, with the datagram kinds below:
 //!
 //! ```text
 //! client                                   server
 //! REQUEST  (padded, client id)     ->
-//!                                  <-      CHALLENGE (cookie = MAC(secret, address, id, time))
-//! HELLO    (cookie, noise e)       ->      cookie checked: only now is any state allocated
-//!                                  <-      REPLY (server id, noise e ee s es + identity)
+//!                                  <-      CHALLENGE (cookie = MAC(secret, address, id))
+//! HELLO    (cookie, noise e)       ->      cookie checked, admission limits checked:
+//!                                          only now is any state allocated
+//!                                  <-      REPLY (server id, noise e ee s es + claimed identity)
 //! FINISH   (noise s se + identity) ->      Incoming: the application accepts or closes
 //!                                  <-      DATA (encrypted session packets): the client is connected
-//!                                  <-      or REJECT (reason) if the application closed it
+//!                                  <-      or CONTROL/REJECT (encrypted reason and text)
 //! ```
 //!
 //! A spoofed source address never sees its cookie, so it cannot get past CHALLENGE, and the
 //! CHALLENGE is smaller than the padded REQUEST, so the server cannot be used to amplify traffic.
-//! After the handshake, each datagram is `DATA to_id nonce ciphertext`, decrypted with the nonce
-//! in the clear; the session inside drops replays by packet number.
+//!
+//! After the handshake, each datagram is `DATA to_id packet_number ciphertext`: the session's
+//! packet number is the AEAD nonce. It is checked against a replay window before decryption and
+//! marked only after the datagram authenticated, so replays cost no cipher work and never reach
+//! the session. `CONTROL to_id nonce ciphertext` carries what belongs to the endpoint rather
+//! than the session (rejection, path validation) in a nonce space of its own (top bit set).
+//!
+//! Path validation: an authenticated, fresh packet from a new address (a NAT rebinding) is
+//! processed as usual, and the endpoint sends a PATH_CHALLENGE there; only a PATH_RESPONSE
+//! from that address moves the connection. A spoofer cannot authenticate, and a replay is
+//! refused by the window, so neither can move a path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use blake2::digest::{KeyInit, Mac};
 use snow::{HandshakeState, StatelessTransportState};
 
-use crate::session::{Problem, Session, SessionConfig, SessionState};
-use crate::sim::Rng;
+use crate::admission::{Admission, AdmissionLimits};
+use crate::cookie::{COOKIE_LEN, CookieJar};
+use crate::replay::ReplayWindow;
+use crate::session::{Message, Problem, Session, SessionConfig, SessionState};
 
 const KIND_REQUEST: u8 = 1;
 const KIND_CHALLENGE: u8 = 2;
@@ -34,25 +45,33 @@ const KIND_HELLO: u8 = 3;
 const KIND_REPLY: u8 = 4;
 const KIND_FINISH: u8 = 5;
 const KIND_DATA: u8 = 6;
-const KIND_REJECT: u8 = 7;
+const KIND_CONTROL: u8 = 8;
 
-pub const PROTOCOL_VERSION: u8 = 1;
+/// What a CONTROL datagram says (first byte of its plaintext).
+const CONTROL_REJECT: u8 = 1;
+const CONTROL_PATH_CHALLENGE: u8 = 2;
+const CONTROL_PATH_RESPONSE: u8 = 3;
+
+/// CONTROL nonces have this bit set, so they never collide with a session packet number.
+const CONTROL_NONCE_BIT: u64 = 1 << 63;
+
+pub const PROTOCOL_VERSION: u8 = 2;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
-const PROLOGUE: &[u8] = b"steamnet/1";
+const PROLOGUE: &[u8] = b"steamnet/2";
 /// A REQUEST is padded to this size so that the CHALLENGE answering it is smaller.
 const REQUEST_LEN: usize = 128;
-const COOKIE_LEN: usize = 16;
-/// Cookies are valid for the time bucket they were made in and the one after.
-const COOKIE_BUCKET_USEC: u64 = 10_000_000;
 const TAG_LEN: usize = 16;
-/// Half-open server handshakes kept at once; more HELLOs are dropped until some finish.
-const MAX_HALF_OPEN: usize = 1024;
+/// Bytes before the ciphertext of DATA and CONTROL: kind, connection id, nonce.
+const SEALED_HEADER: usize = 1 + 4 + 8;
 const HANDSHAKE_RETRY_USEC: u64 = 250_000;
 const HANDSHAKE_RETRY_MAX_USEC: u64 = 1_000_000;
 /// How long a connection we closed keeps answering its peer with CLOSE, in case the first was lost.
 const CLOSE_WAIT_USEC: u64 = 2_000_000;
+/// Path validation: time between PATH_CHALLENGEs, and how many before giving up on an address.
+const PATH_RETRY_USEC: u64 = 200_000;
+const PATH_MAX_TRIES: u32 = 5;
 /// Bytes the DATA header and the AEAD tag add to a session packet.
-pub const DATA_OVERHEAD: usize = 1 + 4 + 8 + TAG_LEN;
+pub const DATA_OVERHEAD: usize = SEALED_HEADER + TAG_LEN;
 
 /// A connection's id on this endpoint (what the peer puts in `to_id`). Never 0.
 pub type ConnectionId = u32;
@@ -60,15 +79,17 @@ pub type ConnectionId = u32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// A client finished the handshake on a listening endpoint; `accept` or `close` it.
+    /// `claimed_identity` is what the client says it is: nothing vouches for it yet.
     Incoming {
         id: ConnectionId,
         address: SocketAddr,
-        identity: u64,
+        claimed_identity: u64,
     },
     /// The connection is established (client: the server accepted; server: after `accept`).
+    /// `claimed_identity` is the peer's unverified claim.
     Connected {
         id: ConnectionId,
-        identity: u64,
+        claimed_identity: u64,
     },
     ClosedByPeer {
         id: ConnectionId,
@@ -78,6 +99,11 @@ pub enum EndpointEvent {
     ProblemDetected {
         id: ConnectionId,
         problem: ConnectionProblem,
+    },
+    /// The peer proved it moved to `address` (NAT rebinding); traffic goes there from now on.
+    PathChanged {
+        id: ConnectionId,
+        address: SocketAddr,
     },
 }
 
@@ -96,11 +122,22 @@ pub struct EndpointConfig {
     pub handshake_timeout_usec: u64,
     /// Whether REQUESTs are answered (a listen socket).
     pub accept_incoming: bool,
+    /// Caps on handshakes and connections, in total and per source IP.
+    pub admission: AdmissionLimits,
+    /// Bytes all connections together may hold for their peers (receive buffers); each
+    /// connection also has its own `session.recv_buffer_size`.
+    pub memory_budget: usize,
 }
 
 impl Default for EndpointConfig {
     fn default() -> Self {
-        EndpointConfig { session: SessionConfig::default(), handshake_timeout_usec: 10_000_000, accept_incoming: false }
+        EndpointConfig {
+            session: SessionConfig::default(),
+            handshake_timeout_usec: 10_000_000,
+            accept_incoming: false,
+            admission: AdmissionLimits::default(),
+            memory_budget: 256 * 1024 * 1024,
+        }
     }
 }
 
@@ -118,7 +155,6 @@ enum Phase {
     ServerHandshake {
         noise: Box<HandshakeState>,
         reply: Vec<u8>,
-        client: (SocketAddr, u32),
     },
     ServerAwaitAccept {
         crypto: Box<StatelessTransportState>,
@@ -132,6 +168,25 @@ enum Phase {
     Ended,
 }
 
+impl Phase {
+    fn crypto(&self) -> Option<&StatelessTransportState> {
+        match self {
+            Phase::ClientAwaitAccept { crypto, .. }
+            | Phase::ServerAwaitAccept { crypto, .. }
+            | Phase::Established { crypto, .. } => Some(crypto),
+            _ => None,
+        }
+    }
+}
+
+/// An address the peer seems to have moved to, being checked.
+struct PathProbe {
+    address: SocketAddr,
+    token: [u8; 8],
+    retry_at: u64,
+    tries: u32,
+}
+
 struct Connection {
     peer: SocketAddr,
     /// The peer's id for this connection (0 until known).
@@ -140,11 +195,65 @@ struct Connection {
     started: u64,
     retry_at: u64,
     retry_interval: u64,
-    tx_nonce: u64,
-    /// Datagrams waiting to go out (handshake messages and rejections).
-    outbox: Vec<Vec<u8>>,
+    /// Datagrams waiting to go out (handshake and control messages), with their destination.
+    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
     /// After we closed: until when the connection still answers with CLOSE.
     closing_until: Option<u64>,
+    /// Session packet numbers (DATA nonces) already accepted.
+    data_window: ReplayWindow,
+    /// CONTROL nonces already accepted, and the next one we use.
+    control_window: ReplayWindow,
+    next_control_nonce: u64,
+    probe: Option<PathProbe>,
+    /// Server side: the (client address, client id) the HELLO came with, while it is a key of
+    /// `Endpoint::by_client`.
+    client_key: Option<(SocketAddr, u32)>,
+    /// Server side: the IP admission counted this connection under (where its HELLO came
+    /// from, even if the path moves later), and whether it still counts as half-open.
+    admitted_from: Option<std::net::IpAddr>,
+    half_open: bool,
+    /// Receive-buffer bytes this connection held when last looked at (for the memory budget).
+    held: usize,
+}
+
+impl Connection {
+    fn new(peer: SocketAddr, remote_id: u32, phase: Phase, now: u64) -> Connection {
+        Connection {
+            peer,
+            remote_id,
+            phase,
+            started: now,
+            retry_at: now + HANDSHAKE_RETRY_USEC,
+            retry_interval: HANDSHAKE_RETRY_USEC,
+            outbox: VecDeque::new(),
+            closing_until: None,
+            data_window: ReplayWindow::default(),
+            control_window: ReplayWindow::default(),
+            next_control_nonce: 0,
+            probe: None,
+            client_key: None,
+            admitted_from: None,
+            half_open: false,
+            held: 0,
+        }
+    }
+
+    /// Seal a CONTROL message of kind `kind` for the peer, if keys exist yet.
+    fn control_datagram(&mut self, kind: u8, body: &[u8]) -> Option<Vec<u8>> {
+        let crypto = self.phase.crypto()?;
+        let nonce = CONTROL_NONCE_BIT | self.next_control_nonce;
+        self.next_control_nonce += 1;
+        let mut plain = Vec::with_capacity(1 + body.len());
+        plain.push(kind);
+        plain.extend_from_slice(body);
+        let mut d = vec![0u8; SEALED_HEADER + plain.len() + TAG_LEN];
+        d[0] = KIND_CONTROL;
+        d[1..5].copy_from_slice(&self.remote_id.to_be_bytes());
+        d[5..13].copy_from_slice(&nonce.to_be_bytes());
+        let len = crypto.write_message(nonce, &plain, &mut d[SEALED_HEADER..]).ok()?;
+        d.truncate(SEALED_HEADER + len);
+        Some(d)
+    }
 }
 
 /// Connections on one UDP socket.
@@ -152,17 +261,19 @@ pub struct Endpoint {
     config: EndpointConfig,
     local_identity: u64,
     static_key: Vec<u8>,
-    cookie_key: [u8; 32],
-    rng: Rng,
+    cookies: CookieJar,
+    admission: Admission,
     connections: HashMap<ConnectionId, Connection>,
     /// Server side: (client address, client id) -> our id, so a repeated HELLO is answered again
     /// rather than starting a second connection.
     by_client: HashMap<(SocketAddr, u32), ConnectionId>,
-    /// Stateless answers (CHALLENGE, REJECT) waiting to go out.
+    /// Stateless answers (CHALLENGE) waiting to go out.
     stateless_out: Vec<(SocketAddr, Vec<u8>)>,
     events: VecDeque<EndpointEvent>,
     /// Connections whose session sent or received since the last `take_touched`.
     touched: Vec<ConnectionId>,
+    /// Receive-buffer bytes held by all connections (sum of their `held`).
+    held_total: usize,
     pub stats: EndpointStats,
 }
 
@@ -170,6 +281,12 @@ pub struct Endpoint {
 pub struct EndpointStats {
     pub dropped_datagrams: u64,
     pub challenges_sent: u64,
+    /// Datagrams refused by a replay window before any decryption.
+    pub replays_refused: u64,
+    /// Handshakes turned away by an admission limit.
+    pub handshakes_refused: u64,
+    /// Connections moved to a new address after path validation.
+    pub migrations: u64,
 }
 
 /// A new static key pair for [`Endpoint::new`]: (private, public).
@@ -211,26 +328,51 @@ fn parse_identity(payload: &[u8]) -> u64 {
     read_u64(payload, 0).unwrap_or(0)
 }
 
+/// Seal a session packet (its number, then frames) as DATA for the peer's connection
+/// `remote_id`. The number leaves the plaintext for the clear header, where it is the nonce.
+/// `None` only for input the cipher refuses (oversized), which a session never produces.
+fn seal_data(crypto: &StatelessTransportState, remote_id: u32, packet: &[u8]) -> Option<Vec<u8>> {
+    let mut frames = packet;
+    let number = crate::varint::read(&mut frames)?;
+    let mut d = vec![0u8; SEALED_HEADER + frames.len() + TAG_LEN];
+    d[0] = KIND_DATA;
+    d[1..5].copy_from_slice(&remote_id.to_be_bytes());
+    d[5..13].copy_from_slice(&number.to_be_bytes());
+    let len = crypto.write_message(number, frames, &mut d[SEALED_HEADER..]).ok()?;
+    d.truncate(SEALED_HEADER + len);
+    Some(d)
+}
+
+/// REJECT body: reason, then the application's debug text (as much as a close carries).
+fn reject_body(reason: u32, text: &str) -> Vec<u8> {
+    let text = crate::session::truncate_close_text(text);
+    let mut body = reason.to_be_bytes().to_vec();
+    body.extend_from_slice(text.as_bytes());
+    body
+}
+
+fn parse_reject(body: &[u8]) -> (u32, String) {
+    let reason = read_u32(body, 0).unwrap_or(crate::session::END_APP_GENERIC);
+    let text = body.get(4..).map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default();
+    (reason, crate::session::truncate_close_text(&text).to_string())
+}
+
 impl Endpoint {
     /// `static_key`: this endpoint's Noise private key (see [`generate_static_keypair`]).
-    /// `seed`: randomness for connection ids and the cookie key; give each endpoint a fresh one.
-    pub fn new(config: EndpointConfig, static_key: Vec<u8>, local_identity: u64, seed: u64) -> Endpoint {
-        let mut rng = Rng::new(seed);
-        let mut cookie_key = [0u8; 32];
-        for chunk in cookie_key.chunks_mut(8) {
-            chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-        }
+    /// `local_identity`: the identity this endpoint claims in handshakes.
+    pub fn new(config: EndpointConfig, static_key: Vec<u8>, local_identity: u64) -> Endpoint {
         Endpoint {
+            admission: Admission::new(config.admission),
             config,
             local_identity,
             static_key,
-            cookie_key,
-            rng,
+            cookies: CookieJar::new(0),
             connections: HashMap::new(),
             by_client: HashMap::new(),
             stateless_out: Vec::new(),
             events: VecDeque::new(),
             touched: Vec::new(),
+            held_total: 0,
             stats: EndpointStats::default(),
         }
     }
@@ -239,27 +381,14 @@ impl Endpoint {
         self.local_identity = identity;
     }
 
-    fn new_id(&mut self) -> ConnectionId {
+    /// A fresh connection id from the OS CSPRNG: ids tell nothing about one another.
+    fn new_id(&self) -> ConnectionId {
         loop {
-            let id = self.rng.next_u64() as u32;
-            if id != 0 && !self.connections.contains_key(&id) {
+            let id = crate::random::nonzero_u32();
+            if !self.connections.contains_key(&id) {
                 return id;
             }
         }
-    }
-
-    fn cookie(&self, address: SocketAddr, client_id: u32, bucket: u64) -> [u8; COOKIE_LEN] {
-        let mut mac = <blake2::Blake2sMac256 as KeyInit>::new_from_slice(&self.cookie_key).expect("32-byte key");
-        mac.update(address.to_string().as_bytes());
-        mac.update(&client_id.to_be_bytes());
-        mac.update(&bucket.to_be_bytes());
-        let full = mac.finalize().into_bytes();
-        full[..COOKIE_LEN].try_into().expect("length")
-    }
-
-    fn cookie_valid(&self, now: u64, address: SocketAddr, client_id: u32, cookie: &[u8]) -> bool {
-        let bucket = now / COOKIE_BUCKET_USEC;
-        [bucket, bucket.saturating_sub(1)].iter().any(|&b| self.cookie(address, client_id, b) == cookie)
     }
 
     // ----- application calls -------------------------------------------------------------
@@ -267,21 +396,9 @@ impl Endpoint {
     /// Start connecting to `peer`.
     pub fn connect(&mut self, now: u64, peer: SocketAddr) -> ConnectionId {
         let id = self.new_id();
-        let request = request_datagram(id);
-        self.connections.insert(
-            id,
-            Connection {
-                peer,
-                remote_id: 0,
-                phase: Phase::ClientRequest,
-                started: now,
-                retry_at: now + HANDSHAKE_RETRY_USEC,
-                retry_interval: HANDSHAKE_RETRY_USEC,
-                tx_nonce: 0,
-                outbox: vec![request],
-                closing_until: None,
-            },
-        );
+        let mut conn = Connection::new(peer, 0, Phase::ClientRequest, now);
+        conn.outbox.push_back((peer, request_datagram(id)));
+        self.connections.insert(id, conn);
         id
     }
 
@@ -296,13 +413,14 @@ impl Endpoint {
         // The first DATA tells the client it was accepted.
         session.request_ping();
         conn.phase = Phase::Established { crypto, session: Box::new(session) };
-        self.events.push_back(EndpointEvent::Connected { id, identity });
+        self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
         true
     }
 
     /// Close: an established connection sends CLOSE (with `linger`, only after its queued
-    /// reliable data is acknowledged); one not yet established is refused. See [`is_finished`]
-    /// for when the connection can be removed.
+    /// reliable data is acknowledged); one waiting to be accepted is refused with an
+    /// authenticated REJECT carrying `reason` and `text`. See [`is_finished`] for when the
+    /// connection can be removed.
     ///
     /// [`is_finished`]: Self::is_finished
     pub fn close(&mut self, id: ConnectionId, reason: u32, text: &str, linger: bool) {
@@ -310,16 +428,32 @@ impl Endpoint {
         match &mut conn.phase {
             Phase::Established { session, .. } if linger => session.close_after_flush(reason, text),
             Phase::Established { session, .. } => session.close(reason, text),
-            Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
-                let mut reject = vec![KIND_REJECT];
-                reject.extend_from_slice(&conn.remote_id.to_be_bytes());
-                reject.extend_from_slice(&reason.to_be_bytes());
-                conn.outbox.push(reject);
+            Phase::ServerAwaitAccept { .. } => {
+                if let Some(reject) = conn.control_datagram(CONTROL_REJECT, &reject_body(reason, text)) {
+                    conn.outbox.push_back((conn.peer, reject));
+                }
                 conn.phase = Phase::Ended;
             }
             _ => conn.phase = Phase::Ended,
         }
-        self.by_client.retain(|_, v| *v != id);
+        Self::leave_half_open(&mut self.admission, &mut self.by_client, conn);
+    }
+
+    /// A server-side connection stops being a half-open handshake (finished, or ended).
+    fn leave_half_open(
+        admission: &mut Admission,
+        by_client: &mut HashMap<(SocketAddr, u32), ConnectionId>,
+        conn: &mut Connection,
+    ) {
+        if let Some(key) = conn.client_key.take() {
+            by_client.remove(&key);
+        }
+        if conn.half_open
+            && let Some(ip) = conn.admitted_from
+        {
+            conn.half_open = false;
+            admission.handshake_done(ip);
+        }
     }
 
     /// Whether a closed connection has nothing left to send, so [`remove`](Self::remove) loses nothing.
@@ -336,10 +470,15 @@ impl Endpoint {
         })
     }
 
-    /// Forget a connection entirely (after `close`, once the application lets go of it).
+    /// Forget a connection entirely (after `close`, once the application lets go of it). Its
+    /// memory and its admission slot are given back.
     pub fn remove(&mut self, id: ConnectionId) {
-        self.connections.remove(&id);
-        self.by_client.retain(|_, v| *v != id);
+        let Some(mut conn) = self.connections.remove(&id) else { return };
+        Self::leave_half_open(&mut self.admission, &mut self.by_client, &mut conn);
+        if let Some(ip) = conn.admitted_from {
+            self.admission.release(ip, false);
+        }
+        self.held_total -= conn.held;
     }
 
     pub fn session(&self, id: ConnectionId) -> Option<&Session> {
@@ -356,9 +495,26 @@ impl Endpoint {
         }
     }
 
+    /// The next message a connection received, keeping the memory budget's count current.
+    pub fn poll_message(&mut self, id: ConnectionId) -> Option<Message> {
+        let conn = self.connections.get_mut(&id)?;
+        let Phase::Established { session, .. } = &mut conn.phase else { return None };
+        let message = session.poll_message()?;
+        let held = session.recv_held().total();
+        self.held_total = self.held_total - conn.held + held;
+        conn.held = held;
+        Some(message)
+    }
+
     /// Connections holding state, in any phase (spoofed handshakes must not add to this).
     pub fn connection_count(&self) -> usize {
         self.connections.len()
+    }
+
+    /// Receive-buffer bytes held by all connections together (bounded by `memory_budget`,
+    /// give or take one packet per connection).
+    pub fn held_bytes(&self) -> usize {
+        self.held_total
     }
 
     pub fn peer_address(&self, id: ConnectionId) -> Option<SocketAddr> {
@@ -392,7 +548,7 @@ impl Endpoint {
             Some(&KIND_REPLY) => self.on_reply(now, from, datagram),
             Some(&KIND_FINISH) => self.on_finish(from, datagram),
             Some(&KIND_DATA) => self.on_data(now, from, datagram),
-            Some(&KIND_REJECT) => self.on_reject(from, datagram),
+            Some(&KIND_CONTROL) => self.on_control(now, from, datagram),
             _ => false,
         };
         if !handled {
@@ -407,7 +563,7 @@ impl Endpoint {
         let Some(client_id) = read_u32(d, 2) else { return false };
         let mut challenge = vec![KIND_CHALLENGE];
         challenge.extend_from_slice(&client_id.to_be_bytes());
-        challenge.extend_from_slice(&self.cookie(from, client_id, now / COOKIE_BUCKET_USEC));
+        challenge.extend_from_slice(&self.cookies.make(now, from, client_id));
         self.stateless_out.push((from, challenge));
         self.stats.challenges_sent += 1;
         true
@@ -426,7 +582,7 @@ impl Endpoint {
         hello.extend_from_slice(&id.to_be_bytes());
         hello.extend_from_slice(cookie);
         hello.extend_from_slice(&msg[..len]);
-        conn.outbox.push(hello.clone());
+        conn.outbox.push_back((from, hello.clone()));
         conn.phase = Phase::ClientHello { noise: Box::new(noise), hello };
         true
     }
@@ -436,7 +592,7 @@ impl Endpoint {
             return false;
         }
         let (Some(client_id), Some(cookie)) = (read_u32(d, 1), d.get(5..5 + COOKIE_LEN)) else { return false };
-        if !self.cookie_valid(now, from, client_id, cookie) {
+        if !self.cookies.check(now, from, client_id, cookie) {
             return false;
         }
         // A repeated HELLO: our REPLY was lost. Send it again.
@@ -444,46 +600,49 @@ impl Endpoint {
             if let Some(conn) = self.connections.get_mut(&id)
                 && let Phase::ServerHandshake { reply, .. } = &conn.phase
             {
-                conn.outbox.push(reply.clone());
+                conn.outbox.push_back((from, reply.clone()));
             }
             return true;
         }
-        let half_open = self.connections.values().filter(|c| matches!(c.phase, Phase::ServerHandshake { .. })).count();
-        if half_open >= MAX_HALF_OPEN {
+        // Only now, with the address proven, does the handshake cost anything: check its share.
+        if !self.admission.try_admit(from.ip()) {
+            self.stats.handshakes_refused += 1;
             return false;
         }
-        let Ok(mut noise) = builder(&self.static_key).build_responder() else { return false };
+        let Some(reply_and_noise) = self.respond_to_hello(client_id, &d[5 + COOKIE_LEN..]) else {
+            self.admission.release(from.ip(), true);
+            return false;
+        };
+        let (id, reply, noise) = reply_and_noise;
+        let mut conn = Connection::new(
+            from,
+            client_id,
+            Phase::ServerHandshake { noise: Box::new(noise), reply: reply.clone() },
+            now,
+        );
+        conn.retry_at = u64::MAX; // the client drives retries during the handshake
+        conn.outbox.push_back((from, reply));
+        conn.client_key = Some((from, client_id));
+        conn.admitted_from = Some(from.ip());
+        conn.half_open = true;
+        self.connections.insert(id, conn);
+        self.by_client.insert((from, client_id), id);
+        true
+    }
+
+    /// Read the client's `e`, write `e ee s es` and our claimed identity: (our id, REPLY, state).
+    fn respond_to_hello(&self, client_id: u32, noise_msg: &[u8]) -> Option<(ConnectionId, Vec<u8>, HandshakeState)> {
+        let mut noise = builder(&self.static_key).build_responder().ok()?;
         let mut scratch = [0u8; 256];
-        if noise.read_message(&d[5 + COOKIE_LEN..], &mut scratch).is_err() {
-            return false;
-        }
+        noise.read_message(noise_msg, &mut scratch).ok()?;
         let mut msg = [0u8; 256];
-        let Ok(len) = noise.write_message(&identity_payload(self.local_identity), &mut msg) else { return false };
+        let len = noise.write_message(&identity_payload(self.local_identity), &mut msg).ok()?;
         let id = self.new_id();
         let mut reply = vec![KIND_REPLY];
         reply.extend_from_slice(&client_id.to_be_bytes());
         reply.extend_from_slice(&id.to_be_bytes());
         reply.extend_from_slice(&msg[..len]);
-        self.connections.insert(
-            id,
-            Connection {
-                peer: from,
-                remote_id: client_id,
-                phase: Phase::ServerHandshake {
-                    noise: Box::new(noise),
-                    reply: reply.clone(),
-                    client: (from, client_id),
-                },
-                started: now,
-                retry_at: u64::MAX, // the client drives retries during the handshake
-                retry_interval: HANDSHAKE_RETRY_USEC,
-                tx_nonce: 0,
-                outbox: vec![reply],
-                closing_until: None,
-            },
-        );
-        self.by_client.insert((from, client_id), id);
-        true
+        Some((id, reply, noise))
     }
 
     fn on_reply(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
@@ -496,7 +655,7 @@ impl Endpoint {
         let Phase::ClientHello { noise, .. } = &mut conn.phase else {
             // A repeated REPLY after we moved on: our FINISH may have been lost; resend it.
             if let Phase::ClientAwaitAccept { finish, .. } = &conn.phase {
-                conn.outbox.push(finish.clone());
+                conn.outbox.push_back((from, finish.clone()));
                 return true;
             }
             return false;
@@ -512,7 +671,7 @@ impl Endpoint {
         finish.extend_from_slice(&server_id.to_be_bytes());
         finish.extend_from_slice(&msg[..len]);
         conn.remote_id = server_id;
-        conn.outbox.push(finish.clone());
+        conn.outbox.push_back((from, finish.clone()));
         conn.phase = Phase::ClientAwaitAccept { crypto: Box::new(crypto), finish, identity };
         conn.retry_interval = HANDSHAKE_RETRY_USEC;
         conn.retry_at = now + HANDSHAKE_RETRY_USEC;
@@ -531,30 +690,57 @@ impl Endpoint {
         let mut payload = [0u8; 256];
         let Ok(payload_len) = noise.read_message(&d[5..], &mut payload) else { return false };
         let identity = parse_identity(&payload[..payload_len]);
-        let Phase::ServerHandshake { noise, client, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else {
+        let Phase::ServerHandshake { noise, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else {
             unreachable!()
         };
         let Ok(crypto) = noise.into_stateless_transport_mode() else { return false };
         conn.phase = Phase::ServerAwaitAccept { crypto: Box::new(crypto), identity };
-        self.by_client.remove(&client);
-        self.events.push_back(EndpointEvent::Incoming { id, address: from, identity });
+        Self::leave_half_open(&mut self.admission, &mut self.by_client, conn);
+        self.events.push_back(EndpointEvent::Incoming { id, address: from, claimed_identity: identity });
         true
     }
 
+    /// Check a sealed datagram's nonce against `window` and open it. `None` for anything that
+    /// is not fresh or does not authenticate; the window is marked only for what does.
+    /// `Err(true)` marks a replay (refused before any cipher work).
+    fn open(
+        crypto: &StatelessTransportState,
+        window: &mut ReplayWindow,
+        counter: u64,
+        nonce: u64,
+        d: &[u8],
+    ) -> Result<Vec<u8>, bool> {
+        if d.len() < SEALED_HEADER + TAG_LEN {
+            return Err(false);
+        }
+        if !window.is_fresh(counter) {
+            return Err(true);
+        }
+        let mut plain = vec![0u8; d.len() - SEALED_HEADER];
+        let len = crypto.read_message(nonce, &d[SEALED_HEADER..], &mut plain).map_err(|_| false)?;
+        plain.truncate(len);
+        window.mark(counter);
+        Ok(plain)
+    }
+
     fn on_data(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        let (Some(id), Some(nonce)) = (read_u32(d, 1), read_u64(d, 5)) else { return false };
-        let session_config = self.config.session.clone();
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
-        if conn.peer != from || d.len() < 13 + TAG_LEN {
+        let (Some(id), Some(number)) = (read_u32(d, 1), read_u64(d, 5)) else { return false };
+        if number & CONTROL_NONCE_BIT != 0 {
             return false;
         }
-        let crypto = match &conn.phase {
-            Phase::Established { crypto, .. } | Phase::ClientAwaitAccept { crypto, .. } => crypto,
-            _ => return false,
+        let session_config = self.config.session.clone();
+        let Some(conn) = self.connections.get_mut(&id) else { return false };
+        if !matches!(conn.phase, Phase::Established { .. } | Phase::ClientAwaitAccept { .. }) {
+            return false;
+        }
+        let crypto = conn.phase.crypto().expect("keys in these phases");
+        let plain = match Self::open(crypto, &mut conn.data_window, number, number, d) {
+            Ok(plain) => plain,
+            Err(replay) => {
+                self.stats.replays_refused += u64::from(replay);
+                return false;
+            }
         };
-        let mut plain = vec![0u8; d.len() - 13];
-        let Ok(len) = crypto.read_message(nonce, &d[13..], &mut plain) else { return false };
-        plain.truncate(len);
         if let Phase::ClientAwaitAccept { .. } = conn.phase {
             let Phase::ClientAwaitAccept { crypto, identity, .. } = std::mem::replace(&mut conn.phase, Phase::Ended)
             else {
@@ -562,11 +748,23 @@ impl Endpoint {
             };
             let session = Session::new(session_config, now);
             conn.phase = Phase::Established { crypto, session: Box::new(session) };
-            self.events.push_back(EndpointEvent::Connected { id, identity });
+            self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
         }
+        if from != conn.peer && conn.probe.as_ref().is_none_or(|p| p.address != from) {
+            // Genuine and fresh, from somewhere new: the peer may have moved. Check it.
+            let mut token = [0u8; 8];
+            crate::random::fill(&mut token);
+            conn.probe = Some(PathProbe { address: from, token, retry_at: now, tries: 0 });
+        }
+        // Everything the other connections hold counts against what this one may take.
+        let others = self.held_total - conn.held;
         let Phase::Established { session, .. } = &mut conn.phase else { unreachable!() };
+        session.set_recv_cap(self.config.memory_budget.saturating_sub(others));
         let was_connected = session.is_connected();
-        session.handle_datagram(now, &plain);
+        session.handle_packet(now, number, &plain);
+        let held = session.recv_held().total();
+        self.held_total = others + held;
+        conn.held = held;
         self.touched.push(id);
         if was_connected {
             Self::report_session_end(&mut self.events, id, session);
@@ -574,19 +772,54 @@ impl Endpoint {
         true
     }
 
-    fn on_reject(&mut self, from: SocketAddr, d: &[u8]) -> bool {
-        let Some(id) = read_u32(d, 1) else { return false };
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
-        // Only a connection still in its handshake believes an unauthenticated rejection.
-        let handshaking =
-            matches!(conn.phase, Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. });
-        if conn.peer != from || !handshaking {
+    fn on_control(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
+        let (Some(id), Some(nonce)) = (read_u32(d, 1), read_u64(d, 5)) else { return false };
+        if nonce & CONTROL_NONCE_BIT == 0 {
             return false;
         }
-        conn.phase = Phase::Ended;
-        let reason = read_u32(d, 5).unwrap_or(crate::session::END_APP_GENERIC);
-        self.events.push_back(EndpointEvent::ClosedByPeer { id, reason, text: "connection refused".into() });
-        true
+        let Some(conn) = self.connections.get_mut(&id) else { return false };
+        let Some(crypto) = conn.phase.crypto() else { return false };
+        let plain = match Self::open(crypto, &mut conn.control_window, nonce & !CONTROL_NONCE_BIT, nonce, d) {
+            Ok(plain) => plain,
+            Err(replay) => {
+                self.stats.replays_refused += u64::from(replay);
+                return false;
+            }
+        };
+        let (Some(&kind), body) = (plain.first(), plain.get(1..).unwrap_or_default()) else { return false };
+        match kind {
+            CONTROL_REJECT => {
+                if !matches!(conn.phase, Phase::ClientAwaitAccept { .. }) {
+                    return false;
+                }
+                conn.phase = Phase::Ended;
+                let (reason, text) = parse_reject(body);
+                self.events.push_back(EndpointEvent::ClosedByPeer { id, reason, text });
+                true
+            }
+            CONTROL_PATH_CHALLENGE => {
+                // Answer to where the challenge came from: that is the path being checked.
+                let Some(response) = conn.control_datagram(CONTROL_PATH_RESPONSE, body) else { return false };
+                conn.outbox.push_back((from, response));
+                true
+            }
+            CONTROL_PATH_RESPONSE => {
+                let Some(probe) = &conn.probe else { return false };
+                if probe.address != from || !crate::cookie::constant_time_eq(&probe.token, body) {
+                    return false;
+                }
+                conn.peer = from;
+                conn.probe = None;
+                if let Phase::Established { session, .. } = &mut conn.phase {
+                    session.on_path_changed(now);
+                }
+                self.stats.migrations += 1;
+                self.touched.push(id);
+                self.events.push_back(EndpointEvent::PathChanged { id, address: from });
+                true
+            }
+            _ => false,
+        }
     }
 
     fn report_session_end(events: &mut VecDeque<EndpointEvent>, id: ConnectionId, session: &Session) {
@@ -645,8 +878,22 @@ impl Endpoint {
     }
 
     fn transmit_one(conn: &mut Connection, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
-        if !conn.outbox.is_empty() {
-            return Some((conn.peer, conn.outbox.remove(0)));
+        if let Some(out) = conn.outbox.pop_front() {
+            return Some(out);
+        }
+        if let Some(probe) = &mut conn.probe
+            && probe.retry_at <= now
+        {
+            if probe.tries >= PATH_MAX_TRIES {
+                conn.probe = None; // that address never answered: stay where we are
+            } else {
+                probe.tries += 1;
+                probe.retry_at = now + PATH_RETRY_USEC;
+                let (address, token) = (probe.address, probe.token);
+                if let Some(challenge) = conn.control_datagram(CONTROL_PATH_CHALLENGE, &token) {
+                    return Some((address, challenge));
+                }
+            }
         }
         let Phase::Established { crypto, session } = &mut conn.phase else { return None };
         let Some(plain) = session.poll_transmit(now) else {
@@ -655,16 +902,7 @@ impl Endpoint {
             }
             return None;
         };
-        let mut d = Vec::with_capacity(plain.len() + DATA_OVERHEAD);
-        d.push(KIND_DATA);
-        d.extend_from_slice(&conn.remote_id.to_be_bytes());
-        d.extend_from_slice(&conn.tx_nonce.to_be_bytes());
-        d.resize(13 + plain.len() + TAG_LEN, 0);
-        // Encryption only fails for oversized input, which a session never produces.
-        let len = crypto.write_message(conn.tx_nonce, &plain, &mut d[13..]).ok()?;
-        d.truncate(13 + len);
-        conn.tx_nonce += 1;
-        Some((conn.peer, d))
+        Some((conn.peer, seal_data(crypto, conn.remote_id, &plain)?))
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
@@ -677,10 +915,12 @@ impl Endpoint {
                 Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
                     Some(conn.started + self.config.handshake_timeout_usec)
                 }
-                Phase::Established { session, .. } => match (session.poll_timeout(), conn.closing_until) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
+                Phase::Established { session, .. } => {
+                    [session.poll_timeout(), conn.closing_until, conn.probe.as_ref().map(|p| p.retry_at)]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                }
                 Phase::Ended => None,
             };
             if let Some(at) = at {
@@ -712,7 +952,7 @@ impl Endpoint {
                             Phase::ClientAwaitAccept { finish, .. } => finish.clone(),
                             _ => unreachable!(),
                         };
-                        conn.outbox.push(resend);
+                        conn.outbox.push_back((conn.peer, resend));
                         conn.retry_interval = (conn.retry_interval * 3 / 2).min(HANDSHAKE_RETRY_MAX_USEC);
                         conn.retry_at = now + conn.retry_interval;
                     }
@@ -748,6 +988,16 @@ impl Endpoint {
                 self.remove(id);
             }
         }
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl Endpoint {
+    /// Test hook: seal `packet` (a session packet: number, then frames) as DATA on connection
+    /// `id`, exactly as a peer with the keys could. For tests that play a malicious peer.
+    pub fn seal_raw(&mut self, id: ConnectionId, packet: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
+        let conn = self.connections.get(&id)?;
+        Some((conn.peer, seal_data(conn.phase.crypto()?, conn.remote_id, packet)?))
     }
 }
 

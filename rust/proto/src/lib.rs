@@ -16,10 +16,16 @@
 //! Still to come: certificates (identities vouched for by the relay's CA) and congestion control
 //! beyond a fixed pacing rate.
 
+pub mod admission;
+pub mod cookie;
 pub mod endpoint;
+pub mod impair;
 pub mod lanes;
+pub mod random;
 pub mod ranges;
+pub mod replay;
 pub mod session;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod varint;
 pub mod wire;

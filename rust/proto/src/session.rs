@@ -39,8 +39,9 @@ const INITIAL_RTT_USEC: u64 = 100_000;
 const MIN_LOSS_DELAY_USEC: u64 = 1_000;
 /// Received-packet ranges remembered for acknowledgements and duplicate detection.
 const MAX_TRACKED_RANGES: usize = 256;
-/// Partially received unreliable messages kept at once, across lanes.
-const MAX_PARTIAL_BYTES: usize = 4 * 1024 * 1024;
+/// What one out-of-order segment costs beyond its bytes (map node and allocation), so a peer
+/// sending many tiny segments is charged for the memory it really makes us hold.
+const SEGMENT_OVERHEAD: usize = 64;
 /// Congestion window at the start, and its floor, in packets.
 const INITIAL_WINDOW_PACKETS: u64 = 10;
 const MIN_WINDOW_PACKETS: u64 = 2;
@@ -49,6 +50,15 @@ const MAX_PTO_BACKOFF: u32 = 10;
 
 /// `k_ESteamNetConnectionEnd_App_Generic`: the reason a close gives when none is said.
 pub const END_APP_GENERIC: u32 = 1000;
+
+/// `text` cut to what a CLOSE (or REJECT) carries, on a character boundary.
+pub fn truncate_close_text(text: &str) -> &str {
+    let mut end = text.len().min(wire::MAX_CLOSE_TEXT as usize);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// `k_nSteamNetworkingSend_*` bits the session understands.
 pub mod flags {
@@ -69,8 +79,21 @@ pub struct SessionConfig {
     pub max_ack_delay_usec: u64,
     /// Bytes queued or unacknowledged before sends fail with `LimitExceeded` (GNS `SendBufferSize`).
     pub send_buffer_size: usize,
-    /// Reliable bytes a receiver buffers ahead of a gap, per lane.
+    /// Reliable bytes a sender puts in flight beyond the lowest unacknowledged offset of a lane:
+    /// what it assumes the peer buffers (the peer's `recv_buffer_size` at its default).
     pub recv_window: u64,
+    /// Most bytes held for the peer at once, across all lanes: out-of-order segments, partial
+    /// messages and delivered messages the application has not taken (GNS `RecvBufferSize`).
+    /// Data beyond it is refused (reliable: left unacknowledged, so it is sent again later).
+    pub recv_buffer_size: usize,
+    /// Most delivered messages waiting for the application (GNS `RecvBufferMessages`).
+    pub recv_buffer_messages: usize,
+    /// Largest message accepted; a bigger reliable message ends the connection, a bigger
+    /// unreliable one is dropped (GNS `RecvMaxMessageSize`).
+    pub recv_max_message_size: u64,
+    /// Most data frames one packet may carry; a packet with more is dropped whole (GNS
+    /// `RecvMaxSegmentsPerPacket`).
+    pub recv_max_segments_per_packet: usize,
     /// Silence after which the connection is declared dead (GNS `TimeoutConnected`).
     pub idle_timeout_usec: u64,
     /// Quiet time after which a keepalive ping is sent.
@@ -88,6 +111,10 @@ impl Default for SessionConfig {
             max_ack_delay_usec: 2_000,
             send_buffer_size: 512 * 1024,
             recv_window: 1024 * 1024,
+            recv_buffer_size: 1024 * 1024,
+            recv_buffer_messages: 1000,
+            recv_max_message_size: 512 * 1024,
+            recv_max_segments_per_packet: 1300,
             idle_timeout_usec: 10 * MICROS_PER_SEC,
             keepalive_usec: MICROS_PER_SEC,
         }
@@ -310,9 +337,27 @@ struct RecvLane {
     next_offset: u64,
     /// Out-of-order segments beyond `next_offset`, by offset.
     segments: BTreeMap<u64, Vec<u8>>,
-    segment_bytes: u64,
     /// In-order bytes not yet parsed into whole messages.
     assembled: Vec<u8>,
+}
+
+/// Bytes held for the peer, by kind; their sum is checked against the receive budget.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecvHeld {
+    /// Out-of-order reliable segments, with [`SEGMENT_OVERHEAD`] each.
+    pub segments: usize,
+    /// In-order reliable bytes of messages not yet complete.
+    pub assembled: usize,
+    /// Unreliable messages still missing fragments.
+    pub partials: usize,
+    /// Complete messages the application has not taken.
+    pub inbox: usize,
+}
+
+impl RecvHeld {
+    pub fn total(&self) -> usize {
+        self.segments + self.assembled + self.partials + self.inbox
+    }
 }
 
 #[derive(Debug)]
@@ -383,8 +428,10 @@ pub struct Session {
     stats_due_at: u64,
     partials: HashMap<(u16, u64), Partial>,
     partial_order: VecDeque<(u16, u64)>,
-    partial_bytes: usize,
     inbox: VecDeque<Message>,
+    held: RecvHeld,
+    /// A lower receive limit imposed from outside (the endpoint's memory budget), if any.
+    recv_cap: usize,
     stats: SessionStats,
 }
 
@@ -431,8 +478,9 @@ impl Session {
             stats_due_at: now + MICROS_PER_SEC,
             partials: HashMap::new(),
             partial_order: VecDeque::new(),
-            partial_bytes: 0,
             inbox: VecDeque::new(),
+            held: RecvHeld::default(),
+            recv_cap: usize::MAX,
             stats: SessionStats::default(),
             config,
         }
@@ -600,11 +648,13 @@ impl Session {
     }
 
     fn close_text(text: &str) -> String {
-        let mut end = text.len().min(wire::MAX_CLOSE_TEXT as usize);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text[..end].to_string()
+        truncate_close_text(text).to_string()
+    }
+
+    /// The peer was proven to be at a new address: probe the new path at once rather than
+    /// wait for a timer, so anything lost on the old path is found and sent again quickly.
+    pub fn on_path_changed(&mut self, _now: u64) {
+        self.request_ping();
     }
 
     /// Lingering, and nothing reliable left unacknowledged: time for the CLOSE.
@@ -821,28 +871,49 @@ impl Session {
 
     // ----- receiving ---------------------------------------------------------------------
 
-    /// Process one datagram from the peer. Malformed input is counted and dropped.
+    /// Process one datagram from the peer: its packet number, then its frames (the layout
+    /// [`poll_transmit`](Self::poll_transmit) produces). Malformed input is counted and dropped.
     pub fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
+        let mut rest = datagram;
+        let Some(number) = varint::read(&mut rest) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        self.handle_packet(now, number, rest);
+    }
+
+    /// Process one packet whose number travelled outside it (the endpoint puts it in the
+    /// clear header, where it is the encryption nonce). Only a packet number not seen before
+    /// counts: a duplicate or replay neither refreshes liveness nor draws an acknowledgement.
+    pub fn handle_packet(&mut self, now: u64, number: u64, payload: &[u8]) {
         if matches!(self.state, SessionState::ProblemDetected { .. }) {
             return;
         }
+        let duplicate = number < self.received_floor || self.received.contains(number);
+        let Ok(frames) = wire::decode_frames(payload) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        let data_frames = frames.iter().filter(|f| matches!(f, Frame::Reliable { .. } | Frame::Unreliable { .. }));
+        if data_frames.count() > self.config.recv_max_segments_per_packet {
+            self.stats.bad_packets += 1;
+            return;
+        }
         if self.state == SessionState::ClosedLocally {
-            // The peer has not heard our CLOSE: say it again (only if the packet is genuine).
-            if wire::decode_packet(datagram).is_ok() && self.close_pending.is_none() {
+            // The peer has not heard our CLOSE: say it again.
+            if !duplicate && self.close_pending.is_none() {
                 self.close_pending = self.close_sent.clone();
             }
             return;
         }
-        let Ok((number, frames)) = wire::decode_packet(datagram) else {
-            self.stats.bad_packets += 1;
+        if duplicate {
             return;
-        };
+        }
         self.last_received = now;
         self.stats.packets_received += 1;
-        self.stats.bytes_received += datagram.len() as u64;
+        self.stats.bytes_received += payload.len() as u64 + varint::len(number) as u64;
         let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
-        let duplicate = number < self.received_floor || self.received.contains(number);
-        if !duplicate {
+        {
             self.distinct_received += 1;
             self.first_received = Some(self.first_received.map_or(number, |f| f.min(number)));
             let in_order = self.received.max().is_none_or(|max| number == max + 1);
@@ -869,10 +940,45 @@ impl Session {
                     if self.unacked_eliciting >= 2 || !in_order { now } else { now + self.config.max_ack_delay_usec };
                 self.ack_deadline = Some(self.ack_deadline.map_or(deadline, |d| d.min(deadline)));
             }
-        } else if ack_eliciting {
-            // A retransmitted duplicate: the peer probably missed our acknowledgement.
-            self.ack_deadline = Some(now);
         }
+        self.release_if_ended();
+    }
+
+    /// Once the connection is over, what was held for reassembly and sending is useless:
+    /// give the memory back at once (delivered messages stay readable).
+    fn release_if_ended(&mut self) {
+        if matches!(self.state, SessionState::ProblemDetected { .. } | SessionState::ClosedByPeer { .. }) {
+            self.recv_lanes = HashMap::new();
+            self.partials = HashMap::new();
+            self.partial_order = VecDeque::new();
+            self.held = RecvHeld { inbox: self.held.inbox, ..RecvHeld::default() };
+            self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
+            self.sent = BTreeMap::new();
+            self.queued_bytes = 0;
+            self.queued_unreliable_bytes = 0;
+            self.bytes_in_flight = 0;
+        }
+    }
+
+    /// The receive limit in force: the configured budget, or less if the endpoint says so.
+    fn recv_limit(&self) -> usize {
+        self.config.recv_buffer_size.min(self.recv_cap)
+    }
+
+    /// Impose a lower receive limit than the configured one (an endpoint sharing one memory
+    /// budget among its connections); `usize::MAX` lifts it.
+    pub fn set_recv_cap(&mut self, cap: usize) {
+        self.recv_cap = cap;
+    }
+
+    /// Bytes this session holds for its peer now.
+    pub fn recv_held(&self) -> RecvHeld {
+        self.held
+    }
+
+    /// Whether the application's backlog leaves room for more delivered messages.
+    fn inbox_has_room(&self, limit: usize) -> bool {
+        self.held.inbox + self.held.assembled < limit && self.inbox.len() < self.config.recv_buffer_messages
     }
 
     /// Returns false if the frame's data had to be dropped (reliable bytes beyond our window).
@@ -894,9 +1000,12 @@ impl Session {
         true
     }
 
-    /// Take reliable stream bytes; false if they lie beyond the receive window (dropped).
+    /// Take reliable stream bytes; false if they had to be dropped (beyond the window or the
+    /// receive budget), so the packet stays unacknowledged and the peer sends them again.
     fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) -> bool {
         let window = self.config.recv_window;
+        let limit = self.recv_limit();
+        let inbox_has_room = self.inbox_has_room(limit);
         let recv = self.recv_lanes.entry(lane).or_default();
         let end = offset + data.len() as u64;
         if end <= recv.next_offset {
@@ -911,24 +1020,38 @@ impl Session {
             (offset, data)
         };
         if offset > recv.next_offset {
-            let keep = recv.segments.get(&offset).is_none_or(|old| old.len() < data.len());
-            if keep {
-                let old = recv.segments.insert(offset, data.to_vec()).map_or(0, |o| o.len());
-                recv.segment_bytes += data.len() as u64 - old as u64;
+            // Out of order: held until the gap fills, charged against the budget.
+            let old = recv.segments.get(&offset).map(Vec::len);
+            if old.is_some_and(|old| old >= data.len()) {
+                return true;
             }
+            let cost = data.len() - old.unwrap_or(0) + if old.is_none() { SEGMENT_OVERHEAD } else { 0 };
+            if self.held.total() + cost > limit {
+                return false;
+            }
+            recv.segments.insert(offset, data.to_vec());
+            self.held.segments += cost;
             return true;
         }
+        // In order: only the application's own backlog can stop it, so a budget full of
+        // out-of-order segments never blocks the bytes that would drain them.
+        if !inbox_has_room {
+            return false;
+        }
         recv.assembled.extend_from_slice(data);
+        self.held.assembled += data.len();
         recv.next_offset = end;
         while let Some((&seg_offset, _)) = recv.segments.first_key_value() {
             if seg_offset > recv.next_offset {
                 break;
             }
             let seg = recv.segments.remove(&seg_offset).expect("present");
-            recv.segment_bytes -= seg.len() as u64;
+            self.held.segments -= seg.len() + SEGMENT_OVERHEAD;
             let seg_end = seg_offset + seg.len() as u64;
             if seg_end > recv.next_offset {
-                recv.assembled.extend_from_slice(&seg[(recv.next_offset - seg_offset) as usize..]);
+                let fresh = &seg[(recv.next_offset - seg_offset) as usize..];
+                recv.assembled.extend_from_slice(fresh);
+                self.held.assembled += fresh.len();
                 recv.next_offset = seg_end;
             }
         }
@@ -937,7 +1060,7 @@ impl Session {
         loop {
             let mut rest = &recv.assembled[parsed..];
             let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
-            if len > wire::MAX_MESSAGE_SIZE {
+            if len > wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size) {
                 self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
                 return true;
             }
@@ -947,40 +1070,53 @@ impl Session {
             let header = recv.assembled.len() - parsed - rest.len();
             let data = rest[..len as usize].to_vec();
             parsed += header + len as usize;
+            self.held.inbox += data.len();
             self.inbox.push_back(Message { lane, number, reliable: true, data });
         }
         recv.assembled.drain(..parsed);
+        self.held.assembled -= parsed;
         true
     }
 
     fn on_unreliable(&mut self, lane: u16, number: u64, offset: u32, total_len: u32, data: &[u8]) {
-        if offset == 0 && data.len() == total_len as usize {
+        let total = total_len as usize;
+        let limit = self.recv_limit();
+        if total as u64 > self.config.recv_max_message_size || !self.inbox_has_room(limit) {
+            return; // unreliable: dropping is always allowed
+        }
+        if offset == 0 && data.len() == total {
+            self.held.inbox += total;
             self.inbox.push_back(Message { lane, number, reliable: false, data: data.to_vec() });
             return;
         }
         let key = (lane, number);
         if !self.partials.contains_key(&key) {
-            // Make room: forget the oldest partial messages first.
-            while self.partial_bytes + total_len as usize > MAX_PARTIAL_BYTES {
+            // Make room: forget the oldest partial messages first; drop this one if that is
+            // not enough.
+            while self.held.total() + total > limit {
                 let Some(old) = self.partial_order.pop_front() else { break };
                 if let Some(p) = self.partials.remove(&old) {
-                    self.partial_bytes -= p.data.len();
+                    self.held.partials -= p.data.len();
                 }
             }
-            self.partials.insert(key, Partial { data: vec![0; total_len as usize], got: RangeSet::default() });
+            if self.held.total() + total > limit {
+                return;
+            }
+            self.partials.insert(key, Partial { data: vec![0; total], got: RangeSet::default() });
             self.partial_order.push_back(key);
-            self.partial_bytes += total_len as usize;
+            self.held.partials += total;
         }
         let partial = self.partials.get_mut(&key).expect("inserted");
-        if partial.data.len() != total_len as usize {
+        if partial.data.len() != total {
             return; // inconsistent fragments of one message: ignore the odd one
         }
         let start = offset as usize;
         partial.data[start..start + data.len()].copy_from_slice(data);
         partial.got.insert(offset as u64..offset as u64 + data.len() as u64);
-        if partial.got.gaps_in(0..total_len as u64).is_empty() {
+        if partial.got.gaps_in(0..total as u64).is_empty() {
             let partial = self.partials.remove(&key).expect("present");
-            self.partial_bytes -= partial.data.len();
+            self.held.partials -= partial.data.len();
+            self.held.inbox += partial.data.len();
             self.partial_order.retain(|k| *k != key);
             self.inbox.push_back(Message { lane, number, reliable: false, data: partial.data });
         }
@@ -1174,6 +1310,7 @@ impl Session {
         }
         if now >= self.last_received + self.config.idle_timeout_usec {
             self.state = SessionState::ProblemDetected { reason: Problem::Timeout };
+            self.release_if_ended();
             return;
         }
         if self.loss_time.is_some_and(|t| t <= now) {
@@ -1198,7 +1335,9 @@ impl Session {
     // ----- delivery ----------------------------------------------------------------------
 
     pub fn poll_message(&mut self) -> Option<Message> {
-        self.inbox.pop_front()
+        let message = self.inbox.pop_front()?;
+        self.held.inbox -= message.data.len();
+        Some(message)
     }
 
     pub fn has_messages(&self) -> bool {

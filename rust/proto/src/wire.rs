@@ -229,11 +229,16 @@ fn decode_frame<'a>(input: &mut &'a [u8]) -> Result<Frame<'a>, DecodeError> {
 /// Split a packet into its number and frames.
 pub fn decode_packet(mut input: &[u8]) -> Result<(u64, Vec<Frame<'_>>), DecodeError> {
     let number = read(&mut input)?;
+    Ok((number, decode_frames(input)?))
+}
+
+/// The frames of a packet whose number travelled separately.
+pub fn decode_frames(mut input: &[u8]) -> Result<Vec<Frame<'_>>, DecodeError> {
     let mut frames = Vec::new();
     while !input.is_empty() {
         frames.push(decode_frame(&mut input)?);
     }
-    Ok((number, frames))
+    Ok(frames)
 }
 
 #[cfg(test)]

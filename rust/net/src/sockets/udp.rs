@@ -93,6 +93,10 @@ fn session_config(config: &ConnectionConfig) -> SessionConfig {
         nagle_usec: config.int32(ids::NAGLE_TIME).max(0) as u64,
         send_buffer_size: config.int32(ids::SEND_BUFFER_SIZE).max(0) as usize,
         idle_timeout_usec: config.int32(ids::TIMEOUT_CONNECTED).max(1) as u64 * 1000,
+        recv_buffer_size: config.int32(ids::RECV_BUFFER_SIZE).max(0) as usize,
+        recv_buffer_messages: config.int32(ids::RECV_BUFFER_MESSAGES).max(0) as usize,
+        recv_max_message_size: config.int32(ids::RECV_MAX_MESSAGE_SIZE).max(0) as u64,
+        recv_max_segments_per_packet: config.int32(ids::RECV_MAX_SEGMENTS_PER_PACKET).max(1) as usize,
         ..SessionConfig::default()
     }
 }
@@ -102,16 +106,8 @@ fn endpoint_config(config: &ConnectionConfig, accept_incoming: bool) -> Endpoint
         session: session_config(config),
         handshake_timeout_usec: config.int32(ids::TIMEOUT_INITIAL).max(1) as u64 * 1000,
         accept_incoming,
+        ..EndpointConfig::default()
     }
-}
-
-/// A fresh 64-bit seed from the standard library's per-process random keys and the clock.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    hasher.finish()
 }
 
 impl Sockets {
@@ -147,7 +143,7 @@ impl Sockets {
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
         };
         let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
-        let endpoint = Endpoint::new(config, static_key, local_identity, random_seed());
+        let endpoint = Endpoint::new(config, static_key, local_identity);
         let key = state.next_endpoint_key;
         state.next_endpoint_key += 1;
         let wake = Arc::new(Notify::new());
@@ -255,21 +251,22 @@ impl Drop for Sockets {
 
 impl Sockets {
     /// `CreateSocketPair(loopback = true)`: two real UDP endpoints on 127.0.0.1 that connect to
-    /// each other. Returns once both ends are connected (the handshake takes about a
+    /// each other; `identity1`/`identity2` are the ends' own identities (already defaulted).
+    /// Returns once both ends are connected (the handshake takes about a
     /// millisecond), or `None` if that does not happen within a few seconds.
     pub(super) fn create_loopback_pair(&self, identity1: Identity, identity2: Identity) -> Option<(Handle, Handle)> {
         let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         let config = ConnectionConfig::default();
+        // Both ends live in this process, so the identities the application gave are known
+        // here, not taken from the wire: each end's remote is the other's.
+        let (remote_of_1, remote_of_2) = (identity2, identity1);
         let (h1, server) = {
             let mut state = self.lock();
-            let local = state.local_identity.steam_id64();
-            let id_or_local = |identity: &Identity| if identity.is_valid() { identity.steam_id64() } else { local };
             let server_config = endpoint_config(&config, true);
-            let server =
-                self.open_endpoint(&mut state, loopback, server_config, Role::Pair, id_or_local(&identity2))?;
+            let server = self.open_endpoint(&mut state, loopback, server_config, Role::Pair, 0)?;
             let server_address = state.endpoints[&server].sender.local_addr().ok();
             let client_config = endpoint_config(&config, false);
-            let client = self.open_endpoint(&mut state, loopback, client_config, Role::Pair, id_or_local(&identity1));
+            let client = self.open_endpoint(&mut state, loopback, client_config, Role::Pair, 0);
             let (Some(server_address), Some(client)) = (server_address, client) else {
                 if let Some(ep) = state.endpoints.remove(&server) {
                     ep.shut_down();
@@ -301,6 +298,13 @@ impl Sockets {
                     && connected(h1)
                     && connected(h2)
                 {
+                    drop(state);
+                    let mut state = self.lock();
+                    for (handle, remote) in [(h1, remote_of_1), (h2, remote_of_2)] {
+                        if let Some(conn) = state.connections.get_mut(&handle) {
+                            conn.remote_identity = remote;
+                        }
+                    }
                     return Some((h1, h2));
                 }
             }
@@ -394,14 +398,12 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         events.push(event);
     }
     let role = ep.role;
-    let mut arrived = Vec::new();
+    let mut touched = Vec::new();
     let mut counters = Vec::new();
     for id in ep.endpoint.take_touched() {
         let Some(&handle) = ep.handles.get(&id) else { continue };
-        if let Some(session) = ep.endpoint.session_mut(id) {
-            while let Some(message) = session.poll_message() {
-                arrived.push((handle, message));
-            }
+        touched.push((id, handle));
+        if let Some(session) = ep.endpoint.session(id) {
             counters.push((handle, session.traffic()));
         }
     }
@@ -417,12 +419,36 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
             conn.counted = counts;
         }
     }
-    for (handle, message) in arrived {
-        let Some(conn) = state.connections.get(&handle) else { continue };
+    for (id, handle) in touched {
+        deliver(state, key, id, handle, now);
+    }
+    // Applying events can make more (a loopback pair's accept): go round once more for those.
+    if state.endpoints.get(&key).is_some_and(|ep| ep.endpoint.has_events()) {
+        pump(state, key, now);
+    }
+}
+
+/// Move what a connection received into its queue for the application, as far as the queue's
+/// limits (`RECV_BUFFER_SIZE`, `RECV_BUFFER_MESSAGES`) allow. The rest waits in the session,
+/// where it counts against the session's own budget, so a peer whose messages are not read
+/// soon has its further data refused rather than held without bound.
+pub(super) fn deliver(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle, now: u64) {
+    loop {
+        let Some(conn) = state.connections.get_mut(&handle) else { return };
+        let full = conn.inbox.len() >= conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize
+            || conn.inbox_bytes >= conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
+        conn.backlogged = full;
+        if full {
+            return;
+        }
+        let identity = conn.remote_identity.steam_id64();
+        let Some(message) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.poll_message(id)) else {
+            return;
+        };
         let received = ReceivedMessage {
             payload: message.data,
             connection: handle,
-            identity: conn.remote_identity.steam_id64(),
+            identity,
             receiver_user_data: -1,
             time_received: now as i64,
             message_number: message.number as i64,
@@ -431,20 +457,17 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         };
         state.enqueue(handle, received);
     }
-    // Applying events can make more (a loopback pair's accept): go round once more for those.
-    if state.endpoints.get(&key).is_some_and(|ep| ep.endpoint.has_events()) {
-        pump(state, key, now);
-    }
 }
 
 fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointEvent, now: u64) {
     let listen_socket = role.listen_socket();
     match event {
-        EndpointEvent::Incoming { id, address, identity } => {
+        // The peer's claimed identity is not vouched for by anyone until certificates exist, so
+        // it is never shown as a Steam ID: the peer is known by its address, unauthenticated.
+        EndpointEvent::Incoming { id, address, claimed_identity: _ } => {
             let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
             let handle = state.allocate_handle();
-            let remote = if identity != 0 { Identity::SteamId(identity) } else { Identity::Ip(address) };
-            let mut conn = Connection::new(remote, config, Transport::Udp { endpoint: key, id });
+            let mut conn = Connection::new(Identity::Ip(address), config, Transport::Udp { endpoint: key, id });
             conn.remote_address = Some(address);
             conn.listen_socket = listen_socket;
             conn.state = ConnectionState::Connecting;
@@ -460,12 +483,9 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 state.post_status_change(handle, ConnectionState::None);
             }
         }
-        EndpointEvent::Connected { id, identity } => {
+        EndpointEvent::Connected { id, claimed_identity: _ } => {
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
-            if identity != 0 {
-                conn.remote_identity = Identity::SteamId(identity);
-            }
             let old = conn.state;
             conn.state = ConnectionState::Connected;
             let preconnect = std::mem::take(&mut conn.preconnect);
@@ -483,6 +503,15 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             }
             if role != Role::Pair {
                 state.post_status_change(handle, old);
+            }
+        }
+        EndpointEvent::PathChanged { id, address } => {
+            // The peer moved (NAT rebinding) and proved it: report where it is now.
+            if let Some(conn) = handle_of(state, key, id).and_then(|h| state.connections.get_mut(&h)) {
+                conn.remote_address = Some(address);
+                if matches!(conn.remote_identity, Identity::Ip(_)) {
+                    conn.remote_identity = Identity::Ip(address);
+                }
             }
         }
         EndpointEvent::ClosedByPeer { id, reason, text } => {

@@ -39,8 +39,8 @@ type Net = Pair<At, At>;
 
 fn net(link: LinkConfig, seed: u64) -> Net {
     let server_config = EndpointConfig { accept_incoming: true, ..Default::default() };
-    let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 111, seed);
-    let server = Endpoint::new(server_config, generate_static_keypair().0, 222, seed + 1);
+    let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 111);
+    let server = Endpoint::new(server_config, generate_static_keypair().0, 222);
     Pair::new(
         At { endpoint: client, peer: S_ADDR },
         At { endpoint: server, peer: C_ADDR },
@@ -55,7 +55,7 @@ fn establish(net: &mut Net) -> (ConnectionId, ConnectionId) {
     let mut incoming = None;
     assert!(net.run_until(net.now + 20 * SECOND, |n| {
         while let Some(e) = n.b.endpoint.poll_event() {
-            if let EndpointEvent::Incoming { id, address, identity } = e {
+            if let EndpointEvent::Incoming { id, address, claimed_identity: identity } = e {
                 assert_eq!((address, identity), (C_ADDR, 111));
                 incoming = Some(id);
             }
@@ -66,11 +66,11 @@ fn establish(net: &mut Net) -> (ConnectionId, ConnectionId) {
     assert!(net.a.endpoint.session(c).is_none(), "client waits for acceptance");
     let now = net.now;
     assert!(net.b.endpoint.accept(now, s));
-    assert_eq!(net.b.endpoint.poll_event(), Some(EndpointEvent::Connected { id: s, identity: 111 }));
+    assert_eq!(net.b.endpoint.poll_event(), Some(EndpointEvent::Connected { id: s, claimed_identity: 111 }));
     let mut connected = false;
     assert!(net.run_until(net.now + 20 * SECOND, |n| {
         while let Some(e) = n.a.endpoint.poll_event() {
-            assert_eq!(e, EndpointEvent::Connected { id: c, identity: 222 });
+            assert_eq!(e, EndpointEvent::Connected { id: c, claimed_identity: 222 });
             connected = true;
         }
         connected
@@ -150,13 +150,14 @@ fn closing_before_accept_rejects_the_client() {
         }
         incoming.is_some()
     }));
-    net.b.endpoint.close(incoming.unwrap(), 1234, "full", false);
+    net.b.endpoint.close(incoming.unwrap(), 1234, "server full", false);
     let mut event = None;
     assert!(net.run_until(net.now + 10 * SECOND, |n| {
         event = n.a.endpoint.poll_event();
         event.is_some()
     }));
-    assert_eq!(event, Some(EndpointEvent::ClosedByPeer { id: c, reason: 1234, text: "connection refused".into() }));
+    // The application's reason and its debug text both reach the client, authenticated.
+    assert_eq!(event, Some(EndpointEvent::ClosedByPeer { id: c, reason: 1234, text: "server full".into() }));
 }
 
 #[test]
@@ -197,11 +198,16 @@ fn tampered_and_foreign_datagrams_are_dropped() {
     datagram[last] ^= 1;
     let dropped = net.b.endpoint.stats.dropped_datagrams;
     net.b.endpoint.handle_datagram(now, C_ADDR, &datagram);
-    net.b.endpoint.handle_datagram(now, addr("127.0.0.1:1"), &good);
-    assert_eq!(net.b.endpoint.stats.dropped_datagrams, dropped + 2, "bit flip and wrong sender both dropped");
+    assert_eq!(net.b.endpoint.stats.dropped_datagrams, dropped + 1, "bit flip dropped");
     assert!(net.b.endpoint.session_mut(s).unwrap().poll_message().is_none());
     net.b.endpoint.handle_datagram(now, C_ADDR, &good);
     assert_eq!(net.b.endpoint.session_mut(s).unwrap().poll_message().unwrap().data, b"genuine");
+    // The same datagram again, from anywhere, is a replay: refused before decryption.
+    net.b.endpoint.handle_datagram(now, C_ADDR, &good);
+    net.b.endpoint.handle_datagram(now, addr("127.0.0.1:1"), &good);
+    assert_eq!(net.b.endpoint.stats.replays_refused, 2);
+    assert!(net.b.endpoint.session_mut(s).unwrap().poll_message().is_none());
+    assert_eq!(net.b.endpoint.peer_address(s), Some(C_ADDR), "a replay from elsewhere moves nothing");
 }
 
 #[test]

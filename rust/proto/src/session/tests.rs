@@ -244,6 +244,7 @@ fn reliable_delivery_survives_any_network() {
             jitter_usec: rng.below(20_000),
             bandwidth: rng.chance(0.5).then(|| 100_000 + rng.below(2_000_000)),
             queue_limit: 16 * 1024 + rng.below(256 * 1024) as usize,
+            ..Default::default()
         };
         let config = SessionConfig {
             send_rate: 200_000 + rng.below(2_000_000),
