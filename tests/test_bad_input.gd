@@ -150,7 +150,7 @@ func test_udp_calls_with_bad_addresses_and_options() -> void:
 	check_eq(S.connectByIPAddress("127.0.0.1:27015", {12345: 1}), 0, "unknown config value")
 	check_eq(S.connectByIPAddress("127.0.0.1:27015", {"x": [1]}), 0, "config key that is not an int")
 	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_SEND_BUFFER_SIZE: [1]}), 0, "config value of the wrong type")
-	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_SEND: 5.0}), 0, "global-only config value")
+	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_LOG_LEVEL_SRD_RELAY_PINGS: 5}), 0, "global-only config value")
 	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_TIMEOUT_INITIAL: 1 << 40}), 0, "int64 into an int32 value")
 	check_eq(S.createListenSocketIP("127.0.0.1:0", {S.NETWORKING_CONFIG_CALLBACK_CONNECTION_STATUS_CHANGED: 1}), 0, "callback pointer option")
 	check_eq(S.createListenSocketIP("999.1.1.1:5", {S.NETWORKING_CONFIG_MTU_DATA_SIZE: 1}), 0, "read-only option")

@@ -129,11 +129,25 @@ pub fn convert(spec: &ConfigSpec, input: &ConfigInput) -> Result<ConfigValue, Co
     }
 }
 
-/// The connection-scope values given when a connection or listen socket was created. Values not
-/// given fall back to the GNS defaults.
+/// Configuration values by id; values not set fall back to the GNS defaults. Two uses: the
+/// values of one connection or listen socket (given when it was created, plus connection-scope
+/// global values set before), and the global values (`setGlobalConfigValue*`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectionConfig {
     values: BTreeMap<i32, ConfigValue>,
+    /// Values copied from the global config at creation rather than set on this object.
+    inherited: std::collections::BTreeSet<i32>,
+}
+
+/// The global values: global-scope ones take effect at once, connection-scope ones become the
+/// defaults of connections and listen sockets created afterwards (as in GNS).
+pub type GlobalConfig = ConnectionConfig;
+
+/// Global-scope values that steamnet also takes per connection or listen socket (an extension:
+/// GNS has them global only): the fake network conditions, so one connection can be tested
+/// under loss while another is not. For a listen socket they apply to all its connections.
+pub fn is_per_connection_extension(id: i32) -> bool {
+    matches!(id, 2..=8 | 26..=28 | 42..=45 | 53..=58)
 }
 
 /// Config value ids this crate reads.
@@ -149,6 +163,26 @@ pub mod ids {
     pub const RECV_BUFFER_MESSAGES: i32 = 48;
     pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
     pub const RECV_MAX_SEGMENTS_PER_PACKET: i32 = 50;
+    pub const FAKE_PACKET_LOSS_SEND: i32 = 2;
+    pub const FAKE_PACKET_LOSS_RECV: i32 = 3;
+    pub const FAKE_PACKET_LAG_SEND: i32 = 4;
+    pub const FAKE_PACKET_LAG_RECV: i32 = 5;
+    pub const FAKE_PACKET_REORDER_SEND: i32 = 6;
+    pub const FAKE_PACKET_REORDER_RECV: i32 = 7;
+    pub const FAKE_PACKET_REORDER_TIME: i32 = 8;
+    pub const FAKE_PACKET_DUP_SEND: i32 = 26;
+    pub const FAKE_PACKET_DUP_RECV: i32 = 27;
+    pub const FAKE_PACKET_DUP_TIME_MAX: i32 = 28;
+    pub const FAKE_RATE_LIMIT_SEND_RATE: i32 = 42;
+    pub const FAKE_RATE_LIMIT_SEND_BURST: i32 = 43;
+    pub const FAKE_RATE_LIMIT_RECV_RATE: i32 = 44;
+    pub const FAKE_RATE_LIMIT_RECV_BURST: i32 = 45;
+    pub const FAKE_PACKET_JITTER_SEND_AVG: i32 = 53;
+    pub const FAKE_PACKET_JITTER_SEND_MAX: i32 = 54;
+    pub const FAKE_PACKET_JITTER_SEND_PCT: i32 = 55;
+    pub const FAKE_PACKET_JITTER_RECV_AVG: i32 = 56;
+    pub const FAKE_PACKET_JITTER_RECV_MAX: i32 = 57;
+    pub const FAKE_PACKET_JITTER_RECV_PCT: i32 = 58;
 }
 
 impl ConnectionConfig {
@@ -160,7 +194,7 @@ impl ConnectionConfig {
                 .ok()
                 .and_then(spec)
                 .ok_or_else(|| ConfigError(format!("unknown config value {id}")))?;
-            if spec.scope != ConfigScope::Connection {
+            if spec.scope != ConfigScope::Connection && !is_per_connection_extension(spec.id) {
                 return Err(ConfigError(format!(
                     "{} ({}) is global; it cannot be set per connection",
                     spec.name, spec.id
@@ -169,6 +203,59 @@ impl ConnectionConfig {
             config.values.insert(spec.id, convert(spec, input)?);
         }
         Ok(config)
+    }
+
+    /// Set one value from `setGlobalConfigValue*` / `setConnectionConfigValue*`; `global` says
+    /// whether global-scope values are allowed. The value is converted and clamped as GNS does.
+    pub fn set(&mut self, id: i32, input: &ConfigInput, global: bool) -> Result<(), ConfigError> {
+        let spec = spec(id).ok_or_else(|| ConfigError(format!("unknown config value {id}")))?;
+        if !global && spec.scope != ConfigScope::Connection && !is_per_connection_extension(id) {
+            return Err(ConfigError(format!("{} ({}) is global; it cannot be set per connection", spec.name, id)));
+        }
+        let value = convert(spec, input)?;
+        self.values.insert(id, value);
+        self.inherited.remove(&id);
+        Ok(())
+    }
+
+    /// These values, with the connection-scope values of `global` filling what is not set here.
+    pub fn over(mut self, global: &GlobalConfig) -> ConnectionConfig {
+        for (id, value) in &global.values {
+            if spec(*id).is_some_and(|s| s.scope == ConfigScope::Connection) && !self.values.contains_key(id) {
+                self.values.insert(*id, value.clone());
+                self.inherited.insert(*id);
+            }
+        }
+        self
+    }
+
+    /// Whether `id` was set on this object itself (not inherited from the global config).
+    pub fn is_own(&self, id: i32) -> bool {
+        self.values.contains_key(&id) && !self.inherited.contains(&id)
+    }
+
+    /// The value set here, if any.
+    pub fn get(&self, id: i32) -> Option<&ConfigValue> {
+        self.values.get(&id)
+    }
+
+    /// The value in force for `id`: set here, else set globally, else GNS's default.
+    pub fn effective_f32(&self, global: &GlobalConfig, id: i32) -> f32 {
+        if self.is_set(id) { self.float(id) } else { global.float(id) }
+    }
+
+    pub fn effective_i32(&self, global: &GlobalConfig, id: i32) -> i32 {
+        if self.is_set(id) { self.int32(id) } else { global.int32(id) }
+    }
+
+    pub fn float(&self, id: i32) -> f32 {
+        match self.values.get(&id) {
+            Some(ConfigValue::Float(v)) => *v,
+            _ => match spec(id).map(|s| s.kind) {
+                Some(ConfigKind::Float { default, .. }) => default,
+                _ => 0.0,
+            },
+        }
     }
 
     pub fn int32(&self, id: i32) -> i32 {
@@ -224,6 +311,32 @@ mod tests {
     }
 
     #[test]
+    fn fake_network_values_may_be_set_per_connection() {
+        let c = ConnectionConfig::from_options(&[(2, ConfigInput::Float(150.0)), (4, ConfigInput::Int(30))]).unwrap();
+        assert_eq!(c.float(2), 100.0, "loss clamped to 100%");
+        assert_eq!(c.int32(4), 30);
+    }
+
+    #[test]
+    fn globals_fill_in_and_own_values_win() {
+        let mut global = GlobalConfig::default();
+        global.set(ids::SEND_RATE_MAX, &ConfigInput::Int(1_000_000), true).unwrap();
+        global.set(2, &ConfigInput::Float(10.0), true).unwrap();
+        assert!(global.set(33, &ConfigInput::Int(1), true).is_err(), "read-only");
+        assert!(global.set(12345, &ConfigInput::Int(1), true).is_err(), "unknown");
+        let own = ConnectionConfig::from_options(&[(ids::NAGLE_TIME as i64, ConfigInput::Int(0))]).unwrap();
+        let c = own.over(&global);
+        assert_eq!(c.int32(ids::SEND_RATE_MAX), 1_000_000, "connection-scope global becomes the default");
+        assert_eq!(c.int32(ids::NAGLE_TIME), 0);
+        assert!(!c.is_set(2), "global-scope values stay global (they apply live)");
+        assert_eq!(c.effective_f32(&global, 2), 10.0);
+        let mut per_conn = c.clone();
+        per_conn.set(2, &ConfigInput::Float(1.0), false).unwrap();
+        assert_eq!(per_conn.effective_f32(&global, 2), 1.0, "own value wins");
+        assert!(per_conn.set(18, &ConfigInput::Int(1), false).is_err(), "global-only per connection");
+    }
+
+    #[test]
     fn user_data_is_int64() {
         let c =
             ConnectionConfig::from_options(&[(ids::CONNECTION_USER_DATA as i64, ConfigInput::Int(1 << 40))]).unwrap();
@@ -239,7 +352,7 @@ mod tests {
         assert!(refused(12345, ConfigInput::Int(1)), "unknown id");
         assert!(refused(-1, ConfigInput::Int(1)));
         assert!(refused(1 << 40, ConfigInput::Int(1)));
-        assert!(refused(2, ConfigInput::Float(5.0)), "global-only value");
+        assert!(refused(18, ConfigInput::Int(5)), "global-only value (LOG_LEVEL_SRD_RELAY_PINGS)");
         assert!(refused(33, ConfigInput::Int(1000)), "read-only MTU_DATA_SIZE");
         assert!(refused(201, ConfigInput::Int(1)), "callback pointer");
         assert!(ConnectionConfig::from_options(&[]).is_ok());

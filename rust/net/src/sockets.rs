@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use steamnet_proto::Lanes;
 
-use crate::config::{ConfigInput, ConnectionConfig, ids};
+use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig, ids};
 use crate::events::{ConnectionInfo, Event};
 use crate::handles::HandleAllocator;
 use crate::identity::Identity;
@@ -210,6 +210,10 @@ struct State {
     listen_sockets: HashMap<Handle, udp::ListenSocket>,
     /// This process's Noise static key, made on first use.
     static_key: Option<Vec<u8>>,
+    /// Values set with `setGlobalConfigValue*`.
+    global_config: GlobalConfig,
+    /// Bumped whenever any config value changes after creation, so drivers re-read theirs.
+    config_epoch: u64,
 }
 
 impl State {
@@ -344,12 +348,11 @@ impl Sockets {
             drop(state);
             return self.create_loopback_pair(id1, id2);
         }
+        let config = ConnectionConfig::default().over(&state.global_config);
         let h1 = state.allocate_handle();
-        state.connections.insert(h1, Connection::new(id2, ConnectionConfig::default(), Transport::Pair { peer: None }));
+        state.connections.insert(h1, Connection::new(id2, config.clone(), Transport::Pair { peer: None }));
         let h2 = state.allocate_handle();
-        state
-            .connections
-            .insert(h2, Connection::new(id1, ConnectionConfig::default(), Transport::Pair { peer: Some(h1) }));
+        state.connections.insert(h2, Connection::new(id1, config, Transport::Pair { peer: Some(h1) }));
         let flags =
             info_flags::LOOPBACK_BUFFERS | info_flags::FAST | info_flags::UNAUTHENTICATED | info_flags::UNENCRYPTED;
         for (handle, peer) in [(h1, h2), (h2, h1)] {
@@ -789,6 +792,9 @@ impl Sockets {
     }
 }
 
+mod config_values;
 #[cfg(test)]
 mod tests;
 mod udp;
+
+pub use config_values::{ConfigReading, data_type, get_result, scope};

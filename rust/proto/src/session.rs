@@ -514,6 +514,12 @@ impl Session {
         Ok(())
     }
 
+    /// New settings for a live session (GNS applies config changes to live connections). The
+    /// packet size only affects packets built from now on.
+    pub fn update_config(&mut self, config: SessionConfig) {
+        self.config = SessionConfig { send_rate: config.send_rate.max(1), ..config };
+    }
+
     pub fn set_send_rate(&mut self, bytes_per_sec: u64) {
         self.config.send_rate = bytes_per_sec.max(1);
     }

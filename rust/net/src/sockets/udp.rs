@@ -19,6 +19,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
 use super::*;
+use crate::fake_network::FakeNetwork;
 
 pub(super) type EndpointKey = u64;
 
@@ -32,6 +33,12 @@ pub(super) struct UdpEndpoint {
     /// The same socket for sending, from any thread. (A fresh tokio socket refuses sends until
     /// its reactor has seen it writable, which would hold the first datagram back.)
     sender: std::net::UdpSocket,
+    /// Fake loss, lag and the like, applied to both directions (a perfect link by default).
+    fake: FakeNetwork,
+    /// The socket's own config (its listen socket's, or its one connection's).
+    pub(super) config: ConnectionConfig,
+    /// The config epoch `fake` was last set up for.
+    fake_epoch: u64,
     wake: Arc<Notify>,
     role: Role,
     /// Whether a connection ever lived here (an endpoint that closes with its last connection
@@ -47,14 +54,52 @@ impl UdpEndpoint {
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
-            // A full socket buffer drops the datagram, like any loss: the protocol recovers.
+            output(&mut self.fake, &self.sender, now, to, &datagram);
+        }
+    }
+
+    /// A datagram arrived from the socket: to the endpoint, through the fake network if on.
+    fn input(&mut self, now: u64, from: SocketAddr, datagram: &[u8]) {
+        if self.fake.recv.config().is_perfect() && self.fake.recv.is_idle() {
+            self.endpoint.handle_datagram(now, from, datagram);
+        } else {
+            self.fake.recv.send(now, (from, datagram.to_vec()), datagram.len());
+        }
+    }
+
+    /// Let through what the fake network held back and is now due, both ways.
+    fn release_due(&mut self, now: u64) {
+        while let Some((to, datagram)) = self.fake.send.pop_arrived(now) {
             let _ = self.sender.send_to(&datagram, to);
         }
+        while let Some((from, datagram)) = self.fake.recv.pop_arrived(now) {
+            self.endpoint.handle_datagram(now, from, &datagram);
+        }
+    }
+
+    /// The next time the driver must wake: endpoint timers or held datagrams.
+    fn next_deadline(&self) -> Option<u64> {
+        [self.endpoint.poll_timeout(), self.fake.next_due()].into_iter().flatten().min()
     }
 
     /// Stop the driver task (it notices the endpoint is gone when woken).
     pub(super) fn shut_down(&self) {
         self.wake.notify_one();
+    }
+
+    /// Make the driver task re-read its deadline.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Send one datagram, through the fake network if it is on. A full socket buffer drops the
+/// datagram, like any loss: the protocol recovers.
+fn output(fake: &mut FakeNetwork, sender: &std::net::UdpSocket, now: u64, to: SocketAddr, datagram: &[u8]) {
+    if fake.send.config().is_perfect() && fake.send.is_idle() {
+        let _ = sender.send_to(datagram, to);
+    } else {
+        fake.send.send(now, (to, datagram.to_vec()), datagram.len());
     }
 }
 
@@ -82,6 +127,24 @@ impl Role {
 pub(super) struct ListenSocket {
     endpoint: EndpointKey,
     config: ConnectionConfig,
+}
+
+impl ListenSocket {
+    pub(super) fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+}
+
+/// A connection's config changed: its session takes the new values, and a socket that exists
+/// for this connection alone (a client's, a pair end's) takes them as its own.
+pub(super) fn apply_config(state: &mut State, key: EndpointKey, id: ConnectionId, config: &ConnectionConfig) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if !matches!(ep.role, Role::Listen(_)) {
+        ep.config = config.clone();
+    }
+    if let Some(session) = ep.endpoint.session_mut(id) {
+        session.update_config(session_config(config));
+    }
 }
 
 fn session_config(config: &ConnectionConfig) -> SessionConfig {
@@ -130,10 +193,12 @@ impl Sockets {
         &self,
         state: &mut State,
         bind: SocketAddr,
-        config: EndpointConfig,
+        own_config: &ConnectionConfig,
+        accept_incoming: bool,
         role: Role,
         local_identity: u64,
     ) -> Option<EndpointKey> {
+        let config = endpoint_config(own_config, accept_incoming);
         let runtime = self.runtime()?;
         let std_socket = std::net::UdpSocket::bind(bind).ok()?;
         std_socket.set_nonblocking(true).ok()?;
@@ -147,11 +212,16 @@ impl Sockets {
         let key = state.next_endpoint_key;
         state.next_endpoint_key += 1;
         let wake = Arc::new(Notify::new());
+        let mut fake = FakeNetwork::new(steamnet_proto::random::u64());
+        fake.configure(own_config, &state.global_config);
         state.endpoints.insert(
             key,
             UdpEndpoint {
                 endpoint,
                 sender,
+                fake,
+                config: own_config.clone(),
+                fake_epoch: state.config_epoch,
                 wake: wake.clone(),
                 role,
                 had_connection: false,
@@ -169,11 +239,10 @@ impl Sockets {
         let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
         let bind = address.unwrap_or(crate::address::CLEARED);
         let mut state = self.lock();
+        let config = config.over(&state.global_config);
         let handle = state.allocate_handle();
         let identity = state.local_identity.steam_id64();
-        let Some(endpoint) =
-            self.open_endpoint(&mut state, bind, endpoint_config(&config, true), Role::Listen(handle), identity)
-        else {
+        let Some(endpoint) = self.open_endpoint(&mut state, bind, &config, true, Role::Listen(handle), identity) else {
             return INVALID_HANDLE;
         };
         state.listen_sockets.insert(handle, ListenSocket { endpoint, config });
@@ -213,9 +282,9 @@ impl Sockets {
         };
         let now = self.inner.now();
         let mut state = self.lock();
+        let config = config.over(&state.global_config);
         let identity = state.local_identity.steam_id64();
-        let Some(key) = self.open_endpoint(&mut state, bind, endpoint_config(&config, false), Role::Client, identity)
-        else {
+        let Some(key) = self.open_endpoint(&mut state, bind, &config, false, Role::Client, identity) else {
             return INVALID_HANDLE;
         };
         let handle = state.allocate_handle();
@@ -256,17 +325,15 @@ impl Sockets {
     /// millisecond), or `None` if that does not happen within a few seconds.
     pub(super) fn create_loopback_pair(&self, identity1: Identity, identity2: Identity) -> Option<(Handle, Handle)> {
         let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-        let config = ConnectionConfig::default();
+        let config = ConnectionConfig::default().over(&self.lock().global_config);
         // Both ends live in this process, so the identities the application gave are known
         // here, not taken from the wire: each end's remote is the other's.
         let (remote_of_1, remote_of_2) = (identity2, identity1);
         let (h1, server) = {
             let mut state = self.lock();
-            let server_config = endpoint_config(&config, true);
-            let server = self.open_endpoint(&mut state, loopback, server_config, Role::Pair, 0)?;
+            let server = self.open_endpoint(&mut state, loopback, &config, true, Role::Pair, 0)?;
             let server_address = state.endpoints[&server].sender.local_addr().ok();
-            let client_config = endpoint_config(&config, false);
-            let client = self.open_endpoint(&mut state, loopback, client_config, Role::Pair, 0);
+            let client = self.open_endpoint(&mut state, loopback, &config, false, Role::Pair, 0);
             let (Some(server_address), Some(client)) = (server_address, client) else {
                 if let Some(ep) = state.endpoints.remove(&server) {
                     ep.shut_down();
@@ -334,7 +401,7 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
             let Some(inner) = inner.upgrade() else { return };
             let state = inner.lock();
             let Some(ep) = state.endpoints.get(&key) else { return };
-            (ep.endpoint.poll_timeout(), inner.clock_base)
+            (ep.next_deadline(), inner.clock_base)
         };
         let sleep = async {
             match deadline {
@@ -349,12 +416,13 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 let now = inner.now();
                 let Some(ep) = state.endpoints.get_mut(&key) else { return };
                 if let Ok((len, from)) = received {
-                    ep.endpoint.handle_datagram(now, from, &buf[..len]);
+                    ep.input(now, from, &buf[..len]);
                 }
                 // Take whatever else already arrived before reacting, so acks batch up.
                 while let Ok((len, from)) = socket.try_recv_from(&mut buf) {
-                    ep.endpoint.handle_datagram(now, from, &buf[..len]);
+                    ep.input(now, from, &buf[..len]);
                 }
+                ep.release_due(now);
                 if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
                     ep.endpoint.handle_timeout(now);
                 }
@@ -365,7 +433,10 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 let mut state = inner.lock();
                 let now = inner.now();
                 let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                ep.endpoint.handle_timeout(now);
+                ep.release_due(now);
+                if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                    ep.endpoint.handle_timeout(now);
+                }
                 pump(&mut state, key, now);
             }
             _ = wake.notified() => {}
@@ -377,9 +448,12 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
 /// state changes and callbacks, and move received messages into the connections' queues.
 pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    let sender = &ep.sender;
-    // A full socket buffer drops the datagram, like any loss: the protocol recovers.
-    ep.endpoint.transmit_all(now, |to, datagram| drop(sender.send_to(datagram, to)));
+    if ep.fake_epoch != state.config_epoch {
+        ep.fake.configure(&ep.config, &state.global_config);
+        ep.fake_epoch = state.config_epoch;
+    }
+    let (fake, sender) = (&mut ep.fake, &ep.sender);
+    ep.endpoint.transmit_all(now, |to, datagram| output(fake, sender, now, to, datagram));
     // Closed connections that are through (at once, or after lingering): forget them, and a
     // client's own endpoint with its last one.
     let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
