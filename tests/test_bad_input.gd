@@ -21,12 +21,16 @@ const COVERED := [
 	"initAuthentication", "receiveMessagesOnConnection", "receiveMessagesOnPollGroup", "resetIdentity",
 	"runNetworkingCallbacks", "sendMessages", "sendMessageToConnection", "setCertificate",
 	"setConnectionName", "setConnectionPollGroup", "setConnectionUserData",
+	# Networking Utils (tests/api/extensions.json)
+	"getConfigValue", "getConfigValueInfo", "getLocalTimestamp", "setConnectionConfigValueFloat",
+	"setConnectionConfigValueInt32", "setConnectionConfigValueString", "setGlobalConfigValueFloat",
+	"setGlobalConfigValueInt32", "setGlobalConfigValueString",
 ]
 
 
 func test_every_method_is_covered() -> void:
 	var contract := Contract.load_contract()
-	var names := Contract.implemented_methods(contract).keys()
+	var names := Contract.implemented_methods(contract).keys() + Contract.extension_methods().keys()
 	names.sort()
 	var covered := COVERED.duplicate()
 	covered.sort()
@@ -64,6 +68,10 @@ func test_connection_calls_with_bad_handles() -> void:
 		check_eq(S.sendMessageToConnection(h, payload, S.NETWORKING_SEND_RELIABLE), {"result": S.RESULT_INVALID_PARAM, "message_number": 0}, tag + " sendMessageToConnection")
 		check_eq(S.sendMessages([payload, payload], h, S.NETWORKING_SEND_RELIABLE), [-S.RESULT_INVALID_PARAM, -S.RESULT_INVALID_PARAM], tag + " sendMessages")
 		check_eq(S.setConnectionPollGroup(h, 0), false, tag + " setConnectionPollGroup")
+		check_eq(S.setConnectionConfigValueInt32(h, S.NETWORKING_CONFIG_NAGLE_TIME, 0), false, tag + " setConnectionConfigValueInt32")
+		check_eq(S.setConnectionConfigValueFloat(h, S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_SEND, 1.0), false, tag + " setConnectionConfigValueFloat")
+		check_eq(S.setConnectionConfigValueString(h, S.NETWORKING_CONFIG_SDR_CLIENT_FORCE_RELAY_CLUSTER, "x"), false, tag + " setConnectionConfigValueString")
+		check_eq(S.getConfigValue(S.NETWORKING_CONFIG_NAGLE_TIME, S.NETWORKING_CONFIG_SCOPE_CONNECTION, h)["result"], S.NETWORKING_GET_CONFIG_VALUE_BAD_SCOPE_OBJ, tag + " getConfigValue")
 
 
 func test_poll_group_and_listen_calls_with_bad_handles() -> void:
@@ -154,6 +162,24 @@ func test_udp_calls_with_bad_addresses_and_options() -> void:
 	check_eq(S.connectByIPAddress("127.0.0.1:27015", {S.NETWORKING_CONFIG_TIMEOUT_INITIAL: 1 << 40}), 0, "int64 into an int32 value")
 	check_eq(S.createListenSocketIP("127.0.0.1:0", {S.NETWORKING_CONFIG_CALLBACK_CONNECTION_STATUS_CHANGED: 1}), 0, "callback pointer option")
 	check_eq(S.createListenSocketIP("999.1.1.1:5", {S.NETWORKING_CONFIG_MTU_DATA_SIZE: 1}), 0, "read-only option")
+
+
+func test_config_utils_with_bad_values() -> void:
+	for id in [0, -1, 1 << 40, 12345]:
+		var tag := "config value %d" % id
+		check_eq(S.setGlobalConfigValueInt32(id, 1), false, tag + " setGlobalConfigValueInt32")
+		check_eq(S.setGlobalConfigValueFloat(id, 1.0), false, tag + " setGlobalConfigValueFloat")
+		check_eq(S.setGlobalConfigValueString(id, "1"), false, tag + " setGlobalConfigValueString")
+		check_eq(S.getConfigValue(id, S.NETWORKING_CONFIG_SCOPE_GLOBAL, 0)["result"], S.NETWORKING_GET_CONFIG_VALUE_BAD_VALUE, tag + " getConfigValue")
+		check_eq(S.getConfigValueInfo(id), {}, tag + " getConfigValueInfo")
+	check_eq(S.setGlobalConfigValueInt32(S.NETWORKING_CONFIG_MTU_DATA_SIZE, 1), false, "read-only value")
+	check_eq(S.setGlobalConfigValueInt32(S.NETWORKING_CONFIG_CALLBACK_CONNECTION_STATUS_CHANGED, 1), false, "callback pointer")
+	check_eq(S.setGlobalConfigValueString(S.NETWORKING_CONFIG_SEND_BUFFER_SIZE, "lots"), false, "non-numeric string into an int")
+	check_eq(S.getConfigValue(S.NETWORKING_CONFIG_NAGLE_TIME, 99, 0)["result"], S.NETWORKING_GET_CONFIG_VALUE_BAD_SCOPE_OBJ, "unknown scope")
+	check_eq(S.getConfigValue(S.NETWORKING_CONFIG_NAGLE_TIME, S.NETWORKING_CONFIG_SCOPE_LISTEN_SOCKET, 123)["result"], S.NETWORKING_GET_CONFIG_VALUE_BAD_SCOPE_OBJ, "no such listen socket")
+	var pair := make_pair()
+	check_eq(S.setConnectionConfigValueInt32(pair[0], S.NETWORKING_CONFIG_LOG_LEVEL_SRD_RELAY_PINGS, 1), false, "global-only value on a connection")
+	check(S.getLocalTimestamp() > 0, "getLocalTimestamp")
 
 
 func test_hosted_server_without_sdr_listen_port() -> void:

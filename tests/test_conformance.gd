@@ -32,8 +32,13 @@ func _type_name(type: int) -> String:
 	return "void" if type == TYPE_NIL else type_string(type)
 
 
+func test_extensions_are_listed() -> void:
+	check_eq(Contract.extension_methods().size(), 9, "methods in tests/api/extensions.json")
+
+
 func test_methods_match_contract() -> void:
 	var expected := Contract.implemented_methods(contract)
+	expected.merge(Contract.extension_methods())
 	var actual := {}
 	for m in ClassDB.class_get_method_list(Contract.CLASS_NAME, true):
 		actual[m["name"]] = m

@@ -153,6 +153,8 @@ func test_refused_connection_is_closed_by_peer() -> void:
 	var ended := func(): return _state_of(client) == S.CONNECTION_STATE_CLOSED_BY_PEER
 	check(await until(ended), "client refused")
 	check_eq(S.getConnectionInfo(client)["end_reason"], 1500, "the server's reason")
+	check_eq(S.getConnectionInfo(client)["end_debug"], "server full", "the server's own words, as GNS carries them")
+	check_eq(S.getConnectionInfo(client)["identity"], 0, "nobody vouched for the server: no Steam ID")
 	check_eq(accepted.size(), 0, "nothing accepted")
 
 

@@ -4,6 +4,8 @@
 extends RefCounted
 
 const VENDORED_PATH := "res://tests/api/networking_sockets.json"
+## Methods bound beyond the contract (Networking Utils calls, steamnet extensions).
+const EXTENSIONS_PATH := "res://tests/api/extensions.json"
 const CLASS_NAME := "SteamNetworkingSockets"
 ## D25: removed from GodotSteam; the contract says omit.
 const OMITTED_CONSTANTS := ["IDENTITY_TYPE_GOOGLE_STADIA"]
@@ -39,6 +41,16 @@ static func implemented_methods(contract: Dictionary) -> Dictionary:
 	var out := {}
 	for m in contract.get("methods", []):
 		if m.get("recommendation", "") != "omit":
+			out[m["name"]] = m
+	return out
+
+
+## The extension methods, checked like contract methods.
+static func extension_methods() -> Dictionary:
+	var parsed: Variant = JSON.parse_string(FileAccess.get_file_as_string(EXTENSIONS_PATH))
+	var out := {}
+	if parsed is Dictionary:
+		for m in parsed.get("methods", []):
 			out[m["name"]] = m
 	return out
 

@@ -8,6 +8,7 @@ use godot::prelude::*;
 mod constants;
 mod convert;
 mod singleton;
+mod utils;
 
 pub use singleton::SteamNetworkingSockets;
 

@@ -25,6 +25,12 @@ pub struct SteamNetworkingSockets {
     base: Base<Object>,
 }
 
+impl SteamNetworkingSockets {
+    pub(crate) fn sockets(&self) -> &Sockets {
+        &self.sockets
+    }
+}
+
 /// Emit a signal for every queued callback. Called each frame and by `runNetworkingCallbacks()`.
 /// The events are taken under a short borrow so that handlers can call back into the singleton.
 pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {

@@ -195,7 +195,11 @@ fn bad_addresses_and_options_are_refused() {
     assert_eq!(sockets.connect_by_ip_address(parse_ip_port("127.0.0.1:0"), &[]), 0, "no port");
     assert_eq!(sockets.connect_by_ip_address(parse_ip_port("0.0.0.0:5000"), &[]), 0, "no IP");
     assert_eq!(sockets.connect_by_ip_address(parse_ip_port("127.0.0.1:5000"), &[(12345, ConfigInput::Int(1))]), 0);
-    assert_eq!(sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[(18, ConfigInput::Int(1))]), 0, "global-only value");
+    assert_eq!(
+        sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[(18, ConfigInput::Int(1))]),
+        0,
+        "global-only value"
+    );
     // Binding a port that is taken fails.
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();

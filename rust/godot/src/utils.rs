@@ -1,0 +1,94 @@
+//! Networking Utils methods that games call for this interface. GodotSteam binds them on
+//! `Steam` (from `ISteamNetworkingUtils`); steamnet has no `Steam` object, so they live on the
+//! `SteamNetworkingSockets` singleton under the same names and arguments (the contract's
+//! `related_networking_utils`). Each is listed in `tests/api/extensions.json`.
+
+use godot::prelude::*;
+use steamnet_net::ConfigInput;
+
+use crate::convert::{handle, put};
+use crate::singleton::SteamNetworkingSockets;
+
+impl SteamNetworkingSockets {
+    fn report(&self, what: &str, result: Result<(), steamnet_net::config::ConfigError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(why) => {
+                godot_error!("SteamNetworkingSockets.{what}: {why}");
+                false
+            }
+        }
+    }
+
+    fn set_global(&self, what: &str, config: i64, input: ConfigInput) -> bool {
+        self.report(what, self.sockets().set_global_config_value(config, &input))
+    }
+
+    fn set_connection(&self, what: &str, connection: i64, config: i64, input: ConfigInput) -> bool {
+        self.report(what, self.sockets().set_connection_config_value(handle(connection), config, &input))
+    }
+}
+
+#[godot_api(secondary)]
+impl SteamNetworkingSockets {
+    /// Microseconds on the clock `time_received` uses.
+    #[func(rename = getLocalTimestamp)]
+    fn get_local_timestamp(&self) -> i64 {
+        self.sockets().local_timestamp()
+    }
+
+    /// `{result, type, value, buffer}`: `value` holds the bytes GNS would write (little-endian
+    /// numbers, NUL-terminated strings) and `buffer` their count.
+    #[func(rename = getConfigValue)]
+    fn get_config_value(&self, config_value: i64, scope_type: i64, connection_handle: i64) -> VarDictionary {
+        let scope = i32::try_from(scope_type).unwrap_or(-1);
+        let reading = self.sockets().config_value(config_value, scope, handle(connection_handle));
+        let mut d = VarDictionary::new();
+        put(&mut d, "result", reading.result as i64);
+        put(&mut d, "type", reading.data_type as i64);
+        put(&mut d, "buffer", reading.value.len() as i64);
+        put(&mut d, "value", PackedByteArray::from(reading.value.as_slice()));
+        d
+    }
+
+    /// `{type, scope}`, or an empty Dictionary for an unknown value.
+    #[func(rename = getConfigValueInfo)]
+    fn get_config_value_info(&self, config_value: i64) -> VarDictionary {
+        let mut d = VarDictionary::new();
+        if let Some((data_type, scope)) = self.sockets().config_value_info(config_value) {
+            put(&mut d, "type", data_type as i64);
+            put(&mut d, "scope", scope as i64);
+        }
+        d
+    }
+
+    #[func(rename = setGlobalConfigValueInt32)]
+    fn set_global_config_value_int32(&self, config: i64, value: i64) -> bool {
+        self.set_global("setGlobalConfigValueInt32", config, ConfigInput::Int(value))
+    }
+
+    #[func(rename = setGlobalConfigValueFloat)]
+    fn set_global_config_value_float(&self, config: i64, value: f64) -> bool {
+        self.set_global("setGlobalConfigValueFloat", config, ConfigInput::Float(value))
+    }
+
+    #[func(rename = setGlobalConfigValueString)]
+    fn set_global_config_value_string(&self, config: i64, value: GString) -> bool {
+        self.set_global("setGlobalConfigValueString", config, ConfigInput::Str(value.to_string()))
+    }
+
+    #[func(rename = setConnectionConfigValueInt32)]
+    fn set_connection_config_value_int32(&self, connection: i64, config: i64, value: i64) -> bool {
+        self.set_connection("setConnectionConfigValueInt32", connection, config, ConfigInput::Int(value))
+    }
+
+    #[func(rename = setConnectionConfigValueFloat)]
+    fn set_connection_config_value_float(&self, connection: i64, config: i64, value: f64) -> bool {
+        self.set_connection("setConnectionConfigValueFloat", connection, config, ConfigInput::Float(value))
+    }
+
+    #[func(rename = setConnectionConfigValueString)]
+    fn set_connection_config_value_string(&self, connection: i64, config: i64, value: GString) -> bool {
+        self.set_connection("setConnectionConfigValueString", connection, config, ConfigInput::Str(value.to_string()))
+    }
+}
