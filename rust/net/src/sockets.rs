@@ -543,6 +543,16 @@ impl Sockets {
         }
     }
 
+    /// Bytes held for peers right now, across all connections: what protocol endpoints buffer
+    /// for reassembly and delivery plus the messages waiting in the application's queues. A
+    /// diagnostic (and what the hostile-peer tests watch); each part is bounded by the
+    /// `RECV_BUFFER_*` values.
+    pub fn receive_buffer_bytes(&self) -> usize {
+        let state = self.lock();
+        let endpoints: usize = state.endpoints.values().map(|ep| ep.held_bytes()).sum();
+        endpoints + state.connections.values().map(|c| c.inbox_bytes).sum::<usize>()
+    }
+
     pub fn create_poll_group(&self) -> Handle {
         let mut state = self.lock();
         let handle = state.allocate_handle();

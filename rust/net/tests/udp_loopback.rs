@@ -7,32 +7,9 @@ use steamnet_net::{
     ConfigInput, ConnectionState, Event, Handle, Identity, Sockets, SteamResult, parse_ip_port, send_flags,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
 
-/// Poll `sockets` until `found` picks something out of its events, or fail after `WAIT`.
-fn wait_for<T>(sockets: &Sockets, mut found: impl FnMut(&Event) -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        for event in sockets.drain_events() {
-            if let Some(hit) = found(&event) {
-                return hit;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("condition not met within {WAIT:?}");
-}
-
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("condition not met within {WAIT:?}");
-}
+use support::{wait_for, wait_until};
 
 /// Listen on an ephemeral loopback port and start connecting to it: (listen socket, client).
 fn listen_and_connect(sockets: &Sockets) -> (Handle, Handle) {

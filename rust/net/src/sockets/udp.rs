@@ -87,6 +87,11 @@ impl UdpEndpoint {
         self.wake.notify_one();
     }
 
+    /// Receive-buffer bytes its connections hold.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.endpoint.held_bytes()
+    }
+
     /// Make the driver task re-read its deadline.
     pub(super) fn wake(&self) {
         self.wake.notify_one();
