@@ -19,6 +19,8 @@
 pub mod admission;
 pub mod cookie;
 pub mod endpoint;
+#[cfg(any(test, feature = "testing"))]
+pub mod fuzzing;
 pub mod impair;
 pub mod lanes;
 pub mod random;
