@@ -252,6 +252,24 @@ fn dequeue(conn: &mut Connection) -> Option<ReceivedMessage> {
     Some(message)
 }
 
+/// The reason and text a close carries, as GNS's `CloseConnection` settles them: 0 means the
+/// generic application reason; a code outside the application ranges is replaced by
+/// `App_Max` with GNS's debug text; no text gets GNS's default.
+fn normalise_close_reason(reason: i32, debug: &str) -> (i32, &str) {
+    let (reason, debug) = match reason {
+        0 => (end_reason::APP_GENERIC, debug),
+        r if (end_reason::APP_MIN..=end_reason::APP_EXCEPTION_MAX).contains(&r) => (r, debug),
+        _ => (end_reason::APP_MAX, "Invalid numeric reason code"),
+    };
+    if !debug.is_empty() {
+        (reason, debug)
+    } else if reason >= end_reason::APP_EXCEPTION_MIN {
+        (reason, "Application closed connection in an unusual way")
+    } else {
+        (reason, "Application closed connection")
+    }
+}
+
 fn truncate_utf8(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
         return text;
@@ -369,9 +387,13 @@ impl Sockets {
     pub fn accept_connection(&self, handle: Handle) -> SteamResult {
         let mut state = self.lock();
         let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
-        // Only a connection that arrived on a listen socket and waits in Connecting can be accepted.
-        if conn.listen_socket == INVALID_HANDLE || conn.state != ConnectionState::Connecting {
+        // As GNS checks, in this order: it must wait in Connecting, and it must have been
+        // initiated by the peer (arrived on a listen socket), not by us.
+        if conn.state != ConnectionState::Connecting {
             return SteamResult::InvalidState;
+        }
+        if conn.listen_socket == INVALID_HANDLE {
+            return SteamResult::InvalidParam;
         }
         let Transport::Udp { endpoint, id } = conn.transport else { return SteamResult::InvalidState };
         let now = self.inner.now();
@@ -382,13 +404,15 @@ impl Sockets {
     pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, linger: bool) -> bool {
         let mut state = self.lock();
         let Some(conn) = state.connections.remove(&handle) else { return false };
-        let reason = match reason {
-            0 => end_reason::APP_GENERIC,
-            r if (end_reason::APP_MIN..=end_reason::APP_EXCEPTION_MAX).contains(&r) => r,
-            // GNS reports a bug and substitutes the generic app-exception code.
-            _ => 2000,
-        };
+        let (reason, debug) = normalise_close_reason(reason, debug);
         let debug = truncate_utf8(debug, MAX_CLOSE_DEBUG_BYTES).to_string();
+        // GNS tells the application about connections it destroys too: one last change, to
+        // state None (its example chat program notes these callbacks and ignores them).
+        if conn.state != ConnectionState::None {
+            let mut info = conn.info(handle);
+            info.state = ConnectionState::None;
+            state.events.push(Event::ConnectionStatusChanged { handle, info, old_state: conn.state });
+        }
         let peer = match conn.transport {
             // Every message of a pair is delivered the moment it is sent, so lingering has
             // nothing left to flush.
@@ -454,6 +478,8 @@ impl Sockets {
         let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
         match conn.state {
             ConnectionState::Connected => {}
+            // GNS drops a no-delay message that cannot go out at once.
+            ConnectionState::Connecting if flags & send_flags::NO_DELAY != 0 => return Err(SteamResult::Ignored),
             // Queued until the connection is established, as in GNS.
             ConnectionState::Connecting if matches!(conn.transport, Transport::Udp { .. }) => {}
             ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => {

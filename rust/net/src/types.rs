@@ -64,6 +64,8 @@ pub mod end_reason {
     pub const INVALID: i32 = 0;
     pub const APP_MIN: i32 = 1000;
     pub const APP_GENERIC: i32 = 1000;
+    pub const APP_MAX: i32 = 1999;
+    pub const APP_EXCEPTION_MIN: i32 = 2000;
     pub const APP_EXCEPTION_MAX: i32 = 2999;
     pub const MISC_GENERIC: i32 = 5001;
 }

@@ -325,3 +325,33 @@ fn loopback_socket_pair_is_connected_over_udp_without_callbacks() {
     assert_eq!(reason, 1005);
     assert!(sockets.close_connection(b, 0, "", false));
 }
+
+#[test]
+fn gns_result_codes_for_send_and_accept() {
+    let sockets = Sockets::new();
+    let (listen, client) = listen_and_connect(&sockets);
+    // Still connecting: a no-delay message cannot go out at once, so GNS drops it.
+    assert_eq!(sockets.send_message(client, b"now or never", send_flags::NO_DELAY), Err(SteamResult::Ignored));
+    assert_eq!(
+        sockets.send_message(client, b"now or never", send_flags::NO_DELAY | send_flags::RELIABLE),
+        Err(SteamResult::Ignored)
+    );
+    assert_eq!(sockets.accept_connection(client), SteamResult::InvalidParam, "we initiated it: not ours to accept");
+    let server = incoming_on(&sockets, listen);
+    assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
+    wait_until(|| {
+        sockets.drain_events();
+        sockets.connection_info(client).is_some_and(|i| i.state == ConnectionState::Connected)
+    });
+    assert_eq!(sockets.accept_connection(client), SteamResult::InvalidState, "state is checked first, as in GNS");
+    // The send buffer counts bytes waiting to be sent, not bytes awaiting acknowledgement: a
+    // maximum-size message right after a small one that went out always fits.
+    for _ in 0..3 {
+        assert!(sockets.send_message(client, b"tiny", send_flags::RELIABLE | send_flags::NO_NAGLE).is_ok());
+        wait_until(|| sockets.receive_on_connection(server, 10).unwrap().len() == 1);
+        let biggest = vec![1u8; 512 * 1024];
+        let sent = sockets.send_message(client, &biggest, send_flags::RELIABLE);
+        assert!(sent.is_ok(), "512 KiB right after a tiny message was delivered: {sent:?}");
+        wait_until(|| sockets.receive_on_connection(server, 10).unwrap().len() == 1);
+    }
+}

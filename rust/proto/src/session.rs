@@ -592,9 +592,11 @@ impl Session {
         if data.len() as u64 > wire::MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge);
         }
-        let buffered: u64 =
-            self.send_lanes.iter().map(|l| l.stream.len() as u64).sum::<u64>() + self.queued_unreliable_bytes;
-        if buffered + data.len() as u64 > self.config.send_buffer_size as u64 {
+        // GNS counts what waits to be sent (new data and retransmissions), not what is on the
+        // wire awaiting acknowledgement; flow control bounds the latter separately.
+        let retransmit: u64 = self.send_lanes.iter().flat_map(|l| l.retransmit.iter()).map(|r| r.end - r.start).sum();
+        let pending = self.queued_bytes + retransmit;
+        if pending + data.len() as u64 > self.config.send_buffer_size as u64 {
             return Err(SendError::LimitExceeded);
         }
         let number = self.lanes.take_message_number(lane as usize).expect("lane checked") as u64;

@@ -82,8 +82,10 @@ fn close_tells_the_peer_once_and_frees_the_handle() {
     assert!(s.connection_info(a).is_none(), "closed handle is gone");
     assert!(!s.close_connection(a, 0, "", false), "second close fails");
     let events = s.drain_events();
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2, "ours to None (as GNS posts for destroyed connections), the peer's");
     let Event::ConnectionStatusChanged { handle, info, old_state } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((*handle, info.state, *old_state), (a, ConnectionState::None, ConnectionState::Connected));
+    let Event::ConnectionStatusChanged { handle, info, old_state } = &events[1] else { panic!("{events:?}") };
     assert_eq!((*handle, *old_state), (b, ConnectionState::Connected));
     assert_eq!((info.state, info.end_reason, info.end_debug.as_str()), (ConnectionState::ClosedByPeer, 1234, "bye"));
     // What was delivered before the close can still be read.
@@ -91,18 +93,34 @@ fn close_tells_the_peer_once_and_frees_the_handle() {
     assert_eq!(s.send_message(b, b"x", 8), Err(SteamResult::NoConnection));
     assert_eq!(s.flush_messages(b), SteamResult::NoConnection);
     assert!(s.close_connection(b, 0, "", false));
-    assert!(s.drain_events().is_empty(), "closing the dead end tells nobody");
+    let events = s.drain_events();
+    assert_eq!(events.len(), 1, "closing the dead end: only its own change to None");
+    let Event::ConnectionStatusChanged { handle, info, old_state } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((*handle, info.state, *old_state), (b, ConnectionState::None, ConnectionState::ClosedByPeer));
 }
 
 #[test]
 fn close_reason_is_normalised_like_gns() {
-    for (given, expected) in [(0, 1000), (1500, 1500), (2999, 2999), (5, 2000), (4001, 2000)] {
+    let long = "x".repeat(500);
+    for (given, text, expected, expected_text) in [
+        (0, long.as_str(), 1000, &long[..127]),
+        (1500, "", 1500, "Application closed connection"),
+        (2999, "", 2999, "Application closed connection in an unusual way"),
+        (5, "mine", 1999, "Invalid numeric reason code"),
+        (4001, "", 1999, "Invalid numeric reason code"),
+    ] {
         let s = Sockets::new();
-        let (a, _) = pair(&s);
-        s.close_connection(a, given, &"x".repeat(500), true);
-        let Event::ConnectionStatusChanged { info, .. } = &s.drain_events()[0] else { panic!() };
-        assert_eq!(info.end_reason, expected, "reason {given}");
-        assert_eq!(info.end_debug.len(), 127);
+        let (a, b) = pair(&s);
+        s.close_connection(a, given, text, true);
+        let events = s.drain_events();
+        let info = events
+            .iter()
+            .find_map(|e| match e {
+                Event::ConnectionStatusChanged { handle, info, .. } if *handle == b => Some(info),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((info.end_reason, info.end_debug.as_str()), (expected, expected_text), "reason {given}");
     }
 }
 
@@ -261,8 +279,9 @@ fn callbacks_posted_on_other_threads_are_drained_in_order() {
         })
         .collect();
     closed.sort();
-    let mut expected: Vec<Handle> = pairs.iter().map(|&(_, b)| b).collect();
+    // Each close: the closed end's change to None and its peer's change to ClosedByPeer.
+    let mut expected: Vec<Handle> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
     expected.sort();
-    assert_eq!(closed, expected, "one event per closed pair, none lost");
+    assert_eq!(closed, expected, "two events per closed pair, none lost");
     assert!(s.drain_events().is_empty());
 }
