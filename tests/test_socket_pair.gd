@@ -132,9 +132,12 @@ func test_close_signals_the_peer() -> void:
 	check_eq(S.closeConnection(pair[0], S.CONNECTION_END_APP_MIN + 7, "game over", false), true, "close")
 	check_eq(status_events.size(), 0, "signals wait for the callback pump")
 	await frames(2)
-	check_eq(status_events.size(), 1, "one status change, for the peer only")
-	if status_events.size() == 1:
-		var e: Array = status_events[0]
+	check_eq(status_events.size(), 2, "two status changes: ours to NONE (as GNS posts), the peer's")
+	if status_events.size() == 2:
+		var mine: Array = status_events[0]
+		check_eq([mine[0], mine[1]["connection_state"], mine[2]], [pair[0], S.CONNECTION_STATE_NONE, S.CONNECTION_STATE_CONNECTED], "our end: destroyed")
+		check_eq(mine[1]["end_reason"], 1007, "with our reason")
+		var e: Array = status_events[1]
 		check_eq(e[0], pair[1], "handle")
 		check_keys(e[1], Contract.signal_dict_keys(contract, "network_connection_status_changed", "connection"), "signal connection dict")
 		check_eq(e[1]["connection_state"], S.CONNECTION_STATE_CLOSED_BY_PEER, "new state")
@@ -150,10 +153,11 @@ func test_manual_pump_delivers_immediately() -> void:
 	_listen()
 	S.closeConnection(pair[0], 0, "", false)
 	S.runNetworkingCallbacks()
-	check_eq(status_events.size(), 1, "runNetworkingCallbacks emits at once")
-	check_eq(status_events[0][1]["end_reason"] if status_events.size() > 0 else -1, S.CONNECTION_END_APP_GENERIC, "reason 0 becomes APP_GENERIC")
+	check_eq(status_events.size(), 2, "runNetworkingCallbacks emits at once")
+	check_eq(status_events[1][1]["end_reason"] if status_events.size() > 1 else -1, S.CONNECTION_END_APP_GENERIC, "reason 0 becomes APP_GENERIC")
+	check_eq(status_events[1][1]["end_debug"] if status_events.size() > 1 else "", "Application closed connection", "GNS's text when none is given")
 	S.runNetworkingCallbacks()
-	check_eq(status_events.size(), 1, "each callback is delivered once")
+	check_eq(status_events.size(), 2, "each callback is delivered once")
 
 
 var _reentrant_result := {}

@@ -403,12 +403,17 @@ impl Sockets {
     /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
     pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, linger: bool) -> bool {
         let mut state = self.lock();
-        let Some(conn) = state.connections.remove(&handle) else { return false };
+        let Some(mut conn) = state.connections.remove(&handle) else { return false };
         let (reason, debug) = normalise_close_reason(reason, debug);
         let debug = truncate_utf8(debug, MAX_CLOSE_DEBUG_BYTES).to_string();
         // GNS tells the application about connections it destroys too: one last change, to
-        // state None (its example chat program notes these callbacks and ignores them).
+        // state None (its example chat program notes these callbacks and ignores them). A
+        // connection still alive ends with the application's reason.
         if conn.state != ConnectionState::None {
+            if conn.is_alive() {
+                conn.end_reason = reason;
+                conn.end_debug = debug.clone();
+            }
             let mut info = conn.info(handle);
             info.state = ConnectionState::None;
             state.events.push(Event::ConnectionStatusChanged { handle, info, old_state: conn.state });
