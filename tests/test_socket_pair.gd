@@ -76,6 +76,38 @@ func test_send_messages_batch() -> void:
 	check_eq(got.map(func(m): return m["payload"]), [PackedByteArray([1]), PackedByteArray([2, 2])], "batch payloads")
 
 
+func test_send_messages_on_lanes_and_to_several_connections() -> void:
+	# steamnet extension: Dictionary items mirror SteamNetworkingMessage_t (lane, flags, connection).
+	var a := make_pair()
+	var b := make_pair()
+	check_eq(S.configureConnectionLanes(a[0], 3, [0, 0, 0], [1, 1, 1]), S.RESULT_OK, "three lanes on a")
+	var result: Array = S.sendMessages([
+		{"payload": PackedByteArray([10]), "lane": 2},
+		{"payload": PackedByteArray([11]), "lane": 0, "flags": S.NETWORKING_SEND_UNRELIABLE},
+		{"payload": PackedByteArray([12]), "connection": b[0]},
+		PackedByteArray([13]),
+		{"payload": PackedByteArray([14]), "lane": 2},
+	], a[0], S.NETWORKING_SEND_RELIABLE)
+	check_eq(result, [1, 1, 1, 2, 2], "numbers count per lane and per connection")
+	var at_a: Array = S.receiveMessagesOnConnection(a[1], 10)
+	var seen: Array = []
+	for m in at_a:
+		seen.append([m["payload"][0], m["lane"], m["flags"]])
+	check_eq(seen, [[10, 2, 8], [11, 0, 0], [13, 0, 8], [14, 2, 8]], "payload, lane and flags arrive as sent")
+	var at_b: Array = S.receiveMessagesOnConnection(b[1], 10)
+	check_eq(at_b.map(func(m): return m["payload"][0]), [12], "one call reached the other connection too")
+	var bad: Array = S.sendMessages([
+		{"lane": 0},
+		{"payload": "not bytes"},
+		{"payload": PackedByteArray([1]), "lane": 3},
+		{"payload": PackedByteArray([1]), "lane": -1},
+		{"payload": PackedByteArray([1]), "lane": "0"},
+		{"payload": PackedByteArray([1]), "connection": 0},
+		{"payload": PackedByteArray([1]), "flags": 1 << 40},
+	], a[0], S.NETWORKING_SEND_RELIABLE)
+	check_eq(bad, [-8, -8, -8, -8, -8, -8, -8], "each bad item gets INVALID_PARAM")
+
+
 func test_poll_group_serves_many_connections() -> void:
 	var a := make_pair()
 	var b := make_pair()

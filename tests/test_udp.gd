@@ -187,3 +187,27 @@ func contract() -> Dictionary:
 	if _contract.is_empty():
 		_contract = Contract.load_contract()
 	return _contract
+
+
+func test_lanes_over_udp_from_gdscript() -> void:
+	# Positions unreliably on lane 1, chat reliably on lane 0, through sendMessages' Dictionary
+	# items (a steamnet extension mirroring SteamNetworkingMessage_t).
+	var address := _start_server()
+	var client := track_connection(S.connectByIPAddress(address, {}))
+	check_eq(S.configureConnectionLanes(client, 2, [0, 1], [1, 1]), S.RESULT_OK, "lanes set while connecting")
+	check(await until(func(): return accepted.size() == 1 and _state_of(client) == S.CONNECTION_STATE_CONNECTED), "connected")
+	if accepted.is_empty():
+		return
+	var items: Array = []
+	for i in 20:
+		items.append({"payload": PackedByteArray([i]), "lane": i % 2,
+			"flags": S.NETWORKING_SEND_RELIABLE if i % 2 == 0 else S.NETWORKING_SEND_NO_NAGLE})
+	var numbers: Array = S.sendMessages(items, client, 0)
+	check_eq(numbers.slice(0, 4), [1, 1, 2, 2], "numbered per lane")
+	var got: Array = []
+	check(await until(func(): got.append_array(S.receiveMessagesOnPollGroup(group, 50)); return got.size() >= 20), "all arrive on loopback")
+	var lane0 := got.filter(func(m): return m["lane"] == 0).map(func(m): return m["payload"][0])
+	var lane1 := got.filter(func(m): return m["lane"] == 1).map(func(m): return m["payload"][0])
+	check_eq(lane0, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18], "reliable lane 0 in order")
+	check_eq(lane1.size(), 10, "unreliable lane 1 all there on loopback")
+	check_eq(S.sendMessages([{"payload": PackedByteArray([1]), "lane": 2}], client, 8), [-S.RESULT_INVALID_PARAM], "no lane 2")

@@ -78,12 +78,20 @@ static func expected_constants(contract: Dictionary) -> Dictionary:
 	return out
 
 
-## Key names of a method's returned Dictionary (or of the items of a returned Array).
+## Keys steamnet adds to a method's result (extensions; documented in README).
+const EXTRA_RETURN_KEYS := {
+	"receiveMessagesOnConnection": ["lane"],
+	"receiveMessagesOnPollGroup": ["lane"],
+}
+
+
+## Key names of a method's returned Dictionary (or of the items of a returned Array), with
+## steamnet's extension keys.
 static func return_keys(contract: Dictionary, method: String) -> Array:
 	var m: Dictionary = implemented_methods(contract).get(method, {})
 	var ret: Dictionary = m.get("returns", {})
 	var keys: Array = ret.get("keys", ret.get("item_keys", []))
-	return keys.map(func(k): return k["name"])
+	return keys.map(func(k): return k["name"]) + EXTRA_RETURN_KEYS.get(method, [])
 
 
 ## Keys of a nested Dictionary in a method's result, e.g. connection_status.

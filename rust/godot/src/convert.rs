@@ -72,3 +72,44 @@ pub fn connection_info(info: &ConnectionInfo) -> VarDictionary {
     put(&mut d, "info_flags", info.info_flags as i64);
     d
 }
+
+/// One item of `sendMessages`, read.
+pub struct OutgoingMessage {
+    pub payload: PackedByteArray,
+    pub connection: Handle,
+    pub lane: i64,
+    pub flags: i32,
+}
+
+/// A `sendMessages` item: a `PackedByteArray` (sent with the call's connection and flags on
+/// lane 0), or a Dictionary `{payload, lane, flags, connection}` whose missing keys take those
+/// defaults. `None` for anything else, or a key of the wrong type (never coerced).
+pub fn outgoing_message(item: &Variant, connection: i64, flags: i64) -> Option<OutgoingMessage> {
+    let flags32 = |v: i64| i32::try_from(v).ok();
+    match item.get_type() {
+        VariantType::PACKED_BYTE_ARRAY => Some(OutgoingMessage {
+            payload: item.to::<PackedByteArray>(),
+            connection: handle(connection),
+            lane: 0,
+            flags: flags32(flags).unwrap_or(0),
+        }),
+        VariantType::DICTIONARY => {
+            let d = item.to::<VarDictionary>();
+            let payload = d.get("payload")?;
+            if payload.get_type() != VariantType::PACKED_BYTE_ARRAY {
+                return None;
+            }
+            let int_or = |key: &str, default: i64| match d.get(key) {
+                None => Some(default),
+                Some(v) => strict_int(&v),
+            };
+            Some(OutgoingMessage {
+                payload: payload.to::<PackedByteArray>(),
+                connection: handle(int_or("connection", connection)?),
+                lane: int_or("lane", 0)?,
+                flags: flags32(int_or("flags", flags)?)?,
+            })
+        }
+        _ => None,
+    }
+}

@@ -87,6 +87,8 @@ fn messages_to_array(messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
         put(&mut d, "time_received", m.time_received);
         put(&mut d, "message_number", m.message_number);
         put(&mut d, "flags", m.flags as i64);
+        // steamnet extension (GNS's m_idxLane): the lane it was sent on.
+        put(&mut d, "lane", m.lane as i64);
         array.push(&d.to_variant());
     }
     array
@@ -285,17 +287,18 @@ impl SteamNetworkingSockets {
     }
 
     /// D12: the seed form. One entry per message: its number, or the negative Result.
+    ///
+    /// steamnet extension: an item may also be a Dictionary mirroring
+    /// `SteamNetworkingMessage_t`, `{payload, lane, flags, connection}`, where `payload` is
+    /// required and the others default to lane 0 and the call's `flags` and
+    /// `connection_handle`; so one call can send on several lanes and to several connections.
     #[func(rename = sendMessages)]
     fn send_messages(&self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
-        let flags = i32::try_from(flags).unwrap_or(0);
-        let connection = handle(connection_handle);
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
-            // Only real byte arrays: Variant conversion would turn a String or an int into bytes.
-            let data = (message.get_type() == VariantType::PACKED_BYTE_ARRAY).then(|| message.to::<PackedByteArray>());
-            let entry = match data {
-                Some(data) if data.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match self.sockets.send_message(connection, data.as_slice(), flags) {
+            let entry = match convert::outgoing_message(&message, connection_handle, flags) {
+                Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
+                    match self.sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags) {
                         Ok(number) => number,
                         Err(result) => -(result.code() as i64),
                     }

@@ -119,7 +119,7 @@ struct Connection {
     remote_address: Option<SocketAddr>,
     /// Messages sent while still connecting, handed to the session once it exists. Their
     /// numbers were taken from `lanes`, in the order the session will give them again.
-    preconnect: Vec<(Vec<u8>, i32)>,
+    preconnect: Vec<(u16, Vec<u8>, i32)>,
     /// Session counters already fed into the rate meters (packets and bytes out, then in).
     counted: [u64; 4],
     /// The inbox was full when messages arrived, so some still wait in the session.
@@ -478,9 +478,20 @@ impl Sockets {
 
     /// `SendMessageToConnection`: the message number on success.
     pub fn send_message(&self, handle: Handle, data: &[u8], flags: i32) -> Result<i64, SteamResult> {
+        self.send_message_on_lane(handle, 0, data, flags)
+    }
+
+    /// `SendMessages` for one message: as `send_message`, on lane `lane` (GNS's
+    /// `SteamNetworkingMessage_t::m_idxLane`). A lane the connection does not have is
+    /// `InvalidParam`, as in GNS.
+    pub fn send_message_on_lane(&self, handle: Handle, lane: i64, data: &[u8], flags: i32) -> Result<i64, SteamResult> {
         let now = self.local_timestamp();
         let mut state = self.lock();
         let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
+        let lane = match usize::try_from(lane) {
+            Ok(lane) if lane < conn.lanes.count() => lane as u16,
+            _ => return Err(SteamResult::InvalidParam),
+        };
         match conn.state {
             ConnectionState::Connected => {}
             // GNS drops a no-delay message that cannot go out at once.
@@ -497,7 +508,7 @@ impl Sockets {
         }
         let reliable = flags & send_flags::RELIABLE != 0;
         if let Transport::Udp { endpoint, id } = conn.transport {
-            return udp::send(&mut state, handle, endpoint, id, data, flags, now as u64);
+            return udp::send(&mut state, handle, (endpoint, id), lane, data, flags, now as u64);
         }
         let Transport::Pair { peer: Some(peer) } = conn.transport else { return Err(SteamResult::NoConnection) };
         let Some(peer_conn) = state.connections.get(&peer) else { return Err(SteamResult::NoConnection) };
@@ -509,7 +520,7 @@ impl Sockets {
             return Err(SteamResult::LimitExceeded);
         }
         let conn = state.connections.get_mut(&handle).expect("checked above");
-        let number = conn.lanes.take_message_number(0).expect("lane 0 always exists");
+        let number = conn.lanes.take_message_number(lane as usize).expect("lane checked above");
         conn.sent.record(now as u64, data.len());
         if peer_full {
             return Ok(number); // an unreliable message the receiver has no room for is dropped
@@ -524,7 +535,7 @@ impl Sockets {
             time_received: now,
             message_number: number,
             flags: flags & send_flags::RELIABLE,
-            lane: 0,
+            lane,
         };
         if let Some(peer_conn) = state.connections.get_mut(&peer) {
             peer_conn.received.record(now as u64, data.len());

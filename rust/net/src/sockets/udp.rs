@@ -576,8 +576,8 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                     let weights: Vec<i64> = (0..lanes.count()).map(|l| lanes.weight(l).unwrap_or(1) as i64).collect();
                     let _ = session.configure_lanes(lanes.count(), &priorities, &weights);
                 }
-                for (data, flags) in preconnect {
-                    let _ = session.send_message(now, 0, &data, flags);
+                for (lane, data, flags) in preconnect {
+                    let _ = session.send_message(now, lane, &data, flags);
                 }
             }
             if role != Role::Pair {
@@ -663,8 +663,8 @@ pub(super) fn close(
 pub(super) fn send(
     state: &mut State,
     handle: Handle,
-    key: EndpointKey,
-    id: ConnectionId,
+    (key, id): (EndpointKey, ConnectionId),
+    lane: u16,
     data: &[u8],
     flags: i32,
     now: u64,
@@ -673,15 +673,15 @@ pub(super) fn send(
     let Some(session) = session else {
         // Still connecting: keep it for the session, numbered as the session will number it.
         let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
-        let queued: usize = conn.preconnect.iter().map(|(d, _)| d.len()).sum();
+        let queued: usize = conn.preconnect.iter().map(|(_, d, _)| d.len()).sum();
         if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
             return Err(SteamResult::LimitExceeded);
         }
-        let number = conn.lanes.take_message_number(0).expect("lane 0 always exists");
-        conn.preconnect.push((data.to_vec(), flags));
+        let number = conn.lanes.take_message_number(lane as usize).expect("lane checked by the caller");
+        conn.preconnect.push((lane, data.to_vec(), flags));
         return Ok(number);
     };
-    let number = session.send_message(now, 0, data, flags).map_err(|e| match e {
+    let number = session.send_message(now, lane, data, flags).map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
