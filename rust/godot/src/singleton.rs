@@ -71,6 +71,19 @@ pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
     }
 }
 
+/// Drop every connection to our signals and every queued callback (see `on_stage_deinit`).
+pub fn disconnect_all(singleton: Gd<SteamNetworkingSockets>) {
+    drop(singleton.bind().sockets.drain_events());
+    let mut object = singleton.upcast::<Object>();
+    for signal in ["network_connection_status_changed", "network_authentication_status", "fake_ip_result"] {
+        for connection in object.get_signal_connection_list(signal).iter_shared() {
+            if let Some(callable) = connection.get("callable") {
+                object.disconnect(signal, &callable.to::<Callable>());
+            }
+        }
+    }
+}
+
 fn address_arg(text: &GString) -> Option<std::net::SocketAddr> {
     parse_ip_port(&text.to_string())
 }
