@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 
 use snow::{HandshakeState, StatelessTransportState};
 
-use crate::admission::{Admission, AdmissionLimits};
+use crate::admission::{Admission, AdmissionLimits, Refusal};
 use crate::cookie::{COOKIE_LEN, CookieJar};
 use crate::replay::ReplayWindow;
 use crate::session::{Message, Problem, Session, SessionConfig, SessionState};
@@ -267,6 +267,9 @@ pub struct Endpoint {
     /// Server side: (client address, client id) -> our id, so a repeated HELLO is answered again
     /// rather than starting a second connection.
     by_client: HashMap<(SocketAddr, u32), ConnectionId>,
+    /// Half-open handshakes, oldest first (entries that finished are skipped when met), so a
+    /// full table can make room by dropping its oldest.
+    half_open_order: VecDeque<ConnectionId>,
     /// Stateless answers (CHALLENGE) waiting to go out.
     stateless_out: Vec<(SocketAddr, Vec<u8>)>,
     events: VecDeque<EndpointEvent>,
@@ -285,6 +288,8 @@ pub struct EndpointStats {
     pub replays_refused: u64,
     /// Handshakes turned away by an admission limit.
     pub handshakes_refused: u64,
+    /// Half-open handshakes dropped to make room when the table was full.
+    pub handshakes_evicted: u64,
     /// Connections moved to a new address after path validation.
     pub migrations: u64,
 }
@@ -369,6 +374,7 @@ impl Endpoint {
             cookies: CookieJar::new(0),
             connections: HashMap::new(),
             by_client: HashMap::new(),
+            half_open_order: VecDeque::new(),
             stateless_out: Vec::new(),
             events: VecDeque::new(),
             touched: Vec::new(),
@@ -605,7 +611,13 @@ impl Endpoint {
             return true;
         }
         // Only now, with the address proven, does the handshake cost anything: check its share.
-        if !self.admission.try_admit(from.ip()) {
+        let mut admitted = self.admission.try_admit(now, from.ip());
+        if admitted == Err(Refusal::HalfOpenFull) && self.evict_oldest_half_open() {
+            // Many addresses filled the table: the oldest half-open handshake makes way. An
+            // honest client finishes within a round trip, long before it is the oldest.
+            admitted = self.admission.try_admit(now, from.ip());
+        }
+        if admitted.is_err() {
             self.stats.handshakes_refused += 1;
             return false;
         }
@@ -627,7 +639,25 @@ impl Endpoint {
         conn.half_open = true;
         self.connections.insert(id, conn);
         self.by_client.insert((from, client_id), id);
+        self.half_open_order.push_back(id);
+        if self.half_open_order.len() > 2 * self.config.admission.max_half_open {
+            // Forget the entries of handshakes that finished meanwhile.
+            let connections = &self.connections;
+            self.half_open_order.retain(|id| connections.get(id).is_some_and(|c| c.half_open));
+        }
         true
+    }
+
+    /// Drop the oldest handshake still half-open; false if there is none.
+    fn evict_oldest_half_open(&mut self) -> bool {
+        while let Some(id) = self.half_open_order.pop_front() {
+            if self.connections.get(&id).is_some_and(|c| c.half_open) {
+                self.remove(id);
+                self.stats.handshakes_evicted += 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Read the client's `e`, write `e ee s es` and our claimed identity: (our id, REPLY, state).
