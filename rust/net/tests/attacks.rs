@@ -269,7 +269,10 @@ fn honest_client_connects_during_a_flood_from_many_addresses() {
     let ips: Vec<String> = (1..=128).map(|i| format!("127.0.1.{i}")).collect();
     let (hellos, replies, took) = honest_connect_during_flood(&ips, 1, Duration::from_millis(10));
     assert!(replies > 1024, "the flood filled the half-open table: {replies} REPLYs for {hellos} HELLOs");
-    assert!(took < Duration::from_secs(1), "honest connect took {took:?} during the flood");
+    eprintln!("honest connect during a flood from 128 addresses: {took:?}");
+    // Without eviction the table stays full for the 10 s handshake timeout and the honest
+    // client never gets in; with it, a lost race costs one HELLO retry (250 ms, then more).
+    assert!(took < Duration::from_secs(3), "honest connect took {took:?} during the flood");
 }
 
 /// A client that has the keys of a real connection and sends whatever it likes inside them.

@@ -17,7 +17,9 @@ pub struct AdmissionLimits {
     pub max_connections: usize,
     /// Connections (in any phase) from one IP address.
     pub max_connections_per_ip: u32,
-    /// Handshakes one IP address may start per second, after a burst of `max_half_open_per_ip`.
+    /// Handshakes one IP address may start per second, after a burst of `max_half_open_per_ip`,
+    /// while the server is under pressure (the half-open table at least half full). Otherwise
+    /// unlimited, so a LAN behind one address or a loopback test can connect hundreds at once.
     pub handshakes_per_sec_per_ip: u32,
 }
 
@@ -90,7 +92,8 @@ impl Admission {
         let elapsed = now.saturating_sub(entry.at) as f32 / 1e6;
         entry.tokens = (entry.tokens + elapsed * l.handshakes_per_sec_per_ip as f32).min(burst);
         entry.at = now;
-        let refusal = if entry.half_open >= l.max_half_open_per_ip || entry.tokens < 1.0 {
+        let under_pressure = self.half_open >= l.max_half_open / 2;
+        let refusal = if entry.half_open >= l.max_half_open_per_ip || (under_pressure && entry.tokens < 1.0) {
             Some(Refusal::HalfOpenPerIp)
         } else if self.connections >= l.max_connections || entry.connections >= l.max_connections_per_ip {
             Some(Refusal::Connections)
@@ -106,7 +109,7 @@ impl Admission {
             }
             return Err(refusal);
         }
-        entry.tokens -= 1.0;
+        entry.tokens = (entry.tokens - 1.0).max(0.0);
         entry.half_open += 1;
         entry.connections += 1;
         self.by_ip.insert(ip, entry);
@@ -181,9 +184,17 @@ mod tests {
     }
 
     #[test]
-    fn handshakes_per_address_are_rate_limited() {
+    fn handshakes_per_address_are_rate_limited_under_pressure() {
         let limits = AdmissionLimits { max_half_open_per_ip: 4, handshakes_per_sec_per_ip: 2, ..Default::default() };
-        let mut a = Admission::new(limits);
+        let mut calm = Admission::new(limits);
+        for _ in 0..100 {
+            assert!(calm.try_admit(0, ip(9)).is_ok(), "no rate limit while the table is mostly empty");
+            calm.handshake_done(ip(9));
+        }
+        let mut a = Admission::new(AdmissionLimits { max_half_open: 8, ..limits });
+        for last in 20..24 {
+            assert!(a.try_admit(0, ip(last)).is_ok()); // half the table: pressure
+        }
         for _ in 0..4 {
             assert!(a.try_admit(0, ip(9)).is_ok());
             a.handshake_done(ip(9));
@@ -192,10 +203,11 @@ mod tests {
         assert!(a.try_admit(500_000, ip(9)).is_ok(), "one more after half a second at 2/s");
         assert_eq!(a.try_admit(500_000, ip(9)), Err(Refusal::HalfOpenPerIp));
         // A whole IPv6 /64 is one source.
+        let mut b = Admission::new(limits);
         let v6 = |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
         for i in 0..4 {
-            assert!(a.try_admit(0, v6(i)).is_ok());
+            assert!(b.try_admit(0, v6(i)).is_ok());
         }
-        assert_eq!(a.try_admit(0, v6(99)), Err(Refusal::HalfOpenPerIp));
+        assert_eq!(b.try_admit(0, v6(99)), Err(Refusal::HalfOpenPerIp));
     }
 }
