@@ -141,6 +141,22 @@ pub fn datagram(data: &[u8]) {
     });
 }
 
+/// Up to `max_edits` random edits of `input` (change, cut or insert a byte): how the stable
+/// fuzzing loops turn well-formed samples into hostile ones.
+pub fn mutate(rng: &mut crate::impair::FastRng, input: &mut Vec<u8>, max_edits: u64) {
+    for _ in 0..rng.below(max_edits) {
+        if input.is_empty() {
+            break;
+        }
+        let at = rng.below(input.len() as u64) as usize;
+        match rng.below(3) {
+            0 => input[at] = rng.next_u64() as u8,
+            1 => input.truncate(at),
+            _ => input.insert(at, rng.next_u64() as u8),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,17 +171,7 @@ mod tests {
             } else {
                 seeds[rng.below(seeds.len() as u64) as usize].clone()
             };
-            for _ in 0..rng.below(6) {
-                if input.is_empty() {
-                    break;
-                }
-                let at = rng.below(input.len() as u64) as usize;
-                match rng.below(3) {
-                    0 => input[at] = rng.next_u64() as u8,
-                    1 => input.truncate(at),
-                    _ => input.insert(at, rng.next_u64() as u8),
-                }
-            }
+            mutate(&mut rng, &mut input, 6);
             target(&input);
         }
     }

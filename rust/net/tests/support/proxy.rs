@@ -108,6 +108,38 @@ fn upstream_socket(server: SocketAddr) -> UdpSocket {
     socket
 }
 
+/// Forward one datagram the way `b` says: perhaps with a bit flipped, perhaps twice, perhaps
+/// held back behind the next one (`held` keeps it meanwhile). Returns how many went out.
+fn misbehave(
+    rng: &mut FastRng,
+    b: &Behaviour,
+    d: &mut [u8],
+    held: &mut Option<Vec<u8>>,
+    corrupted: &mut u64,
+    mut send: impl FnMut(&[u8]),
+) -> u64 {
+    if rng.chance(b.corrupt) && !d.is_empty() {
+        let at = rng.below(d.len() as u64) as usize;
+        d[at] ^= 1 << rng.below(8);
+        *corrupted += 1;
+    }
+    let mut sent = 0;
+    let copies = if rng.chance(b.duplicate) { 2 } else { 1 };
+    for _ in 0..copies {
+        if rng.chance(b.reorder) && held.is_none() {
+            *held = Some(d.to_vec());
+            continue;
+        }
+        send(d);
+        sent += 1;
+        if let Some(late) = held.take() {
+            send(&late);
+            sent += 1;
+        }
+    }
+    sent
+}
+
 fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>, seed: u64) {
     let mut rng = FastRng::new(seed);
     let mut upstream = upstream_socket(server);
@@ -143,24 +175,10 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
             if rng.chance(b.drop_to_server) {
                 continue;
             }
-            if rng.chance(b.corrupt) && !d.is_empty() {
-                let at = rng.below(d.len() as u64) as usize;
-                d[at] ^= 1 << rng.below(8);
-                s.counters.corrupted += 1;
-            }
-            let copies = if rng.chance(b.duplicate) { 2 } else { 1 };
-            for _ in 0..copies {
-                if rng.chance(b.reorder) && held_up.is_none() {
-                    held_up = Some(d.clone());
-                    continue;
-                }
-                let _ = upstream.send(&d);
-                s.counters.to_server += 1;
-                if let Some(late) = held_up.take() {
-                    let _ = upstream.send(&late);
-                    s.counters.to_server += 1;
-                }
-            }
+            let sent = misbehave(&mut rng, &b, &mut d, &mut held_up, &mut s.counters.corrupted, |d| {
+                let _ = upstream.send(d);
+            });
+            s.counters.to_server += sent;
         }
         // Server -> client.
         while let Ok(len) = upstream.recv(&mut buf) {
@@ -170,24 +188,10 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
                 continue;
             }
             let mut d = buf[..len].to_vec();
-            if rng.chance(b.corrupt) && !d.is_empty() {
-                let at = rng.below(d.len() as u64) as usize;
-                d[at] ^= 1 << rng.below(8);
-                s.counters.corrupted += 1;
-            }
-            let copies = if rng.chance(b.duplicate) { 2 } else { 1 };
-            for _ in 0..copies {
-                if rng.chance(b.reorder) && held_down.is_none() {
-                    held_down = Some(d.clone());
-                    continue;
-                }
-                let _ = front.send_to(&d, to);
-                s.counters.to_client += 1;
-                if let Some(late) = held_down.take() {
-                    let _ = front.send_to(&late, to);
-                    s.counters.to_client += 1;
-                }
-            }
+            let sent = misbehave(&mut rng, &b, &mut d, &mut held_down, &mut s.counters.corrupted, |d| {
+                let _ = front.send_to(d, to);
+            });
+            s.counters.to_client += sent;
         }
         // Whatever the server sends to the second socket is not for anyone: drain it.
         while elsewhere.recv(&mut buf).is_ok() {}

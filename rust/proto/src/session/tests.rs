@@ -333,17 +333,7 @@ fn hostile_datagrams_never_panic() {
         } else {
             samples[rng.below(samples.len() as u64) as usize].clone()
         };
-        for _ in 0..rng.below(4) {
-            if datagram.is_empty() {
-                break;
-            }
-            let at = rng.below(datagram.len() as u64) as usize;
-            match rng.below(3) {
-                0 => datagram[at] = rng.next_u64() as u8,
-                1 => datagram.truncate(at),
-                _ => datagram.insert(at, rng.next_u64() as u8),
-            }
-        }
+        crate::fuzzing::mutate(&mut rng, &mut datagram, 4);
         s.handle_datagram(round, &datagram);
         while s.poll_transmit(round).is_some() {}
         s.handle_timeout(round);
