@@ -23,15 +23,18 @@ if grep -Eq 'SCRIPT ERROR|Parse Error|panicked|\[panic|leaked at exit' "$LOG"; t
   exit 1
 fi
 [ "$status" -eq 0 ] || { echo "godot-tests: godot exited $status" >&2; exit 1; }
-# Scripts that must quit cleanly in a process of their own (regressions for crashes at exit).
-# Each prints '<name>: quitting' just before it quits; anything but exit 0 after that fails.
+# Scripts that must quit cleanly in a process of their own (regressions for crashes at exit,
+# output checks). Each prints '<name>: quitting' just before it quits; anything but exit 0
+# after that fails, and so does output missing the pattern in <name>.expect, if there is one.
 for script in tests/quit/*.gd; do
   name=$(basename "$script" .gd)
   set +e
   timeout 120 "$GODOT_BIN" --headless --path . -s "res://$script" >"$LOG" 2>&1
   status=$?
   set -e
-  if [ "$status" -ne 0 ] || ! grep -q "^$name: quitting" "$LOG" || grep -Eq 'SCRIPT ERROR|leaked at exit' "$LOG"; then
+  expect="tests/quit/$name.expect"
+  if [ "$status" -ne 0 ] || ! grep -q "^$name: quitting" "$LOG" || grep -Eq 'SCRIPT ERROR|leaked at exit' "$LOG" \
+    || { [ -f "$expect" ] && ! grep -Eq -f "$expect" "$LOG"; }; then
     cat "$LOG"
     echo "godot-tests: $script did not quit cleanly (exit $status)" >&2
     exit 1

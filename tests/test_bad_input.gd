@@ -24,7 +24,7 @@ const COVERED := [
 	# Networking Utils (tests/api/extensions.json)
 	"getConfigValue", "getConfigValueInfo", "getLocalTimestamp", "setConnectionConfigValueFloat",
 	"setConnectionConfigValueInt32", "setConnectionConfigValueString", "setGlobalConfigValueFloat",
-	"setGlobalConfigValueInt32", "setGlobalConfigValueString",
+	"setGlobalConfigValueInt32", "setGlobalConfigValueString", "setDebugOutputFunction",
 ]
 
 
@@ -180,6 +180,9 @@ func test_config_utils_with_bad_values() -> void:
 	var pair := make_pair()
 	check_eq(S.setConnectionConfigValueInt32(pair[0], S.NETWORKING_CONFIG_LOG_LEVEL_SRD_RELAY_PINGS, 1), false, "global-only value on a connection")
 	check(S.getLocalTimestamp() > 0, "getLocalTimestamp")
+	for level in [-5, 1 << 40, 99]:
+		check_eq(S.call("setDebugOutputFunction", level), null, "setDebugOutputFunction(%d) is clamped and returns nothing" % level)
+	S.setDebugOutputFunction(S.NETWORKING_SOCKET_DEBUG_OUTPUT_TYPE_ERROR)
 
 
 func test_hosted_server_without_sdr_listen_port() -> void:

@@ -19,6 +19,12 @@ struct SteamNetExtension;
 unsafe impl ExtensionLibrary for SteamNetExtension {
     /// Pump callbacks every frame, so a game that never calls `runNetworkingCallbacks()` still
     /// gets its signals (GodotSteam games call `Steam.run_callbacks()`, which is not ours).
+    fn on_stage_init(stage: InitStage) {
+        if stage == InitStage::Scene {
+            utils::install_debug_output();
+        }
+    }
+
     fn on_main_loop_frame() {
         singleton::dispatch_callbacks(SteamNetworkingSockets::singleton());
     }

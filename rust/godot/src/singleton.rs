@@ -34,6 +34,7 @@ impl SteamNetworkingSockets {
 /// Emit a signal for every queued callback. Called each frame and by `runNetworkingCallbacks()`.
 /// The events are taken under a short borrow so that handlers can call back into the singleton.
 pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
+    crate::utils::print_debug_output();
     let events = singleton.bind().sockets.drain_events();
     if events.is_empty() {
         return;

@@ -5,9 +5,31 @@
 
 use godot::prelude::*;
 use steamnet_net::ConfigInput;
+use steamnet_net::log::{DebugOutput, detail};
 
 use crate::convert::{handle, put};
 use crate::singleton::SteamNetworkingSockets;
+
+/// steamnet's diagnostics. Errors are shown until the game asks for more or less detail.
+static DEBUG_OUTPUT: DebugOutput = DebugOutput::new(detail::ERROR);
+
+/// Send steamnet's `tracing` events to [`DEBUG_OUTPUT`] (once, at startup). A game or another
+/// extension that installed its own global subscriber first keeps it.
+pub fn install_debug_output() {
+    steamnet_net::log::install(&DEBUG_OUTPUT);
+}
+
+/// Print what was logged since the last frame to Godot's output, on the main thread: errors
+/// and bugs as errors, warnings as warnings, the rest as plain lines.
+pub fn print_debug_output() {
+    for (level, line) in DEBUG_OUTPUT.take() {
+        match level {
+            detail::BUG | detail::ERROR => godot_error!("{line}"),
+            detail::IMPORTANT | detail::WARNING => godot_warn!("{line}"),
+            _ => godot_print!("{line}"),
+        }
+    }
+}
 
 impl SteamNetworkingSockets {
     fn report(&self, what: &str, result: Result<(), steamnet_net::config::ConfigError>) -> bool {
@@ -60,6 +82,14 @@ impl SteamNetworkingSockets {
             put(&mut d, "scope", scope as i64);
         }
         d
+    }
+
+    /// GNS's `SetDebugOutputFunction`: show steamnet's diagnostics up to `detail_level` (a
+    /// `NETWORKING_SOCKET_DEBUG_OUTPUT_TYPE_*` value) in Godot's output panel, every frame. The
+    /// output always goes to the panel, so there is no function to pass. Default: errors.
+    #[func(rename = setDebugOutputFunction)]
+    fn set_debug_output_function(&self, detail_level: i64) {
+        DEBUG_OUTPUT.set_level(detail_level.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     }
 
     #[func(rename = setGlobalConfigValueInt32)]

@@ -16,6 +16,7 @@ pub mod events;
 mod fake_network;
 mod handles;
 pub mod identity;
+pub mod log;
 mod rate;
 pub mod sockets;
 pub mod types;

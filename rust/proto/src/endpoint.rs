@@ -617,8 +617,9 @@ impl Endpoint {
             // honest client finishes within a round trip, long before it is the oldest.
             admitted = self.admission.try_admit(now, from.ip());
         }
-        if admitted.is_err() {
+        if let Err(refusal) = admitted {
             self.stats.handshakes_refused += 1;
+            tracing::debug!(%from, ?refusal, "handshake refused by admission limits");
             return false;
         }
         let Some(reply_and_noise) = self.respond_to_hello(client_id, &d[5 + COOKIE_LEN..]) else {
@@ -654,6 +655,7 @@ impl Endpoint {
             if self.connections.get(&id).is_some_and(|c| c.half_open) {
                 self.remove(id);
                 self.stats.handshakes_evicted += 1;
+                tracing::debug!(id, "half-open table full: oldest handshake dropped");
                 return true;
             }
         }
@@ -768,6 +770,7 @@ impl Endpoint {
             Ok(plain) => plain,
             Err(replay) => {
                 self.stats.replays_refused += u64::from(replay);
+                tracing::trace!(id, number, replay, "datagram refused before the session");
                 return false;
             }
         };
@@ -782,6 +785,7 @@ impl Endpoint {
         }
         if from != conn.peer && conn.probe.as_ref().is_none_or(|p| p.address != from) {
             // Genuine and fresh, from somewhere new: the peer may have moved. Check it.
+            tracing::debug!(id, %from, "authenticated packet from a new address: validating the path");
             let mut token = [0u8; 8];
             crate::random::fill(&mut token);
             conn.probe = Some(PathProbe { address: from, token, retry_at: now, tries: 0 });
@@ -838,6 +842,7 @@ impl Endpoint {
                 if probe.address != from || !crate::cookie::constant_time_eq(&probe.token, body) {
                     return false;
                 }
+                tracing::info!(id, old = %conn.peer, new = %from, "peer moved; path validated");
                 conn.peer = from;
                 conn.probe = None;
                 if let Phase::Established { session, .. } = &mut conn.phase {
@@ -854,6 +859,10 @@ impl Endpoint {
 
     fn report_session_end(events: &mut VecDeque<EndpointEvent>, id: ConnectionId, session: &Session) {
         match session.state() {
+            SessionState::ProblemDetected { reason: Problem::ProtocolViolation } => {
+                tracing::warn!(id, "peer broke the protocol; connection ended");
+                events.push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::ProtocolViolation });
+            }
             SessionState::ClosedByPeer { reason, text } => {
                 events.push_back(EndpointEvent::ClosedByPeer { id, reason: *reason, text: text.clone() })
             }

@@ -205,7 +205,13 @@ impl Sockets {
     ) -> Option<EndpointKey> {
         let config = endpoint_config(own_config, accept_incoming);
         let runtime = self.runtime()?;
-        let std_socket = std::net::UdpSocket::bind(bind).ok()?;
+        let std_socket = match std::net::UdpSocket::bind(bind) {
+            Ok(socket) => socket,
+            Err(error) => {
+                tracing::warn!(%bind, %error, "cannot bind a UDP socket");
+                return None;
+            }
+        };
         std_socket.set_nonblocking(true).ok()?;
         let sender = std_socket.try_clone().ok()?;
         let socket = {
@@ -623,6 +629,7 @@ fn end_connection(
     if !conn.is_alive() {
         return;
     }
+    tracing::info!(handle, ?new_state, reason, text = %text, "connection ended");
     let old = conn.state;
     conn.state = new_state;
     conn.end_reason = reason;

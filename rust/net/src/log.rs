@@ -1,0 +1,156 @@
+//! steamnet's diagnostics as GNS's debug output: `tracing` events from every layer, kept when
+//! their level is within the detail level the game chose (`SetDebugOutputFunction`'s
+//! `ESteamNetworkingSocketsDebugOutputType`), queued from any thread, and taken by the caller's
+//! main thread (the Godot layer prints them to the output panel each frame).
+
+use std::collections::VecDeque;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+/// `ESteamNetworkingSocketsDebugOutputType` values.
+pub mod detail {
+    pub const NONE: i32 = 0;
+    pub const BUG: i32 = 1;
+    pub const ERROR: i32 = 2;
+    pub const IMPORTANT: i32 = 3;
+    pub const WARNING: i32 = 4;
+    pub const MSG: i32 = 5;
+    pub const VERBOSE: i32 = 6;
+    pub const DEBUG: i32 = 7;
+    pub const EVERYTHING: i32 = 8;
+}
+
+/// Lines kept while nobody takes them; older ones are dropped first.
+const MAX_QUEUED: usize = 1000;
+
+/// What a `tracing` level is in GNS's terms.
+pub fn detail_of(level: &Level) -> i32 {
+    match *level {
+        Level::ERROR => detail::ERROR,
+        Level::WARN => detail::WARNING,
+        Level::INFO => detail::MSG,
+        Level::DEBUG => detail::DEBUG,
+        Level::TRACE => detail::EVERYTHING,
+    }
+}
+
+/// The debug output: a detail level and the lines waiting to be taken.
+pub struct DebugOutput {
+    level: AtomicI32,
+    lines: Mutex<VecDeque<(i32, String)>>,
+}
+
+impl DebugOutput {
+    pub const fn new(level: i32) -> DebugOutput {
+        DebugOutput { level: AtomicI32::new(level), lines: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Keep events up to `level` from now on (clamped to GNS's range).
+    pub fn set_level(&self, level: i32) {
+        self.level.store(level.clamp(detail::NONE, detail::EVERYTHING), Ordering::Relaxed);
+    }
+
+    pub fn level(&self) -> i32 {
+        self.level.load(Ordering::Relaxed)
+    }
+
+    fn wants(&self, level: &Level) -> bool {
+        detail_of(level) <= self.level()
+    }
+
+    /// Everything queued since the last call, with its GNS detail level.
+    pub fn take(&self) -> Vec<(i32, String)> {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.drain(..).collect()
+    }
+
+    fn push(&self, detail: i32, line: String) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.len() >= MAX_QUEUED {
+            lines.pop_front();
+        }
+        lines.push_back((detail, line));
+    }
+}
+
+/// A `tracing` layer writing into a [`DebugOutput`].
+pub struct DebugOutputLayer(pub &'static DebugOutput);
+
+/// `message key=value ...` of one event.
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for DebugOutputLayer {
+    /// The level changes at run time, so every callsite is asked again each time.
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        self.0.wants(metadata.level())
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let metadata = event.metadata();
+        let mut line = Line(format!("steamnet [{}] ", metadata.target()));
+        event.record(&mut line);
+        self.0.push(detail_of(metadata.level()), line.0);
+    }
+}
+
+/// Make `output` the process-wide destination of steamnet's events. Returns false if another
+/// global subscriber was installed first (then that one gets them).
+pub fn install(output: &'static DebugOutput) -> bool {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(DebugOutputLayer(output))).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_what_the_level_allows() {
+        static OUTPUT: DebugOutput = DebugOutput::new(detail::WARNING);
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(DebugOutputLayer(&OUTPUT));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(id = 7, "peer broke the protocol");
+            tracing::info!("not at warning level");
+            OUTPUT.set_level(detail::EVERYTHING);
+            tracing::trace!(number = 3, "replay refused");
+            OUTPUT.set_level(99);
+            assert_eq!(OUTPUT.level(), detail::EVERYTHING, "clamped");
+            OUTPUT.set_level(detail::NONE);
+            tracing::error!("silenced");
+        });
+        let lines = OUTPUT.take();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].0, detail::WARNING);
+        assert!(lines[0].1.contains("peer broke the protocol") && lines[0].1.contains("id=7"), "{}", lines[0].1);
+        assert_eq!(lines[1].0, detail::EVERYTHING);
+        assert!(OUTPUT.take().is_empty(), "taken once");
+    }
+}
