@@ -41,3 +41,5 @@ for script in tests/quit/*.gd; do
   fi
   echo "PASS  quit/$name (exit 0)"
 done
+# Multi-process: a GodotSteam-style game through the opt-in Steam shim, server and client.
+bash tests/godotsteam_game/run.sh "$GODOT_BIN"

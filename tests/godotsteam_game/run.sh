@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Two separate Godot processes play tests/godotsteam_game (GodotSteam names only, through the
+# shim) over UDP on 127.0.0.1. Usage: run.sh GODOT_BIN. Exits 0 when both report ok.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+GODOT_BIN=$1
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp "$HERE/project.godot" "$HERE/game.gd" "$HERE/game.tscn" "$WORK/"
+mkdir -p "$WORK/addons" "$WORK/.godot"
+cp -r "$ROOT/addons/steam_networking_sockets" "$WORK/addons/"
+echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$WORK/.godot/extension_list.cfg"
+timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --server > "$WORK/server.log" 2>&1 &
+server=$!
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's/^godotsteam_game: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/server.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$WORK/server.log"; echo "godotsteam_game: the server never listened" >&2; exit 1; }
+set +e
+timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --client="$port" > "$WORK/client.log" 2>&1
+client_status=$?
+wait $server
+server_status=$?
+set -e
+cat "$WORK/server.log" "$WORK/client.log" | grep -E "godotsteam_game|ERROR|SCRIPT ERROR" || true
+if [ $client_status -ne 0 ] || [ $server_status -ne 0 ] \
+  || ! grep -q "^godotsteam_game: client ok" "$WORK/client.log" \
+  || ! grep -q "^godotsteam_game: server ok" "$WORK/server.log" \
+  || grep -q "SCRIPT ERROR" "$WORK/server.log" "$WORK/client.log"; then
+  echo "godotsteam_game: failed (client $client_status, server $server_status)" >&2
+  exit 1
+fi
+echo "PASS  godotsteam_game (two processes, GodotSteam names through the Steam shim)"
