@@ -153,6 +153,7 @@ pub fn is_per_connection_extension(id: i32) -> bool {
 /// Config value ids this crate reads.
 pub mod ids {
     pub const SEND_BUFFER_SIZE: i32 = 9;
+    pub const SEND_RATE_MIN: i32 = 10;
     pub const SEND_RATE_MAX: i32 = 11;
     pub const NAGLE_TIME: i32 = 12;
     pub const TIMEOUT_INITIAL: i32 = 24;

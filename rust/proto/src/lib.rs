@@ -17,6 +17,7 @@
 //! beyond a fixed pacing rate.
 
 pub mod admission;
+pub mod congestion;
 pub mod cookie;
 pub mod endpoint;
 #[cfg(any(test, feature = "testing"))]

@@ -25,6 +25,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
+use crate::congestion::{Controller, SendState};
 use crate::lanes::Lanes;
 use crate::ranges::RangeSet;
 use crate::varint;
@@ -42,9 +43,6 @@ const MAX_TRACKED_RANGES: usize = 256;
 /// What one out-of-order segment costs beyond its bytes (map node and allocation), so a peer
 /// sending many tiny segments is charged for the memory it really makes us hold.
 const SEGMENT_OVERHEAD: usize = 64;
-/// Congestion window at the start, and its floor, in packets.
-const INITIAL_WINDOW_PACKETS: u64 = 10;
-const MIN_WINDOW_PACKETS: u64 = 2;
 /// Probe timeouts are capped at this many doublings.
 const MAX_PTO_BACKOFF: u32 = 10;
 
@@ -71,8 +69,11 @@ pub mod flags {
 pub struct SessionConfig {
     /// Bytes of one packet's plaintext (what the encryption layer gets).
     pub max_packet_size: usize,
-    /// Pacing rate, bytes per second.
+    /// Most bytes per second sent (GNS `SendRateMax`); the congestion controller paces between
+    /// `send_rate_min` and this.
     pub send_rate: u64,
+    /// Fewest bytes per second the controller paces at (GNS `SendRateMin`).
+    pub send_rate_min: u64,
     /// How long a small message may wait for company (GNS `NagleTime`).
     pub nagle_usec: u64,
     /// How long the receiver may hold back an acknowledgement.
@@ -107,6 +108,7 @@ impl Default for SessionConfig {
         SessionConfig {
             max_packet_size: 1200,
             send_rate: 256 * 1024,
+            send_rate_min: 256 * 1024,
             nagle_usec: 5_000,
             max_ack_delay_usec: 2_000,
             send_buffer_size: 512 * 1024,
@@ -373,6 +375,8 @@ struct SentPacket {
     size: u64,
     ack_eliciting: bool,
     reliable: Vec<(u16, Range<u64>)>,
+    /// What the congestion controller noted when it left.
+    delivery: SendState,
 }
 
 /// One end of an established connection.
@@ -404,13 +408,9 @@ pub struct Session {
     latest_rtt: u64,
     tokens: f64,
     tokens_at: u64,
-    // Congestion control (NewReno-style): bytes in flight stay under `cwnd`, which grows with
-    // every acknowledgement and halves once per loss event.
-    cwnd: u64,
-    ssthresh: u64,
+    /// Congestion control: sets the pacing rate and the window bytes in flight stay under.
+    congestion: Controller,
     bytes_in_flight: u64,
-    /// Losses of packets numbered below this belong to the loss event already reacted to.
-    recovery_until: u64,
     // Receiving.
     received: RangeSet,
     /// Packets below this number are no longer tracked and are treated as duplicates.
@@ -438,7 +438,7 @@ pub struct Session {
 impl Session {
     /// A session whose handshake completed at `now`.
     pub fn new(config: SessionConfig, now: u64) -> Session {
-        let burst = Self::burst(&config);
+        let burst = Self::burst_at(config.max_packet_size, config.send_rate);
         Session {
             state: SessionState::Connected,
             close_pending: None,
@@ -461,10 +461,8 @@ impl Session {
             latest_rtt: INITIAL_RTT_USEC,
             tokens: burst,
             tokens_at: now,
-            cwnd: INITIAL_WINDOW_PACKETS * config.max_packet_size as u64,
-            ssthresh: u64::MAX,
+            congestion: Controller::new(config.max_packet_size, config.send_rate_min, config.send_rate, now),
             bytes_in_flight: 0,
-            recovery_until: 0,
             received: RangeSet::default(),
             received_floor: 0,
             ack_deadline: None,
@@ -486,9 +484,9 @@ impl Session {
         }
     }
 
-    fn burst(config: &SessionConfig) -> f64 {
-        // Enough for a few packets, or 10 ms at the configured rate if that is more.
-        (4 * config.max_packet_size).max((config.send_rate / 100) as usize) as f64
+    /// Enough for a few packets, or 10 ms at the pacing rate if that is more.
+    fn burst_at(packet_size: usize, rate: u64) -> f64 {
+        (4 * packet_size).max((rate / 100) as usize) as f64
     }
 
     pub fn state(&self) -> &SessionState {
@@ -518,10 +516,19 @@ impl Session {
     /// packet size only affects packets built from now on.
     pub fn update_config(&mut self, config: SessionConfig) {
         self.config = SessionConfig { send_rate: config.send_rate.max(1), ..config };
+        self.congestion.set_rates(self.config.send_rate_min, self.config.send_rate);
     }
 
+    /// Pin the rate (`SEND_RATE_MIN` = `SEND_RATE_MAX` = `bytes_per_sec`).
     pub fn set_send_rate(&mut self, bytes_per_sec: u64) {
         self.config.send_rate = bytes_per_sec.max(1);
+        self.config.send_rate_min = self.config.send_rate;
+        self.congestion.set_rates(self.config.send_rate_min, self.config.send_rate);
+    }
+
+    /// The congestion controller's view: bandwidth estimate, minimum round trip, phase.
+    pub fn congestion(&self) -> &Controller {
+        &self.congestion
     }
 
     pub fn stats(&self) -> SessionStats {
@@ -563,13 +570,14 @@ impl Session {
         pending
     }
 
+    /// The rate the connection paces at now (what GNS reports as the send rate).
     pub fn send_rate(&self) -> u64 {
-        self.config.send_rate
+        self.congestion.pacing_rate()
     }
 
     /// Time `bytes_ahead` queued bytes take to go out at the send rate.
     pub fn queue_time_usec(&self, bytes_ahead: u64) -> u64 {
-        bytes_ahead * MICROS_PER_SEC / self.config.send_rate.max(1)
+        bytes_ahead * MICROS_PER_SEC / self.send_rate().max(1)
     }
 
     /// Packets and bytes sent and received so far: the cheap part of [`stats`](Self::stats),
@@ -674,8 +682,9 @@ impl Session {
     fn refill_tokens(&mut self, now: u64) {
         let elapsed = now.saturating_sub(self.tokens_at);
         self.tokens_at = now;
-        let burst = Self::burst(&self.config);
-        self.tokens = (self.tokens + elapsed as f64 * self.config.send_rate as f64 / MICROS_PER_SEC as f64).min(burst);
+        let rate = self.send_rate();
+        let burst = Self::burst_at(self.config.max_packet_size, rate);
+        self.tokens = (self.tokens + elapsed as f64 * rate as f64 / MICROS_PER_SEC as f64).min(burst);
     }
 
     fn nagle_deadline(&self) -> Option<u64> {
@@ -860,7 +869,9 @@ impl Session {
         if ack_eliciting {
             let size = buf.len() as u64;
             self.bytes_in_flight += size;
-            self.sent.insert(number, SentPacket { time: now, size, ack_eliciting, reliable });
+            let app_limited = self.queued_bytes == 0 && self.send_lanes.iter().all(|l| l.retransmit.is_empty());
+            let delivery = self.congestion.on_sent(app_limited);
+            self.sent.insert(number, SentPacket { time: now, size, ack_eliciting, reliable, delivery });
             self.last_ack_eliciting_sent = Some(now);
         }
         self.last_sent = now;
@@ -1143,16 +1154,20 @@ impl Session {
         }
         // Only numbers we really sent count; a peer cannot make us think later packets arrived.
         let largest = newly_acked.iter().map(|(n, _)| *n).max().expect("non-empty");
+        let mut rtt_sample = None;
         if largest == ack.ranges[0].end - 1
             && let Some((_, packet)) = newly_acked.iter().find(|(n, _)| *n == largest)
             && packet.ack_eliciting
         {
             let sample = now.saturating_sub(packet.time);
             self.on_rtt_sample(sample, ack.delay_usec);
+            rtt_sample = Some(self.latest_rtt);
         }
         self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
         for (number, packet) in newly_acked {
-            self.on_packet_acked(number, packet.size);
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
+            let rtt = if number == largest { rtt_sample } else { None };
+            self.congestion.on_acked(now, packet.size, packet.delivery, rtt, self.bytes_in_flight);
             for (lane, range) in packet.reliable {
                 if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
                     send_lane.on_acked(range);
@@ -1214,39 +1229,18 @@ impl Session {
         }
     }
 
-    fn min_window(&self) -> u64 {
-        MIN_WINDOW_PACKETS * self.config.max_packet_size as u64
-    }
-
-    /// Whether another full packet fits the congestion window.
+    /// Whether another full packet fits the congestion window (never more in flight than the
+    /// receiver buffers ahead of a gap).
     fn window_open(&self) -> bool {
-        self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= self.cwnd
-    }
-
-    fn on_packet_acked(&mut self, number: u64, size: u64) {
-        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(size);
-        if number < self.recovery_until {
-            return; // sent before the last loss event: no growth for it
-        }
-        let mss = self.config.max_packet_size as u64;
-        self.cwnd += if self.cwnd < self.ssthresh { size } else { (mss * size / self.cwnd).max(1) };
-        // Never more in flight than the receiver buffers ahead of a gap.
-        self.cwnd = self.cwnd.min(self.config.recv_window.max(self.min_window()));
-    }
-
-    fn on_congestion(&mut self, number: u64) {
-        if number >= self.recovery_until {
-            self.ssthresh = (self.cwnd / 2).max(self.min_window());
-            self.cwnd = self.ssthresh;
-            self.recovery_until = self.next_packet_number;
-        }
+        let window = self.congestion.window().min(self.config.recv_window);
+        self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= window
     }
 
     fn declare_lost(&mut self, number: u64) {
         let Some(packet) = self.sent.remove(&number) else { return };
         self.stats.packets_lost += 1;
         self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
-        self.on_congestion(number);
+        self.congestion.on_lost(packet.size);
         for (lane, range) in packet.reliable {
             if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
                 send_lane.on_lost(range);
@@ -1303,8 +1297,7 @@ impl Session {
             let paced_at = if self.tokens > 0.0 {
                 self.tokens_at
             } else {
-                self.tokens_at
-                    + ((-self.tokens + 1.0) * MICROS_PER_SEC as f64 / self.config.send_rate as f64).ceil() as u64
+                self.tokens_at + ((-self.tokens + 1.0) * MICROS_PER_SEC as f64 / self.send_rate() as f64).ceil() as u64
             };
             let at = ready_at.max(paced_at);
             next = Some(next.map_or(at, |n| n.min(at)));
@@ -1330,8 +1323,6 @@ impl Session {
             for number in in_flight {
                 self.declare_lost(number);
             }
-            // Nothing got through for a whole probe timeout: start again from the floor.
-            self.cwnd = self.min_window();
             self.pto_count += 1;
             self.ping_pending = true;
         }

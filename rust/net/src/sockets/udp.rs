@@ -158,6 +158,7 @@ fn session_config(config: &ConnectionConfig) -> SessionConfig {
         // The MTU counts the whole datagram; leave room for the DATA header and AEAD tag.
         max_packet_size: packet.saturating_sub(steamnet_proto::endpoint::DATA_OVERHEAD).max(100),
         send_rate: config.int32(ids::SEND_RATE_MAX).max(1) as u64,
+        send_rate_min: config.int32(ids::SEND_RATE_MIN).max(1) as u64,
         nagle_usec: config.int32(ids::NAGLE_TIME).max(0) as u64,
         send_buffer_size: config.int32(ids::SEND_BUFFER_SIZE).max(0) as usize,
         idle_timeout_usec: config.int32(ids::TIMEOUT_CONNECTED).max(1) as u64 * 1000,

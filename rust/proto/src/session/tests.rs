@@ -341,3 +341,67 @@ fn hostile_datagrams_never_panic() {
     }
     assert!(s.stats().bad_packets > 0, "decoder rejected garbage");
 }
+
+/// Send `total` bytes as reliable messages of `size` from `a` to `b` as fast as the sender
+/// takes them; returns the simulated time the last one arrived, or None past `limit`.
+fn bulk_transfer(p: &mut Pair, total: usize, size: usize, limit: u64) -> Option<u64> {
+    let start = p.now;
+    let count = total / size;
+    let (mut sent, mut got) = (0, 0);
+    let done = p.run_until(start + limit, |p| {
+        while sent < count && p.a.send_message(p.now, 0, &payload(sent as u64, size), flags::RELIABLE).is_ok() {
+            sent += 1;
+        }
+        while let Some(m) = p.b.poll_message() {
+            assert_eq!(m.data, payload(got as u64, size), "in order, intact");
+            got += 1;
+        }
+        got == count
+    });
+    done.then(|| p.now - start)
+}
+
+fn fast_config() -> SessionConfig {
+    SessionConfig { send_rate: 64 * 1024 * 1024, send_rate_min: 16 * 1024, nagle_usec: 0, ..Default::default() }
+}
+
+#[test]
+fn congestion_control_finds_the_bottleneck() {
+    let link =
+        LinkConfig { lag_usec: 25_000, bandwidth: Some(2_000_000), queue_limit: 64 * 1024, ..Default::default() };
+    let mut p = pair_with(fast_config(), link, 31);
+    let took = bulk_transfer(&mut p, 8_000_000, 1000, 60 * SECOND).expect("the transfer completes");
+    let goodput = 8_000_000.0 / (took as f64 / SECOND as f64);
+    let cc = p.a.congestion();
+    eprintln!(
+        "bottleneck 2 MB/s, 50 ms: goodput {goodput:.0} B/s, estimate {} B/s, min rtt {:?}, {:?}",
+        cc.bandwidth(),
+        cc.min_rtt(),
+        cc.phase()
+    );
+    assert!(goodput >= 0.8 * 2_000_000.0, "goodput {goodput:.0} B/s of a 2 MB/s link");
+    assert!((1_500_000..=2_300_000).contains(&cc.bandwidth()), "bandwidth estimate {}", cc.bandwidth());
+    assert!(cc.min_rtt().is_some_and(|rtt| (50_000..60_000).contains(&rtt)), "min rtt {:?}", cc.min_rtt());
+    assert_eq!(cc.phase(), crate::congestion::Phase::ProbeBandwidth);
+}
+
+#[test]
+fn random_loss_does_not_collapse_the_rate() {
+    // The case: 10% random loss, 25 ms each way, on a 4 MB/s link.
+    let link = LinkConfig {
+        loss: 0.1,
+        lag_usec: 25_000,
+        bandwidth: Some(4_000_000),
+        queue_limit: 128 * 1024,
+        ..Default::default()
+    };
+    let mut p = pair_with(fast_config(), link, 32);
+    let took = bulk_transfer(&mut p, 8_000_000, 1000, 120 * SECOND).expect("the transfer completes");
+    let goodput = 8_000_000.0 / (took as f64 / SECOND as f64);
+    let left_after_loss = 4_000_000.0 * 0.9;
+    eprintln!(
+        "4 MB/s, 10% loss, 50 ms: goodput {goodput:.0} B/s = {:.0}% of what loss leaves",
+        100.0 * goodput / left_after_loss
+    );
+    assert!(goodput >= 0.7 * left_after_loss, "goodput {goodput:.0} B/s; 70% of {left_after_loss:.0} wanted");
+}

@@ -1,0 +1,264 @@
+//! Congestion control that tells random loss from congestion: a model-based controller in the
+//! manner of BBR. It measures the path, and loss does not enter the model at all:
+//!
+//! - **bottleneck bandwidth**: the highest delivery rate seen over the last ten round trips
+//!   (bytes newly acknowledged over the time they took), ignoring samples taken while the
+//!   application had nothing to send unless they raise the estimate;
+//! - **minimum round trip**: the smallest sample of the last ten seconds.
+//!
+//! From those it sets the pacing rate (a gain times the bandwidth, kept within GNS's
+//! `SEND_RATE_MIN`..`SEND_RATE_MAX`) and the window (twice the bandwidth-delay product). A Wi-Fi
+//! link that drops 10% of packets at random keeps its full rate; a queue that builds up shows as
+//! a delivery rate that stops growing, and the sender stops pushing.
+//!
+//! Phases: *startup* doubles the rate every round trip until the bandwidth stops growing by 25%
+//! three rounds in a row; *drain* empties the queue startup built; *probe bandwidth* then cycles
+//! its gain (1.25, 0.75, then six rounds at 1) to find more room and give it back.
+
+use std::collections::VecDeque;
+
+const MICROS_PER_SEC: u64 = 1_000_000;
+/// Startup's gain: 2/ln 2, the smallest that doubles the delivery rate every round trip.
+const STARTUP_GAIN: f64 = 2.885;
+const PROBE_GAINS: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+const CWND_GAIN: f64 = 2.0;
+/// Round trips the bandwidth estimate remembers.
+const BANDWIDTH_ROUNDS: u64 = 10;
+const MIN_RTT_WINDOW_USEC: u64 = 10 * MICROS_PER_SEC;
+/// Window floor, in packets: enough to keep acknowledgements flowing whatever the estimate.
+const MIN_WINDOW_PACKETS: u64 = 4;
+const INITIAL_WINDOW_PACKETS: u64 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Startup,
+    Drain,
+    ProbeBandwidth,
+}
+
+/// What the controller notes about a packet when it is sent, to measure delivery when it is
+/// acknowledged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendState {
+    /// Bytes delivered (acknowledged) when the packet left.
+    delivered: u64,
+    /// When the latest of those deliveries happened.
+    delivered_at: u64,
+    /// Whether the application had nothing more to send then.
+    app_limited: bool,
+}
+
+#[derive(Debug)]
+pub struct Controller {
+    packet_size: u64,
+    min_rate: u64,
+    max_rate: u64,
+    phase: Phase,
+    delivered: u64,
+    delivered_at: u64,
+    /// Round trips: a round ends when a packet sent after its start is acknowledged.
+    round: u64,
+    round_ends_at_delivered: u64,
+    /// (round, bytes per second) samples that may still be the maximum, newest last.
+    bandwidth_samples: VecDeque<(u64, u64)>,
+    min_rtt: Option<u64>,
+    min_rtt_at: u64,
+    /// Startup's exit test: the bandwidth three rounds ago and how many rounds it stalled.
+    full_bandwidth: u64,
+    stalled_rounds: u32,
+    cycle_index: usize,
+    cycle_started: u64,
+}
+
+impl Controller {
+    pub fn new(packet_size: usize, min_rate: u64, max_rate: u64, now: u64) -> Controller {
+        Controller {
+            packet_size: packet_size as u64,
+            min_rate: min_rate.min(max_rate).max(1),
+            max_rate: max_rate.max(1),
+            phase: Phase::Startup,
+            delivered: 0,
+            delivered_at: now,
+            round: 0,
+            round_ends_at_delivered: 0,
+            bandwidth_samples: VecDeque::new(),
+            min_rtt: None,
+            min_rtt_at: now,
+            full_bandwidth: 0,
+            stalled_rounds: 0,
+            cycle_index: 0,
+            cycle_started: now,
+        }
+    }
+
+    /// New rate bounds (`SEND_RATE_MIN`, `SEND_RATE_MAX`) for a live connection.
+    pub fn set_rates(&mut self, min_rate: u64, max_rate: u64) {
+        self.max_rate = max_rate.max(1);
+        self.min_rate = min_rate.min(self.max_rate).max(1);
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The bottleneck bandwidth estimate, bytes per second (0 before any sample).
+    pub fn bandwidth(&self) -> u64 {
+        self.bandwidth_samples.iter().map(|&(_, bw)| bw).max().unwrap_or(0)
+    }
+
+    pub fn min_rtt(&self) -> Option<u64> {
+        self.min_rtt
+    }
+
+    fn pacing_gain(&self) -> f64 {
+        match self.phase {
+            Phase::Startup => STARTUP_GAIN,
+            Phase::Drain => 1.0 / STARTUP_GAIN,
+            Phase::ProbeBandwidth => PROBE_GAINS[self.cycle_index],
+        }
+    }
+
+    /// Bytes per second to pace at now, within `[min_rate, max_rate]`.
+    pub fn pacing_rate(&self) -> u64 {
+        let bandwidth = self.bandwidth();
+        let model = if bandwidth == 0 {
+            // No measurement yet: the initial window per (assumed) round trip, with startup's gain.
+            let rtt = self.min_rtt.unwrap_or(100_000).max(1_000);
+            (INITIAL_WINDOW_PACKETS * self.packet_size * MICROS_PER_SEC / rtt) as f64 * STARTUP_GAIN
+        } else {
+            bandwidth as f64 * self.pacing_gain()
+        };
+        (model as u64).clamp(self.min_rate, self.max_rate)
+    }
+
+    /// Bytes allowed in flight: twice the bandwidth-delay product of the rate we pace at, so
+    /// the window never stops a sender the pacing allows (and a pinned rate is never throttled
+    /// by a window measured at a lower one).
+    pub fn window(&self) -> u64 {
+        let floor = MIN_WINDOW_PACKETS * self.packet_size;
+        let Some(rtt) = self.min_rtt else { return (INITIAL_WINDOW_PACKETS * self.packet_size).max(floor) };
+        let rate = self.pacing_rate().max(self.bandwidth());
+        let bdp = rate as f64 * rtt as f64 / MICROS_PER_SEC as f64;
+        ((bdp * CWND_GAIN) as u64).max(floor)
+    }
+
+    /// A packet leaves; `app_limited` when nothing else waits to be sent.
+    pub fn on_sent(&self, app_limited: bool) -> SendState {
+        SendState { delivered: self.delivered, delivered_at: self.delivered_at, app_limited }
+    }
+
+    /// A packet of `size` bytes sent with `state` was acknowledged at `now`; `rtt` is the
+    /// round-trip sample it gave, if any; `in_flight` what remains in flight.
+    pub fn on_acked(&mut self, now: u64, size: u64, state: SendState, rtt: Option<u64>, in_flight: u64) {
+        self.delivered += size;
+        self.delivered_at = now;
+        if let Some(rtt) = rtt
+            && (self.min_rtt.is_none_or(|m| rtt <= m) || now > self.min_rtt_at + MIN_RTT_WINDOW_USEC)
+        {
+            self.min_rtt = Some(rtt.max(1));
+            self.min_rtt_at = now;
+        }
+        let new_round = state.delivered >= self.round_ends_at_delivered;
+        if new_round {
+            self.round += 1;
+            self.round_ends_at_delivered = self.delivered;
+        }
+        // Delivery rate over the packet's flight: what was acknowledged meanwhile, per time.
+        let interval = now.saturating_sub(state.delivered_at).max(1);
+        let rate = (self.delivered - state.delivered) * MICROS_PER_SEC / interval;
+        if !state.app_limited || rate > self.bandwidth() {
+            while self.bandwidth_samples.back().is_some_and(|&(_, bw)| bw <= rate) {
+                self.bandwidth_samples.pop_back(); // can never be the maximum again
+            }
+            self.bandwidth_samples.push_back((self.round, rate));
+        }
+        while self.bandwidth_samples.front().is_some_and(|&(round, _)| round + BANDWIDTH_ROUNDS < self.round) {
+            self.bandwidth_samples.pop_front();
+        }
+        if new_round {
+            self.on_round(now, state.app_limited);
+        }
+        if self.phase == Phase::Drain && in_flight <= self.bdp() {
+            self.enter_probe(now);
+        }
+        if self.phase == Phase::ProbeBandwidth {
+            self.advance_cycle(now, in_flight);
+        }
+    }
+
+    fn bdp(&self) -> u64 {
+        let rtt = self.min_rtt.unwrap_or(100_000);
+        (self.bandwidth() as f64 * rtt as f64 / MICROS_PER_SEC as f64) as u64
+    }
+
+    fn on_round(&mut self, now: u64, app_limited: bool) {
+        if self.phase != Phase::Startup || app_limited {
+            return;
+        }
+        let bandwidth = self.bandwidth();
+        if bandwidth >= self.full_bandwidth + self.full_bandwidth / 4 {
+            self.full_bandwidth = bandwidth;
+            self.stalled_rounds = 0;
+        } else {
+            self.stalled_rounds += 1;
+        }
+        // Growth stopped, or the rate is already at the configured maximum: the pipe is full.
+        if self.stalled_rounds >= 3 || self.pacing_rate() >= self.max_rate {
+            self.phase = Phase::Drain;
+            self.cycle_started = now;
+        }
+    }
+
+    fn enter_probe(&mut self, now: u64) {
+        self.phase = Phase::ProbeBandwidth;
+        self.cycle_index = 2; // start cruising; probe on the next cycle
+        self.cycle_started = now;
+    }
+
+    fn advance_cycle(&mut self, now: u64, in_flight: u64) {
+        let rtt = self.min_rtt.unwrap_or(100_000);
+        let elapsed = now.saturating_sub(self.cycle_started) > rtt;
+        let gain = PROBE_GAINS[self.cycle_index];
+        // The draining phase may end early once the queue the probe built is gone.
+        let done =
+            elapsed && (gain <= 1.0 || in_flight >= self.bdp() * 5 / 4) || (gain < 1.0 && in_flight <= self.bdp());
+        if done {
+            self.cycle_index = (self.cycle_index + 1) % PROBE_GAINS.len();
+            self.cycle_started = now;
+        }
+    }
+
+    /// Packets were declared lost. Loss alone says nothing about congestion on the paths games
+    /// use (radio links drop at random), so the model ignores it: only delivery rate and round
+    /// trip move the rate. Here for the record and for future use.
+    pub fn on_lost(&mut self, _bytes: u64) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_does_not_lower_the_rate() {
+        let mut c = Controller::new(1200, 16 * 1024, 1 << 30, 0);
+        let state = c.on_sent(false);
+        c.on_acked(50_000, 1200, state, Some(50_000), 0);
+        let before = (c.pacing_rate(), c.window());
+        for _ in 0..100 {
+            c.on_lost(1200);
+        }
+        assert_eq!((c.pacing_rate(), c.window()), before);
+    }
+
+    #[test]
+    fn rate_stays_within_the_configured_bounds() {
+        let fast = Controller::new(1200, 16 * 1024, 1_000_000, 0);
+        assert!(fast.pacing_rate() <= 1_000_000);
+        let slow = Controller::new(1200, 300_000, 1_000_000, 0);
+        assert!(slow.pacing_rate() >= 300_000);
+        let mut pinned = Controller::new(1200, 262_144, 262_144, 0);
+        assert_eq!(pinned.pacing_rate(), 262_144, "min == max pins the rate, as in GNS");
+        pinned.set_rates(500_000, 100_000);
+        assert_eq!(pinned.pacing_rate(), 100_000, "a minimum above the maximum is the maximum");
+    }
+}
