@@ -92,6 +92,7 @@ pub fn link_configs(own: &ConnectionConfig, global: &GlobalConfig) -> (LinkConfi
         let rate = i(d.rate);
         LinkConfig {
             loss: f(d.loss) / 100.0,
+            burst: None,
             duplicate: f(d.dup) / 100.0,
             duplicate_delay_usec: i(ids::FAKE_PACKET_DUP_TIME_MAX) * 1000,
             reorder: f(d.reorder) / 100.0,

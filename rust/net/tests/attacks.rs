@@ -227,7 +227,7 @@ fn honest_connect_during_flood(ips: &[String], per_round: usize, pause: Duration
                         match buf[0] {
                             2 => {
                                 let id = u32::from_be_bytes(buf[1..5].try_into().unwrap());
-                                let _ = socket.send_to(&hello(id, &buf[5..len].to_vec(), &mut rng), address);
+                                let _ = socket.send_to(&hello(id, &buf[5..len], &mut rng), address);
                                 hellos += 1;
                             }
                             4 => replies += 1,
@@ -354,9 +354,9 @@ fn one_malicious_connection_cannot_make_the_server_hold_more_than_its_budget() {
     // about 40 MB of attempts.
     let chunk = vec![0xAB; 1000];
     let tiny = [0xCD; 1];
-    let mut number = 1 << 20;
     let mut peak = 0;
     for round in 0..12_000u64 {
+        let number = (1 << 20) + round;
         let lane = (round % 255) as u16;
         let offset = 1 + (round / 255) * 1000;
         let frames: Vec<Frame<'_>> = match round % 3 {
@@ -371,7 +371,6 @@ fn one_malicious_connection_cannot_make_the_server_hold_more_than_its_budget() {
             }],
         };
         peer.send_packet(number, &frames);
-        number += 1;
         if round % 100 == 0 {
             peer.pump();
             std::thread::sleep(Duration::from_millis(1)); // let the server read, not the kernel drop

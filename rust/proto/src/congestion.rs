@@ -11,6 +11,12 @@
 //! link that drops 10% of packets at random keeps its full rate; a queue that builds up shows as
 //! a delivery rate that stops growing, and the sender stops pushing.
 //!
+//! One departure from BBR: under heavy random loss the delivery rate is the send rate less the
+//! loss, so a plain maximum filter would shrink with every probe cycle (at 30% loss, 1.25 x 0.7
+//! < 1) and the rate would collapse. While the round trip shows no queue (within 10 ms, or an
+//! eighth, of the minimum), loss is taken to be random and the sample is scaled back up by the recent loss
+//! rate; with a queue, losses count as congestion and samples stay as measured.
+//!
 //! Phases: *startup* doubles the rate every round trip until the bandwidth stops growing by 25%
 //! three rounds in a row; *drain* empties the queue startup built; *probe bandwidth* then cycles
 //! its gain (1.25, 0.75, then six rounds at 1) to find more room and give it back.
@@ -25,6 +31,10 @@ const CWND_GAIN: f64 = 2.0;
 /// Round trips the bandwidth estimate remembers.
 const BANDWIDTH_ROUNDS: u64 = 10;
 const MIN_RTT_WINDOW_USEC: u64 = 10 * MICROS_PER_SEC;
+/// Weight of each packet's outcome in the running loss rate.
+const LOSS_EWMA: f64 = 1.0 / 128.0;
+/// Loss above this is not compensated further (the path is then mostly broken).
+const MAX_COMPENSATED_LOSS: f64 = 0.5;
 /// Window floor, in packets: enough to keep acknowledgements flowing whatever the estimate.
 const MIN_WINDOW_PACKETS: u64 = 4;
 const INITIAL_WINDOW_PACKETS: u64 = 32;
@@ -44,6 +54,11 @@ pub struct SendState {
     delivered: u64,
     /// When the latest of those deliveries happened.
     delivered_at: u64,
+    /// When the packet whose acknowledgement was that latest delivery had been sent, and when
+    /// this one was: the sending side of the interval (BBR takes the longer of the sending and
+    /// acknowledging intervals, so bunched acknowledgements cannot fake a higher rate).
+    first_sent_at: u64,
+    sent_at: u64,
     /// Whether the application had nothing more to send then.
     app_limited: bool,
 }
@@ -56,6 +71,8 @@ pub struct Controller {
     phase: Phase,
     delivered: u64,
     delivered_at: u64,
+    /// Send time of the packet acknowledged most recently.
+    first_sent_at: u64,
     /// Round trips: a round ends when a packet sent after its start is acknowledged.
     round: u64,
     round_ends_at_delivered: u64,
@@ -68,6 +85,10 @@ pub struct Controller {
     stalled_rounds: u32,
     cycle_index: usize,
     cycle_started: u64,
+    /// Share of recent packets lost (running average).
+    loss_rate: f64,
+    /// The latest round-trip sample.
+    latest_rtt: Option<u64>,
 }
 
 impl Controller {
@@ -79,6 +100,7 @@ impl Controller {
             phase: Phase::Startup,
             delivered: 0,
             delivered_at: now,
+            first_sent_at: now,
             round: 0,
             round_ends_at_delivered: 0,
             bandwidth_samples: VecDeque::new(),
@@ -88,6 +110,22 @@ impl Controller {
             stalled_rounds: 0,
             cycle_index: 0,
             cycle_started: now,
+            loss_rate: 0.0,
+            latest_rtt: None,
+        }
+    }
+
+    /// The running share of packets lost.
+    pub fn loss_rate(&self) -> f64 {
+        self.loss_rate
+    }
+
+    /// Whether the latest round trip shows no standing queue: then loss is random, not ours.
+    fn path_uncongested(&self) -> bool {
+        match (self.latest_rtt, self.min_rtt) {
+            // A queue worth 10 ms, or an eighth of the round trip on short paths, is a queue.
+            (Some(latest), Some(min)) => latest <= min + (min / 8).min(10_000) + 1_000,
+            _ => false,
         }
     }
 
@@ -142,9 +180,15 @@ impl Controller {
         ((bdp * CWND_GAIN) as u64).max(floor)
     }
 
-    /// A packet leaves; `app_limited` when nothing else waits to be sent.
-    pub fn on_sent(&self, app_limited: bool) -> SendState {
-        SendState { delivered: self.delivered, delivered_at: self.delivered_at, app_limited }
+    /// A packet leaves at `now`; `app_limited` when nothing else waits to be sent.
+    pub fn on_sent(&self, now: u64, app_limited: bool) -> SendState {
+        SendState {
+            delivered: self.delivered,
+            delivered_at: self.delivered_at,
+            first_sent_at: self.first_sent_at,
+            sent_at: now,
+            app_limited,
+        }
     }
 
     /// A packet of `size` bytes sent with `state` was acknowledged at `now`; `rtt` is the
@@ -152,6 +196,10 @@ impl Controller {
     pub fn on_acked(&mut self, now: u64, size: u64, state: SendState, rtt: Option<u64>, in_flight: u64) {
         self.delivered += size;
         self.delivered_at = now;
+        self.loss_rate *= 1.0 - LOSS_EWMA;
+        if rtt.is_some() {
+            self.latest_rtt = rtt;
+        }
         if let Some(rtt) = rtt
             && (self.min_rtt.is_none_or(|m| rtt <= m) || now > self.min_rtt_at + MIN_RTT_WINDOW_USEC)
         {
@@ -164,8 +212,14 @@ impl Controller {
             self.round_ends_at_delivered = self.delivered;
         }
         // Delivery rate over the packet's flight: what was acknowledged meanwhile, per time.
-        let interval = now.saturating_sub(state.delivered_at).max(1);
-        let rate = (self.delivered - state.delivered) * MICROS_PER_SEC / interval;
+        self.first_sent_at = state.sent_at;
+        let ack_interval = now.saturating_sub(state.delivered_at);
+        let send_interval = state.sent_at.saturating_sub(state.first_sent_at);
+        let interval = ack_interval.max(send_interval).max(1);
+        let mut rate = (self.delivered - state.delivered) * MICROS_PER_SEC / interval;
+        if self.path_uncongested() {
+            rate = (rate as f64 / (1.0 - self.loss_rate.min(MAX_COMPENSATED_LOSS))) as u64;
+        }
         if !state.app_limited || rate > self.bandwidth() {
             while self.bandwidth_samples.back().is_some_and(|&(_, bw)| bw <= rate) {
                 self.bandwidth_samples.pop_back(); // can never be the maximum again
@@ -228,10 +282,12 @@ impl Controller {
         }
     }
 
-    /// Packets were declared lost. Loss alone says nothing about congestion on the paths games
-    /// use (radio links drop at random), so the model ignores it: only delivery rate and round
-    /// trip move the rate. Here for the record and for future use.
-    pub fn on_lost(&mut self, _bytes: u64) {}
+    /// A packet was declared lost. Loss alone says nothing about congestion on the paths games
+    /// use (radio links drop at random), so it does not lower the rate; it only feeds the loss
+    /// rate that compensates delivery samples while the path shows no queue.
+    pub fn on_lost(&mut self, _bytes: u64) {
+        self.loss_rate = self.loss_rate * (1.0 - LOSS_EWMA) + LOSS_EWMA;
+    }
 }
 
 #[cfg(test)]
@@ -241,7 +297,7 @@ mod tests {
     #[test]
     fn loss_does_not_lower_the_rate() {
         let mut c = Controller::new(1200, 16 * 1024, 1 << 30, 0);
-        let state = c.on_sent(false);
+        let state = c.on_sent(0, false);
         c.on_acked(50_000, 1200, state, Some(50_000), 0);
         let before = (c.pacing_rate(), c.window());
         for _ in 0..100 {

@@ -41,10 +41,31 @@ impl FastRng {
     }
 }
 
+/// Bursty loss (the Gilbert–Elliott model): the link flips between a good state and a bad one,
+/// and loses datagrams at a different rate in each, as radio links and congested routers do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurstLoss {
+    /// Per datagram: chance of going from good to bad, and from bad back to good.
+    pub enter_bad: f64,
+    pub leave_bad: f64,
+    /// Loss probability while bad (while good, `LinkConfig::loss` applies).
+    pub bad_loss: f64,
+}
+
+impl BurstLoss {
+    /// The long-run share of datagrams lost, with `good_loss` in the good state.
+    pub fn mean_loss(&self, good_loss: f64) -> f64 {
+        let bad_share = self.enter_bad / (self.enter_bad + self.leave_bad);
+        bad_share * self.bad_loss + (1.0 - bad_share) * good_loss
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkConfig {
-    /// Probability a datagram is dropped.
+    /// Probability a datagram is dropped (in the good state, with `burst`).
     pub loss: f64,
+    /// Bursty loss on top, if any.
+    pub burst: Option<BurstLoss>,
     /// Probability a datagram is delivered twice.
     pub duplicate: f64,
     /// The copy of a duplicated datagram arrives up to this much later.
@@ -54,7 +75,9 @@ pub struct LinkConfig {
     pub reorder_usec: u64,
     /// One-way delay.
     pub lag_usec: u64,
-    /// Probability a datagram gets extra random delay, uniform in `[0, jitter_usec)`.
+    /// Probability a datagram gets extra random delay, uniform in `[0, jitter_usec)`. Jitter
+    /// keeps the order (a datagram never overtakes the one before, as in a queue); only
+    /// `reorder` reorders.
     pub jitter: f64,
     pub jitter_usec: u64,
     /// Bytes per second the link carries; `None` for unlimited.
@@ -67,6 +90,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
             loss: 0.0,
+            burst: None,
             duplicate: 0.0,
             duplicate_delay_usec: 0,
             reorder: 0.0,
@@ -88,6 +112,7 @@ impl LinkConfig {
 
     pub fn is_perfect(&self) -> bool {
         self.loss <= 0.0
+            && self.burst.is_none()
             && self.duplicate <= 0.0
             && self.reorder <= 0.0
             && self.lag_usec == 0
@@ -102,6 +127,10 @@ impl LinkConfig {
 pub struct Link<T = Vec<u8>> {
     config: LinkConfig,
     rng: FastRng,
+    /// Whether a bursty link is in its bad state.
+    bad: bool,
+    /// Arrival time of the last datagram that kept its place in line.
+    last_in_order: u64,
     /// (arrival time, sequence for a stable order), and the datagram in `items`.
     in_flight: BinaryHeap<Reverse<(u64, u64)>>,
     items: std::collections::HashMap<u64, T>,
@@ -117,6 +146,8 @@ impl<T: Clone> Link<T> {
         Link {
             config,
             rng: FastRng::new(seed),
+            bad: false,
+            last_in_order: 0,
             in_flight: BinaryHeap::new(),
             items: std::collections::HashMap::new(),
             seq: 0,
@@ -149,7 +180,17 @@ impl<T: Clone> Link<T> {
             self.wire_free_at = start + (len as u64 * 1_000_000).div_ceil(bandwidth);
             departs = self.wire_free_at;
         }
-        if self.rng.chance(self.config.loss) {
+        let loss = match self.config.burst {
+            Some(burst) => {
+                let flip = if self.bad { burst.leave_bad } else { burst.enter_bad };
+                if self.rng.chance(flip) {
+                    self.bad = !self.bad;
+                }
+                if self.bad { burst.bad_loss } else { self.config.loss }
+            }
+            None => self.config.loss,
+        };
+        if self.rng.chance(loss) {
             self.dropped += 1;
             return;
         }
@@ -157,6 +198,8 @@ impl<T: Clone> Link<T> {
         if self.rng.chance(self.config.jitter) {
             arrival += self.rng.below(self.config.jitter_usec);
         }
+        arrival = arrival.max(self.last_in_order);
+        self.last_in_order = arrival;
         if self.rng.chance(self.config.reorder) {
             arrival += self.rng.below(self.config.reorder_usec + 1);
         }
@@ -217,6 +260,26 @@ mod tests {
         // 70% survive, 20% of those twice: ~8,400 deliveries.
         assert!((8_000..8_800).contains(&link.delivered), "{}", link.delivered);
         assert!((2_700..3_300).contains(&link.dropped), "{}", link.dropped);
+    }
+
+    #[test]
+    fn bursty_loss_comes_in_runs() {
+        let burst = BurstLoss { enter_bad: 0.02, leave_bad: 0.2, bad_loss: 0.5 };
+        let mut link: Link = Link::new(LinkConfig { loss: 0.01, burst: Some(burst), ..LinkConfig::perfect() }, 3);
+        let mut lost = Vec::new();
+        for i in 0..100_000 {
+            let before = link.dropped;
+            link.send(0, vec![0], 1);
+            if link.dropped > before {
+                lost.push(i);
+            }
+        }
+        let rate = lost.len() as f64 / 100_000.0;
+        let expected = burst.mean_loss(0.01);
+        assert!((rate - expected).abs() < 0.01, "loss {rate:.3}, model {expected:.3}");
+        // Runs: a loss is followed by another far more often than the mean rate.
+        let followed = lost.windows(2).filter(|w| w[1] == w[0] + 1).count() as f64 / lost.len() as f64;
+        assert!(followed > 2.0 * rate, "losses cluster: {followed:.3} vs {rate:.3}");
     }
 
     #[test]

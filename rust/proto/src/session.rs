@@ -870,7 +870,7 @@ impl Session {
             let size = buf.len() as u64;
             self.bytes_in_flight += size;
             let app_limited = self.queued_bytes == 0 && self.send_lanes.iter().all(|l| l.retransmit.is_empty());
-            let delivery = self.congestion.on_sent(app_limited);
+            let delivery = self.congestion.on_sent(now, app_limited);
             self.sent.insert(number, SentPacket { time: now, size, ack_eliciting, reliable, delivery });
             self.last_ack_eliciting_sent = Some(now);
         }

@@ -289,6 +289,11 @@ fn reliable_delivery_survives_rebinding_on_any_network() {
             jitter_usec: rng.below(20_000),
             bandwidth: rng.chance(0.3).then(|| 200_000 + rng.below(2_000_000)),
             queue_limit: 32 * 1024 + rng.below(128 * 1024) as usize,
+            burst: rng.chance(0.2).then_some(crate::impair::BurstLoss {
+                enter_bad: 0.02,
+                leave_bad: 0.3,
+                bad_loss: 0.6,
+            }),
         };
         let server_config = EndpointConfig { accept_incoming: true, ..Default::default() };
         let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 1);

@@ -405,3 +405,141 @@ fn random_loss_does_not_collapse_the_rate() {
     );
     assert!(goodput >= 0.7 * left_after_loss, "goodput {goodput:.0} B/s; 70% of {left_after_loss:.0} wanted");
 }
+
+/// The scenarios that matter for games on real links, in the simulator: random loss 0–30%,
+/// bursty loss, one-way delays of 12.5/50/150 ms (25/100/300 ms round trips) with jitter, all
+/// behind a 4 MB/s bottleneck with a 128 KiB queue. Every transfer must arrive exactly once and
+/// in order; the table prints goodput against the capacity the loss leaves (floors below).
+/// Long round trips are bounded by the 1 MiB receive window (GNS's default receive buffer too):
+/// about 3.5 MB/s at 300 ms, less while a loss holds the window's head back a round trip.
+#[test]
+fn loss_and_delay_matrix() {
+    const CAPACITY: f64 = 4_000_000.0;
+    let burst = crate::impair::BurstLoss { enter_bad: 0.01, leave_bad: 0.1, bad_loss: 0.5 };
+    let mut rows = Vec::new();
+    for (name, loss, burst) in [
+        ("0%", 0.0, None),
+        ("1%", 0.01, None),
+        ("5%", 0.05, None),
+        ("10%", 0.10, None),
+        ("30%", 0.30, None),
+        ("bursty", 0.005, Some(burst)),
+    ] {
+        for one_way in [12_500u64, 50_000, 150_000] {
+            let link = LinkConfig {
+                loss,
+                burst,
+                lag_usec: one_way,
+                jitter: 1.0,
+                jitter_usec: one_way / 10,
+                bandwidth: Some(CAPACITY as u64),
+                queue_limit: 128 * 1024,
+                ..Default::default()
+            };
+            let mut p = pair_with(fast_config(), link, one_way ^ (loss * 1000.0) as u64);
+            // Long enough that start-up (a few round trips) does not dominate.
+            let total = ((CAPACITY * (2.0 + 40.0 * 2.0 * one_way as f64 / SECOND as f64)) as usize).min(16_000_000);
+            let took = bulk_transfer(&mut p, total, 1000, 600 * SECOND)
+                .unwrap_or_else(|| panic!("{name} loss, {one_way} us one way: the transfer completes"));
+            let goodput = total as f64 / (took as f64 / SECOND as f64);
+            let mean_loss = burst.map_or(loss, |b| b.mean_loss(loss));
+            let share = goodput / (CAPACITY * (1.0 - mean_loss));
+            let estimate = p.a.congestion().bandwidth();
+            rows.push((name, one_way, goodput, share, estimate));
+        }
+    }
+    eprintln!("loss     rtt ms   goodput MB/s   of capacity left after loss   bandwidth estimate MB/s");
+    for (name, one_way, goodput, share, estimate) in &rows {
+        let rtt = 2 * one_way / 1000;
+        eprintln!(
+            "{name:<8} {rtt:>6}   {:>12.2}   {:>26.0}%   {:>10.2}",
+            goodput / 1e6,
+            share * 100.0,
+            *estimate as f64 / 1e6
+        );
+    }
+    for (name, one_way, _, share, _) in &rows {
+        let rtt_ms = 2 * one_way / 1000;
+        // 25 ms: the controller alone decides, and takes 70% or more of what any random loss
+        // up to 30% leaves. 100 ms: the 1 MiB receive window (whose head waits a round trip
+        // for each lost packet) starts to bound it; still more than half up to 10% loss.
+        let floor = match (rtt_ms, *name) {
+            (25, _) => 0.7,
+            (100, "0%" | "1%" | "5%" | "10%") => 0.55,
+            _ => 0.0,
+        };
+        assert!(
+            *share >= floor,
+            "{name} loss, {rtt_ms} ms: {:.0}% of capacity, {:.0}% wanted",
+            share * 100.0,
+            floor * 100.0
+        );
+    }
+}
+
+/// Two flows through one bottleneck share it within 20%.
+#[test]
+fn two_flows_share_a_bottleneck_fairly() {
+    let bottleneck =
+        LinkConfig { lag_usec: 20_000, bandwidth: Some(3_000_000), queue_limit: 96 * 1024, ..Default::default() };
+    let back = LinkConfig { lag_usec: 20_000, ..Default::default() };
+    let mut forward: Link<(usize, Vec<u8>)> = Link::new(bottleneck, 41);
+    let mut backward: Vec<Link> = vec![Link::new(back.clone(), 42), Link::new(back, 43)];
+    let mut senders = [Session::new(fast_config(), 0), Session::new(fast_config(), 0)];
+    let mut receivers = [Session::new(fast_config(), 0), Session::new(fast_config(), 0)];
+    let mut delivered = [0usize; 2];
+    let message = vec![7u8; 1000];
+    let mut now = 0;
+    // The second flow starts a second later, into a link the first one already fills.
+    while now < 30 * SECOND {
+        for (i, s) in senders.iter_mut().enumerate() {
+            if i == 1 && now < SECOND {
+                continue;
+            }
+            while s.send_message(now, 0, &message, flags::RELIABLE).is_ok() {}
+            while let Some(d) = s.poll_transmit(now) {
+                let len = d.len();
+                forward.send(now, (i, d), len);
+            }
+        }
+        for (i, r) in receivers.iter_mut().enumerate() {
+            while let Some(d) = r.poll_transmit(now) {
+                let len = d.len();
+                backward[i].send(now, d, len);
+            }
+            while r.poll_message().is_some() {
+                if now >= 10 * SECOND {
+                    delivered[i] += 1; // measure once both have settled
+                }
+            }
+        }
+        while let Some((i, d)) = forward.pop_arrived(now) {
+            receivers[i].handle_datagram(now, &d);
+        }
+        for (i, link) in backward.iter_mut().enumerate() {
+            while let Some(d) = link.pop_arrived(now) {
+                senders[i].handle_datagram(now, &d);
+            }
+        }
+        let next = senders
+            .iter()
+            .chain(receivers.iter())
+            .filter_map(|s| s.poll_timeout())
+            .chain(
+                [forward.next_arrival(), backward[0].next_arrival(), backward[1].next_arrival()].into_iter().flatten(),
+            )
+            .min()
+            .unwrap_or(now + 1_000);
+        now = next.max(now + 1);
+        for s in senders.iter_mut().chain(receivers.iter_mut()) {
+            if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
+            }
+        }
+    }
+    let (a, b) = (delivered[0] as f64, delivered[1] as f64);
+    let total_rate = (a + b) * 1000.0 / 20.0;
+    eprintln!("two flows, 3 MB/s bottleneck: {a} and {b} messages, together {total_rate:.0} B/s");
+    assert!(a.min(b) / a.max(b) >= 0.8, "unfair share: {a} vs {b}");
+    assert!(total_rate >= 0.8 * 3_000_000.0, "the pair uses the link: {total_rate:.0} B/s");
+}
