@@ -735,24 +735,29 @@ impl Sockets {
         let (status, _) = self.real_time_status(handle, 0).ok()?;
         let state = self.lock();
         let conn = state.connections.get(&handle)?;
-        Some(format!(
-            "Connection {}\nState: {}\nEnd reason: {} {}\nPing: {} ms  Quality local {:.0}% remote {:.0}%\n\
+        Some(
+            format!(
+                "Connection {}\nState: {}\nEnd reason: {} {}\nPing: {} ms  Quality local {:.0}% remote {:.0}%\n\
              Sent: {:.1} pkt/s {:.1} B/s  Received: {:.1} pkt/s {:.1} B/s\nLanes: {}\nQueued for receive: {} messages, {} bytes\n",
-            conn.describe(handle),
-            conn.state.name(),
-            conn.end_reason,
-            conn.end_debug,
-            status.ping_ms,
-            status.local_quality * 100.0,
-            status.remote_quality * 100.0,
-            status.packets_out_per_sec,
-            status.bytes_out_per_sec,
-            status.packets_in_per_sec,
-            status.bytes_in_per_sec,
-            conn.lanes.count(),
-            conn.inbox.len(),
-            conn.inbox_bytes,
-        ))
+                conn.describe(handle),
+                conn.state.name(),
+                conn.end_reason,
+                conn.end_debug,
+                status.ping_ms,
+                status.local_quality * 100.0,
+                status.remote_quality * 100.0,
+                status.packets_out_per_sec,
+                status.bytes_out_per_sec,
+                status.packets_in_per_sec,
+                status.bytes_in_per_sec,
+                conn.lanes.count(),
+                conn.inbox.len(),
+                conn.inbox_bytes,
+            ) + &match conn.transport {
+                Transport::Udp { endpoint, id } => udp::congestion_summary(&state, endpoint, id),
+                Transport::Pair { .. } => String::new(),
+            },
+        )
     }
 
     /// `GetRemoteFakeIPForConnection`. No connection reaches us through a FakeIP yet.

@@ -354,4 +354,7 @@ fn gns_result_codes_for_send_and_accept() {
         assert!(sent.is_ok(), "512 KiB right after a tiny message was delivered: {sent:?}");
         wait_until(|| sockets.receive_on_connection(server, 10).unwrap().len() == 1);
     }
+    // The congestion controller shows itself in the detailed status.
+    let detail = sockets.detailed_status(client).unwrap();
+    assert!(detail.contains("Bandwidth estimate:") && detail.contains("Min RTT:"), "{detail}");
 }

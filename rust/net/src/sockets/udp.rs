@@ -744,3 +744,19 @@ pub(super) fn session_status(
         .collect();
     Some((session.stats(), session.send_rate(), lane_status))
 }
+
+/// The congestion controller's state, for the detailed status: send rate, window, bandwidth
+/// estimate, minimum round trip, loss rate and phase.
+pub(super) fn congestion_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
+    let Some(session) = state.endpoints.get(&key).and_then(|ep| ep.endpoint.session(id)) else { return String::new() };
+    let cc = session.congestion();
+    format!(
+        "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
+        session.send_rate(),
+        cc.window(),
+        cc.bandwidth(),
+        cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
+        cc.loss_rate() * 100.0,
+        cc.phase(),
+    )
+}

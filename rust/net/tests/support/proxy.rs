@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use steamnet_proto::impair::FastRng;
+use steamnet_proto::impair::{FastRng, Link, LinkConfig};
 
 /// What the proxy does; change it at any time through [`Proxy::set`].
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,9 @@ pub struct Behaviour {
     pub replay_every: Option<Duration>,
     /// Also send each client datagram to the server from a second socket (a different address).
     pub copy_from_elsewhere: bool,
+    /// A path model (loss, lag, jitter, bandwidth) each direction goes through, as the
+    /// simulator's links do: what a benchmark uses to give two libraries the same bad network.
+    pub path: Option<LinkConfig>,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +153,9 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
     let mut held_down: Option<Vec<u8>> = None;
     let mut last_replay = Instant::now();
     let mut buf = [0u8; 4096];
+    let clock = Instant::now();
+    let mut up: Option<Link> = None;
+    let mut down: Option<Link> = None;
     while !stop.load(Ordering::Relaxed) {
         let mut idle = true;
         let mut guard = shared.lock().unwrap();
@@ -158,6 +164,25 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
             upstream = upstream_socket(server);
         }
         let b = s.behaviour.clone();
+        let now = clock.elapsed().as_micros() as u64;
+        if let Some(path) = &b.path {
+            for (link, seed) in [(&mut up, 1), (&mut down, 2)] {
+                match link {
+                    Some(link) if link.config() != path => link.set_config(path.clone()),
+                    Some(_) => {}
+                    None => *link = Some(Link::new(path.clone(), seed ^ rng.next_u64())),
+                }
+            }
+        }
+        // Datagrams the path model held back and that are due now.
+        while let Some(d) = up.as_mut().and_then(|l| l.pop_arrived(now)) {
+            let _ = upstream.send(&d);
+        }
+        if let Some(to) = client {
+            while let Some(d) = down.as_mut().and_then(|l| l.pop_arrived(now)) {
+                let _ = front.send_to(&d, to);
+            }
+        }
         // Client -> server.
         while let Ok((len, from)) = front.recv_from(&mut buf) {
             idle = false;
@@ -175,8 +200,9 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
             if rng.chance(b.drop_to_server) {
                 continue;
             }
-            let sent = misbehave(&mut rng, &b, &mut d, &mut held_up, &mut s.counters.corrupted, |d| {
-                let _ = upstream.send(d);
+            let sent = misbehave(&mut rng, &b, &mut d, &mut held_up, &mut s.counters.corrupted, |d| match &mut up {
+                Some(link) => link.send(now, d.to_vec(), d.len()),
+                None => drop(upstream.send(d)),
             });
             s.counters.to_server += sent;
         }
@@ -188,9 +214,11 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
                 continue;
             }
             let mut d = buf[..len].to_vec();
-            let sent = misbehave(&mut rng, &b, &mut d, &mut held_down, &mut s.counters.corrupted, |d| {
-                let _ = front.send_to(d, to);
-            });
+            let sent =
+                misbehave(&mut rng, &b, &mut d, &mut held_down, &mut s.counters.corrupted, |d| match &mut down {
+                    Some(link) => link.send(now, d.to_vec(), d.len()),
+                    None => drop(front.send_to(d, to)),
+                });
             s.counters.to_client += sent;
         }
         // Whatever the server sends to the second socket is not for anyone: drain it.
@@ -205,8 +233,9 @@ fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Mutex<Shared>>, stop: A
             s.counters.replayed += s.recorded.len() as u64;
         }
         drop(guard);
+        let held = up.as_ref().is_some_and(|l| !l.is_idle()) || down.as_ref().is_some_and(|l| !l.is_idle());
         if idle {
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(Duration::from_micros(if held { 50 } else { 200 }));
         }
     }
 }
