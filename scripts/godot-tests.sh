@@ -43,3 +43,5 @@ for script in tests/quit/*.gd; do
 done
 # Multi-process: a GodotSteam-style game through the opt-in Steam shim, server and client.
 bash tests/godotsteam_game/run.sh "$GODOT_BIN"
+# Multi-process: Godot's high-level multiplayer over ENet and over SteamMultiplayerPeer.
+bash tests/multiplayer_game/run.sh "$GODOT_BIN"

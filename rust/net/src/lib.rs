@@ -17,6 +17,7 @@ mod fake_network;
 mod handles;
 pub mod identity;
 pub mod log;
+pub mod multiplayer;
 mod rate;
 pub mod sockets;
 pub mod types;
