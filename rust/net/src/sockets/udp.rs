@@ -400,6 +400,37 @@ impl Sockets {
     }
 }
 
+impl Sockets {
+    /// Process, on the caller's thread, every datagram already waiting in this interface's
+    /// sockets, and what became due: a game that polls once a frame then sees what arrived a
+    /// moment ago at once rather than after the driver thread's turn (ENet works this way).
+    pub fn service(&self) {
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let keys: Vec<EndpointKey> = state.endpoints.keys().copied().collect();
+        let mut buf = [0u8; MAX_DATAGRAM];
+        for key in keys {
+            let Some(ep) = state.endpoints.get_mut(&key) else { continue };
+            let mut any = false;
+            while let Ok((len, from)) = ep.sender.recv_from(&mut buf) {
+                ep.input(now, from, &buf[..len]);
+                any = true;
+            }
+            ep.release_due(now);
+            if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                ep.endpoint.handle_timeout(now);
+                any = true;
+            }
+            if any {
+                pump(&mut state, key, now);
+                if let Some(ep) = state.endpoints.get(&key) {
+                    ep.wake();
+                }
+            }
+        }
+    }
+}
+
 /// The server end of a loopback pair, once it has arrived.
 fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
     state.endpoints.get(&server)?.handles.values().next().copied()
