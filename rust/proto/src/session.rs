@@ -704,9 +704,16 @@ impl Session {
             || self.nagle_deadline().is_some_and(|d| d <= now)
     }
 
+    /// Reliable bytes a lane may have beyond its lowest unacknowledged offset: the peer's
+    /// receive window less an eighth, the room its budget needs for the bookkeeping of
+    /// out-of-order segments, so a full window never has data refused (and sent twice).
+    fn flow_window(&self) -> u64 {
+        self.config.recv_window - self.config.recv_window / 8
+    }
+
     /// The lane to serve next: highest priority, then least weighted bytes sent.
     fn next_lane(&self) -> Option<usize> {
-        let window = self.config.recv_window;
+        let window = self.flow_window();
         (0..self.send_lanes.len()).filter(|&i| self.send_lanes[i].has_sendable(window)).max_by(|&a, &b| {
             let pa = self.lanes.priority(a).unwrap_or(0);
             let pb = self.lanes.priority(b).unwrap_or(0);
@@ -725,7 +732,7 @@ impl Session {
     ) -> bool {
         let lane_id = lane as u16;
         let weight = self.lanes.weight(lane).unwrap_or(1).max(1) as u64;
-        let recv_window = self.config.recv_window;
+        let recv_window = self.flow_window();
         let before = buf.len();
         let send_lane = &mut self.send_lanes[lane];
         loop {
@@ -1232,7 +1239,7 @@ impl Session {
     /// Whether another full packet fits the congestion window (never more in flight than the
     /// receiver buffers ahead of a gap).
     fn window_open(&self) -> bool {
-        let window = self.congestion.window().min(self.config.recv_window);
+        let window = self.congestion.window().min(self.flow_window());
         self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= window
     }
 
@@ -1281,7 +1288,7 @@ impl Session {
         .flatten()
         .min();
         // Data the congestion window holds back needs no timer: an acknowledgement reopens it.
-        let window = self.config.recv_window;
+        let window = self.flow_window();
         let sendable =
             (self.send_lanes.iter().any(|l| l.has_sendable(window)) && self.window_open()) || self.ping_pending;
         if sendable {
