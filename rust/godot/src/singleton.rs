@@ -18,6 +18,21 @@ use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
 /// Mirrors GodotSteam's 255-byte buffer for debug text in signals.
 const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
 
+/// GodotSteam's Networking Sockets API on steamnet's own transport: encrypted, reliable and
+/// unreliable messages over UDP, with no Steam client. Method names, arguments, results, signals
+/// and constants are GodotSteam's, so code written for `Steam.connectByIPAddress(...)` calls
+/// `SteamNetworkingSockets.connectByIPAddress(...)` here (or keeps `Steam.` with the opt-in shim
+/// `addons/steam_networking_sockets/steam_shim.gd`).
+///
+/// Callbacks: `network_connection_status_changed` and the other signals fire on the main thread,
+/// every frame and on `runNetworkingCallbacks()`.
+///
+/// Constants are GodotSteam's enum values, grouped by prefix: `CONNECTION_STATE_*`
+/// (NetworkingConnectionState), `CONNECTION_END_*` (NetworkingConnectionEnd), `RESULT_*` (Result),
+/// `NETWORKING_SEND_*` (send flags), `NETWORKING_CONFIG_*` (NetworkingConfigValue),
+/// `NETWORKING_AVAILABILITY_*`, `NETWORKING_GET_CONFIG_VALUE_*`, `NETWORKING_CONFIG_TYPE_*`,
+/// `NETWORKING_CONFIG_SCOPE_*`, `NETWORKING_SOCKET_DEBUG_OUTPUT_TYPE_*`, `IDENTITY_TYPE_*` and
+/// `FAKE_IP_TYPE_*`.
 #[derive(GodotClass)]
 #[class(init, singleton, base = Object)]
 pub struct SteamNetworkingSockets {
@@ -115,34 +130,49 @@ fn max_count(max_messages: i64) -> usize {
 
 #[godot_api]
 impl SteamNetworkingSockets {
+    /// A connection changed state: `connection` has `getConnectionInfo`'s keys (less
+    /// `info_flags`) as of the change, `old_state` the state before. A listen socket's incoming
+    /// connection arrives as CONNECTING with `listen_socket` set: accept or close it here.
     #[signal]
     fn network_connection_status_changed(connect_handle: i64, connection: VarDictionary, old_state: i64);
 
+    /// The authentication status changed (a NETWORKING_AVAILABILITY_* value and why).
     #[signal]
     fn network_authentication_status(available: i64, debug_message: GString);
 
+    /// A `beginAsyncRequestFakeIP` request finished.
     #[signal]
     fn fake_ip_result(result: i64, identity: i64, fake_ip: GString, port_list: VarArray);
 
     // ----- connections ----------------------------------------------------------------------
 
+    /// Accept an incoming connection in CONNECTING state. RESULT_OK, RESULT_INVALID_PARAM (bad
+    /// handle), RESULT_INVALID_STATE (not connecting); RESULT_DUPLICATE_REQUEST possible with
+    /// symmetric connect.
     #[func(rename = acceptConnection)]
     fn accept_connection(&self, connection_handle: i64) -> i64 {
         self.sockets.accept_connection(handle(connection_handle)).code() as i64
     }
 
+    /// Close and invalidate the handle; false if the handle is invalid. No default arguments in
+    /// GodotSteam.
     #[func(rename = closeConnection)]
     fn close_connection(&self, connection_handle: i64, reason: i64, debug_message: GString, linger: bool) -> bool {
         let reason = i32::try_from(reason).unwrap_or(-1);
         self.sockets.close_connection(handle(connection_handle), reason, &debug_message.to_string(), linger)
     }
 
+    /// Start a UDP connection to "ip:port" ("[v6]:port" for IPv6). Returns connection handle or 0
+    /// (NETWORKING_CONNECTION_INVALID). Emits network_connection_status_changed on state changes.
+    /// Unparsable string -> cleared address (:: port 0).
     #[func(rename = connectByIPAddress)]
     fn connect_by_ip_address(&self, ip_address_with_port: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         self.sockets.connect_by_ip_address(address_arg(&ip_address_with_port), &options) as i64
     }
 
+    /// Connect to a peer by identity (Steam ID -> SteamNetworkingIdentity::SetSteamID64) and
+    /// virtual port via the rendezvous/relay service. Returns handle or 0.
     #[func(rename = connectP2P)]
     fn connect_p2p(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
@@ -150,6 +180,7 @@ impl SteamNetworkingSockets {
         self.sockets.connect_p2p(remote, virtual_port, &options) as i64
     }
 
+    /// Connect to a relay-hosted dedicated server; requires a cached ticket. Returns handle or 0.
     #[func(rename = connectToHostedDedicatedServer)]
     fn connect_to_hosted_dedicated_server(
         &self,
@@ -162,6 +193,9 @@ impl SteamNetworkingSockets {
         self.sockets.connect_to_hosted_dedicated_server(remote, virtual_port, &options) as i64
     }
 
+    /// Two connected handles talking to each other, already CONNECTED, no callbacks posted at
+    /// creation. loopback=true routes through 127.0.0.1 (fake lag/loss apply). Both ids become
+    /// SteamID identities.
     #[func(rename = createSocketPair)]
     fn create_socket_pair(&self, loopback: bool, remote_steam_id1: i64, remote_steam_id2: i64) -> VarDictionary {
         let pair = self.sockets.create_socket_pair(
@@ -177,6 +211,7 @@ impl SteamNetworkingSockets {
         d
     }
 
+    /// Empty Dictionary if the handle is invalid.
     #[func(rename = getConnectionInfo)]
     fn get_connection_info(&self, connection_handle: i64) -> VarDictionary {
         self.sockets
@@ -185,26 +220,34 @@ impl SteamNetworkingSockets {
             .unwrap_or_default()
     }
 
+    /// "" if the handle is invalid or no name set (GodotSteam buffer 255 bytes).
     #[func(rename = getConnectionName)]
     fn get_connection_name(&self, connection_handle: i64) -> GString {
         GString::from(self.sockets.connection_name(handle(connection_handle)).unwrap_or_default().as_str())
     }
 
+    /// Debug name for the connection.
     #[func(rename = setConnectionName)]
     fn set_connection_name(&self, connection_handle: i64, name: GString) {
         self.sockets.set_connection_name(handle(connection_handle), &name.to_string());
     }
 
+    /// -1 if the handle is invalid or no user data was set.
     #[func(rename = getConnectionUserData)]
     fn get_connection_user_data(&self, connection_handle: i64) -> i64 {
         self.sockets.connection_user_data(handle(connection_handle))
     }
 
+    /// false if the handle is invalid. Also updates user data on already-queued inbound messages.
+    /// In the seed; absent from the 4.11/4.12 source, added in GodotSteam 4.16 per the 2025-08
+    /// changelog, so bind parameter names are unverified (seed names used).
     #[func(rename = setConnectionUserData)]
     fn set_connection_user_data(&self, connection_handle: i64, user_data: i64) -> bool {
         self.sockets.set_connection_user_data(handle(connection_handle), user_data)
     }
 
+    /// Seed function box spells it GetConnectionRealTimeStatus; the bound name is
+    /// getConnectionRealTimeStatus.
     #[func(rename = getConnectionRealTimeStatus)]
     fn get_connection_real_time_status(
         &self,
@@ -249,6 +292,8 @@ impl SteamNetworkingSockets {
         d
     }
 
+    /// Seed documents key "buffer"; the GodotSteam source (godot3/godot4/gdextension) writes key
+    /// "status". Recommended: fill both with the same text. GodotSteam buffer is 8160 bytes.
     #[func(rename = getDetailedConnectionStatus)]
     fn get_detailed_connection_status(&self, connection_handle: i64) -> VarDictionary {
         let text = self.sockets.detailed_status(handle(connection_handle));
@@ -261,6 +306,9 @@ impl SteamNetworkingSockets {
         d
     }
 
+    /// RESULT_OK; RESULT_NO_CONNECTION bad handle; RESULT_INVALID_PARAM bad lane count/weights or
+    /// reducing lanes; RESULT_INVALID_STATE dead connection. GodotSteam reads
+    /// priorities[i]/weights[i] for i<lanes without bounds checks.
     #[func(rename = configureConnectionLanes)]
     fn configure_connection_lanes(&self, connection: i64, lanes: i64, priorities: VarArray, weights: VarArray) -> i64 {
         let (Some(priorities), Some(weights)) = (convert::int_array(&priorities), convert::int_array(&weights)) else {
@@ -269,6 +317,7 @@ impl SteamNetworkingSockets {
         self.sockets.configure_lanes(handle(connection), lanes, &priorities, &weights).code() as i64
     }
 
+    /// All four keys are always present.
     #[func(rename = getRemoteFakeIPForConnection)]
     fn get_remote_fake_ip_for_connection(&self, connection_handle: i64) -> VarDictionary {
         let result = self.sockets.remote_fake_ip(handle(connection_handle));
@@ -282,6 +331,9 @@ impl SteamNetworkingSockets {
 
     // ----- messages -------------------------------------------------------------------------
 
+    /// Result: RESULT_OK; RESULT_INVALID_PARAM (bad handle or > MAX_STEAM_PACKET_SIZE);
+    /// RESULT_INVALID_STATE; RESULT_NO_CONNECTION (ended); RESULT_IGNORED (NO_DELAY and not ready);
+    /// RESULT_LIMIT_EXCEEDED (send buffer full, see NETWORKING_CONFIG_SEND_BUFFER_SIZE).
     #[func(rename = sendMessageToConnection)]
     fn send_message_to_connection(&self, connection_handle: i64, data: PackedByteArray, flags: i64) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
@@ -324,11 +376,17 @@ impl SteamNetworkingSockets {
         out
     }
 
+    /// Send Nagle-delayed data now. RESULT_OK, RESULT_INVALID_PARAM, RESULT_INVALID_STATE,
+    /// RESULT_NO_CONNECTION, RESULT_IGNORED (not yet connected).
     #[func(rename = flushMessagesOnConnection)]
     fn flush_messages_on_connection(&self, connection_handle: i64) -> i64 {
         self.sockets.flush_messages(handle(connection_handle)).code() as i64
     }
 
+    /// Up to max_messages messages in order; empty Array when none or handle invalid (SDK returns
+    /// -1 for an invalid handle; GodotSteam just returns []). 4.11 also added keys channel and
+    /// sender_user_data, removed later ("unnecessary keys" in the 2025 changelog); the seed lists
+    /// only the 8 keys here.
     #[func(rename = receiveMessagesOnConnection)]
     fn receive_messages_on_connection(&self, connection_handle: i64, max_messages: i64) -> VarArray {
         self.sockets
@@ -339,16 +397,20 @@ impl SteamNetworkingSockets {
 
     // ----- poll groups ----------------------------------------------------------------------
 
+    /// New poll group handle (0 = NET_POLL_GROUP_INVALID on failure).
     #[func(rename = createPollGroup)]
     fn create_poll_group(&self) -> i64 {
         self.sockets.create_poll_group() as i64
     }
 
+    /// Connections in it are left in no group. false for an invalid handle.
     #[func(rename = destroyPollGroup)]
     fn destroy_poll_group(&self, poll_group: i64) -> bool {
         self.sockets.destroy_poll_group(handle(poll_group))
     }
 
+    /// A connection belongs to at most one group; pending messages move to the new group in
+    /// approximate arrival order. false if either handle is invalid (0 group allowed).
     #[func(rename = setConnectionPollGroup)]
     fn set_connection_poll_group(&self, connection_handle: i64, poll_group: i64) -> bool {
         // An out-of-range group is not the "remove from group" value 0.
@@ -356,6 +418,8 @@ impl SteamNetworkingSockets {
         self.sockets.set_connection_poll_group(handle(connection_handle), group)
     }
 
+    /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
+    /// key to demultiplex.
     #[func(rename = receiveMessagesOnPollGroup)]
     fn receive_messages_on_poll_group(&self, poll_group: i64, max_messages: i64) -> VarArray {
         self.sockets
@@ -366,35 +430,46 @@ impl SteamNetworkingSockets {
 
     // ----- listen sockets -------------------------------------------------------------------
 
+    /// Plain-UDP listen socket. Returns listen socket handle or 0 (LISTEN_SOCKET_INVALID). Incoming
+    /// attempts emit network_connection_status_changed in CONNECTING.
     #[func(rename = createListenSocketIP)]
     fn create_listen_socket_ip(&self, ip_address: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         self.sockets.create_listen_socket_ip(address_arg(&ip_address), &options) as i64
     }
 
+    /// Listen for connectP2P peers on a virtual port (small int, 0 typical). Returns handle or 0.
     #[func(rename = createListenSocketP2P)]
     fn create_listen_socket_p2p(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
     }
 
+    /// Listen for connections addressed to our FakeIP; call after beginAsyncRequestFakeIP. Returns
+    /// handle or 0.
     #[func(rename = createListenSocketP2PFakeIP)]
     fn create_listen_socket_p2p_fake_ip(&self, fake_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         self.sockets.create_relayed_listen_socket(fake_port, &options) as i64
     }
 
+    /// Listen on a virtual port; physical port from SDR_LISTEN_PORT env var, fails (0) if unset.
+    /// GodotSteam 4.11 routes it through the game-server interface; the 2025-08 changelog removes
+    /// it from the main build (server-only).
     #[func(rename = createHostedDedicatedServerListenSocket)]
     fn create_hosted_dedicated_server_listen_socket(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
     }
 
+    /// Destroy a listen socket; its accepted connections are closed ungracefully. false if invalid.
     #[func(rename = closeListenSocket)]
     fn close_listen_socket(&self, socket: i64) -> bool {
         self.sockets.close_listen_socket(handle(socket))
     }
 
+    /// "" if the socket is invalid. Seed: local IP and port. GodotSteam 4.11 ignores with_port and
+    /// always returns the IP without port. Recommended: honour with_port ("ip:port" / "[v6]:port").
     #[func(rename = getListenSocketAddress)]
     fn get_listen_socket_address(&self, socket: i64, #[opt(default = true)] with_port: bool) -> GString {
         GString::from(self.sockets.listen_socket_address(handle(socket), with_port).unwrap_or_default().as_str())
@@ -402,11 +477,15 @@ impl SteamNetworkingSockets {
 
     // ----- FakeIP, hosted servers, identity and certificates --------------------------------
 
+    /// Start FakeIP allocation (max 4 ports on Steam); false if a request is already in progress.
+    /// Completion emits fake_ip_result.
     #[func(rename = beginAsyncRequestFakeIP)]
     fn begin_async_request_fake_ip(&self, num_ports: i64) -> bool {
         self.sockets.begin_async_request_fake_ip(num_ports)
     }
 
+    /// Result RESULT_BUSY (pending), RESULT_INVALID_PARAM, RESULT_LIMIT_EXCEEDED, RESULT_NO_MATCH
+    /// (never requested).
     #[func(rename = getFakeIP)]
     fn get_fake_ip(&self, #[opt(default = 0)] first_port: i64) -> VarDictionary {
         let info = self.sockets.fake_ip(first_port);
@@ -425,26 +504,35 @@ impl SteamNetworkingSockets {
         let _ = fake_server_port;
     }
 
+    /// 0 if SDR_LISTEN_PORT is unset, else the POP id (DATAGRAM_POP_ID_DEV outside production).
+    /// Note capitalisation POPId.
     #[func(rename = getHostedDedicatedServerPOPId)]
     fn get_hosted_dedicated_server_pop_id(&self) -> i64 {
         self.sockets.hosted_dedicated_server_pop_id() as i64
     }
 
+    /// Value of SDR_LISTEN_PORT env var (0 if unset).
     #[func(rename = getHostedDedicatedServerPort)]
     fn get_hosted_dedicated_server_port(&self) -> i64 {
         self.sockets.hosted_dedicated_server_port() as i64
     }
 
+    /// Reset local identity to the given Steam ID; closes all connections and drops certificates.
+    /// Not supported on Steam itself.
     #[func(rename = resetIdentity)]
     fn reset_identity(&self, remote_steam_id: i64) {
         self.sockets.reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
     }
 
+    /// High-level auth readiness only (details pointer is NULL). Default/failed-interface value
+    /// NETWORKING_AVAILABILITY_UNKNOWN (0).
     #[func(rename = getAuthenticationStatus)]
     fn get_authentication_status(&self) -> i64 {
         self.sockets.authentication_status() as i64
     }
 
+    /// Begin obtaining certificates; returns the status getAuthenticationStatus would return.
+    /// Changes emit network_authentication_status.
     #[func(rename = initAuthentication)]
     fn init_authentication(&self) -> i64 {
         self.sockets.init_authentication() as i64
@@ -456,6 +544,9 @@ impl SteamNetworkingSockets {
         VarDictionary::new()
     }
 
+    /// Not on the seed page, but bound in GodotSteam 4.11/4.12 and documented in the 2025-08 docs.
+    /// GodotSteam only fills the keys when the call succeeds (empty Dictionary on failure);
+    /// recommended: always fill both.
     #[func(rename = setCertificate)]
     fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
         let mut d = VarDictionary::new();
@@ -471,6 +562,7 @@ impl SteamNetworkingSockets {
 
     // ----- callbacks ------------------------------------------------------------------------
 
+    /// Dispatch queued callbacks for this interface (i.e. emit the pending signals).
     #[func(rename = runNetworkingCallbacks)]
     fn run_networking_callbacks(&self) {
         dispatch_callbacks(self.to_gd());
