@@ -144,6 +144,11 @@ impl Admission {
     pub fn half_open(&self) -> usize {
         self.half_open
     }
+
+    /// Half-open handshakes from `ip`'s source now.
+    pub fn half_open_from(&self, ip: IpAddr) -> u32 {
+        self.by_ip.get(&source(ip)).map_or(0, |entry| entry.half_open)
+    }
 }
 
 #[cfg(test)]

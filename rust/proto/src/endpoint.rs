@@ -29,7 +29,8 @@
 //! from that address moves the connection. A spoofer cannot authenticate, and a replay is
 //! refused by the window, so neither can move a path.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use snow::{HandshakeState, StatelessTransportState};
@@ -214,6 +215,11 @@ struct Connection {
     half_open: bool,
     /// Receive-buffer bytes this connection held when last looked at (for the memory budget).
     held: usize,
+    /// The deadline this connection has in the endpoint's timer heap, if any.
+    scheduled: Option<u64>,
+    /// Listed in `Endpoint::dirty`: something happened that may change its deadline or give it
+    /// something to send.
+    dirty: bool,
 }
 
 impl Connection {
@@ -235,6 +241,28 @@ impl Connection {
             admitted_from: None,
             half_open: false,
             held: 0,
+            scheduled: None,
+            dirty: false,
+        }
+    }
+
+    /// When this connection next needs `handle_timeout` (or has output now: 0).
+    fn deadline(&self, handshake_timeout: u64) -> Option<u64> {
+        if !self.outbox.is_empty() {
+            return Some(0);
+        }
+        match &self.phase {
+            Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. } => {
+                Some(self.retry_at.min(self.started + handshake_timeout))
+            }
+            Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => Some(self.started + handshake_timeout),
+            Phase::Established { session, .. } => {
+                [session.poll_timeout(), self.closing_until, self.probe.as_ref().map(|p| p.retry_at)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            }
+            Phase::Ended => None,
         }
     }
 
@@ -275,6 +303,12 @@ pub struct Endpoint {
     events: VecDeque<EndpointEvent>,
     /// Connections whose session sent or received since the last `take_touched`.
     touched: Vec<ConnectionId>,
+    /// Connections with something new (see `Connection::dirty`): the only ones transmit and
+    /// deadline work visits, so the cost follows connections with work, not all connections.
+    dirty: Vec<ConnectionId>,
+    /// (deadline, connection), earliest first; entries whose deadline is no longer the
+    /// connection's `scheduled` are stale and skipped.
+    timers: BinaryHeap<Reverse<(u64, ConnectionId)>>,
     /// Receive-buffer bytes held by all connections (sum of their `held`).
     held_total: usize,
     pub stats: EndpointStats,
@@ -378,6 +412,8 @@ impl Endpoint {
             stateless_out: Vec::new(),
             events: VecDeque::new(),
             touched: Vec::new(),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
             held_total: 0,
             stats: EndpointStats::default(),
         }
@@ -397,6 +433,48 @@ impl Endpoint {
         }
     }
 
+    /// Note that connection `id` may have a new deadline or something to send.
+    fn mark(&mut self, id: ConnectionId) {
+        if let Some(conn) = self.connections.get_mut(&id)
+            && !conn.dirty
+        {
+            conn.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Bring the timer heap up to date for every marked connection, and unmark them.
+    fn settle(&mut self) {
+        let timeout = self.config.handshake_timeout_usec;
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(conn) = self.connections.get_mut(&id) else { continue };
+            conn.dirty = false;
+            let deadline = conn.deadline(timeout);
+            if deadline != conn.scheduled {
+                conn.scheduled = deadline;
+                if let Some(at) = deadline {
+                    self.timers.push(Reverse((at, id)));
+                }
+            }
+        }
+        // Superseded entries pile up while deadlines move; rebuild now and then.
+        if self.timers.len() > 64 + 4 * self.connections.len() {
+            self.timers =
+                self.connections.iter().filter_map(|(&id, c)| c.scheduled.map(|at| Reverse((at, id)))).collect();
+        }
+    }
+
+    /// The earliest live timer, dropping stale entries on the way.
+    fn earliest_timer(&mut self) -> Option<(u64, ConnectionId)> {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if self.connections.get(&id).is_some_and(|c| c.scheduled == Some(at)) {
+                return Some((at, id));
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
     // ----- application calls -------------------------------------------------------------
 
     /// Start connecting to `peer`.
@@ -405,6 +483,7 @@ impl Endpoint {
         let mut conn = Connection::new(peer, 0, Phase::ClientRequest, now);
         conn.outbox.push_back((peer, request_datagram(id)));
         self.connections.insert(id, conn);
+        self.mark(id);
         id
     }
 
@@ -420,6 +499,7 @@ impl Endpoint {
         session.request_ping();
         conn.phase = Phase::Established { crypto, session: Box::new(session) };
         self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
+        self.mark(id);
         true
     }
 
@@ -443,6 +523,7 @@ impl Endpoint {
             _ => conn.phase = Phase::Ended,
         }
         Self::leave_half_open(&mut self.admission, &mut self.by_client, conn);
+        self.mark(id);
     }
 
     /// A server-side connection stops being a half-open handshake (finished, or ended).
@@ -494,7 +575,10 @@ impl Endpoint {
         }
     }
 
+    /// The session, to send on or configure: the connection is marked for transmission and
+    /// its deadline is looked at again.
     pub fn session_mut(&mut self, id: ConnectionId) -> Option<&mut Session> {
+        self.mark(id);
         match &mut self.connections.get_mut(&id)?.phase {
             Phase::Established { session, .. } => Some(session),
             _ => None,
@@ -559,6 +643,11 @@ impl Endpoint {
         };
         if !handled {
             self.stats.dropped_datagrams += 1;
+        } else if !matches!(datagram.first(), Some(&KIND_REQUEST | &KIND_HELLO))
+            && let Some(id) = read_u32(datagram, 1)
+        {
+            // Every other kind names our connection id: that connection may have news.
+            self.mark(id);
         }
     }
 
@@ -608,6 +697,7 @@ impl Endpoint {
             {
                 conn.outbox.push_back((from, reply.clone()));
             }
+            self.mark(id);
             return true;
         }
         // Only now, with the address proven, does the handshake cost anything: check its share.
@@ -640,6 +730,7 @@ impl Endpoint {
         conn.half_open = true;
         self.connections.insert(id, conn);
         self.by_client.insert((from, client_id), id);
+        self.mark(id);
         self.half_open_order.push_back(id);
         if self.half_open_order.len() > 2 * self.config.admission.max_half_open {
             // Forget the entries of handshakes that finished meanwhile.
@@ -649,17 +740,36 @@ impl Endpoint {
         true
     }
 
-    /// Drop the oldest handshake still half-open; false if there is none.
+    /// Drop the oldest half-open handshake of a source that has several (a flooder's), or the
+    /// oldest of all if every source has just one; false if there is none. A lone honest
+    /// handshake is thus never the one to go while a crowd holds the table.
     fn evict_oldest_half_open(&mut self) -> bool {
+        let mut passed_over = Vec::new();
+        let mut victim = None;
         while let Some(id) = self.half_open_order.pop_front() {
-            if self.connections.get(&id).is_some_and(|c| c.half_open) {
-                self.remove(id);
-                self.stats.handshakes_evicted += 1;
-                tracing::debug!(id, "half-open table full: oldest handshake dropped");
-                return true;
+            let Some(ip) = self.connections.get(&id).filter(|c| c.half_open).and_then(|c| c.admitted_from) else {
+                continue; // finished or gone
+            };
+            if self.admission.half_open_from(ip) >= 2 || passed_over.len() >= 64 {
+                victim = Some(id);
+                break;
             }
+            passed_over.push(id);
         }
-        false
+        // Those passed over keep their place at the front.
+        for id in passed_over.into_iter().rev() {
+            self.half_open_order.push_front(id);
+        }
+        let victim = victim.or_else(|| {
+            let first =
+                self.half_open_order.iter().position(|id| self.connections.get(id).is_some_and(|c| c.half_open));
+            first.and_then(|i| self.half_open_order.remove(i))
+        });
+        let Some(id) = victim else { return false };
+        self.remove(id);
+        self.stats.handshakes_evicted += 1;
+        tracing::debug!(id, "half-open table full: a handshake dropped");
+        true
     }
 
     /// Read the client's `e`, write `e ee s es` and our claimed identity: (our id, REPLY, state).
@@ -884,19 +994,25 @@ impl Endpoint {
         if let Some(out) = self.stateless_out.pop() {
             return Some(out);
         }
-        let (id, out) =
-            self.connections.iter_mut().find_map(|(&id, conn)| Self::transmit_one(conn, now).map(|out| (id, out)))?;
-        self.touched.push(id);
-        Some(out)
+        for i in 0..self.dirty.len() {
+            let id = self.dirty[i];
+            if let Some(out) = self.connections.get_mut(&id).and_then(|conn| Self::transmit_one(conn, now)) {
+                self.touched.push(id);
+                return Some(out);
+            }
+        }
+        None
     }
 
-    /// Everything due on every connection, visiting each once: what a driver calls after
-    /// datagrams or timers, where `poll_transmit` would restart its search for every datagram.
+    /// Everything due on the connections with news, visiting each once: what a driver calls
+    /// after datagrams, timers or application calls.
     pub fn transmit_all(&mut self, now: u64, mut send: impl FnMut(SocketAddr, &[u8])) {
         for (to, datagram) in self.stateless_out.drain(..) {
             send(to, &datagram);
         }
-        for (&id, conn) in self.connections.iter_mut() {
+        for i in 0..self.dirty.len() {
+            let id = self.dirty[i];
+            let Some(conn) = self.connections.get_mut(&id) else { continue };
             let mut any = false;
             while let Some((to, datagram)) = Self::transmit_one(conn, now) {
                 send(to, &datagram);
@@ -906,11 +1022,13 @@ impl Endpoint {
                 self.touched.push(id);
             }
         }
+        self.settle();
     }
 
     /// Like [`poll_transmit`](Self::poll_transmit), for one connection only: what an
-    /// application call on that connection made due, without looking at all the others.
+    /// application call on that connection made due, without looking at any other.
     pub fn poll_transmit_for(&mut self, id: ConnectionId, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
+        self.mark(id);
         let out = Self::transmit_one(self.connections.get_mut(&id)?, now)?;
         self.touched.push(id);
         Some(out)
@@ -944,88 +1062,84 @@ impl Endpoint {
         Some((conn.peer, seal_data(crypto, conn.remote_id, &plain)?))
     }
 
-    pub fn poll_timeout(&self) -> Option<u64> {
-        let mut next = None;
-        for conn in self.connections.values() {
-            let at = match &conn.phase {
-                Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. } => {
-                    Some(conn.retry_at.min(conn.started + self.config.handshake_timeout_usec))
-                }
-                Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
-                    Some(conn.started + self.config.handshake_timeout_usec)
-                }
-                Phase::Established { session, .. } => {
-                    [session.poll_timeout(), conn.closing_until, conn.probe.as_ref().map(|p| p.retry_at)]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                }
-                Phase::Ended => None,
-            };
-            if let Some(at) = at {
-                next = Some(next.map_or(at, |n: u64| n.min(at)));
-            }
+    /// When [`handle_timeout`](Self::handle_timeout) is next due (0: output is waiting).
+    /// Costs O(log n) in the connections with timers, not a scan of all of them.
+    pub fn poll_timeout(&mut self) -> Option<u64> {
+        self.settle();
+        if !self.stateless_out.is_empty() {
+            return Some(0);
         }
-        if !self.stateless_out.is_empty() || self.connections.values().any(|c| !c.outbox.is_empty()) {
-            next = Some(0);
-        }
-        next
+        self.earliest_timer().map(|(at, _)| at)
     }
 
+    /// Run every timer that is due: handshake retries and timeouts, session timers, path
+    /// validation, the end of closing. Only connections whose deadline passed are visited.
     pub fn handle_timeout(&mut self, now: u64) {
-        let timeout = self.config.handshake_timeout_usec;
-        let mut expired_half_open = Vec::new();
-        for (&id, conn) in self.connections.iter_mut() {
-            match &mut conn.phase {
-                Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. } => {
-                    if now >= conn.started + timeout {
-                        conn.phase = Phase::Ended;
-                        self.events
-                            .push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::Timeout });
-                        continue;
-                    }
-                    if now >= conn.retry_at {
-                        let resend = match &conn.phase {
-                            Phase::ClientRequest => request_datagram(id),
-                            Phase::ClientHello { hello, .. } => hello.clone(),
-                            Phase::ClientAwaitAccept { finish, .. } => finish.clone(),
-                            _ => unreachable!(),
-                        };
-                        conn.outbox.push_back((conn.peer, resend));
-                        conn.retry_interval = (conn.retry_interval * 3 / 2).min(HANDSHAKE_RETRY_MAX_USEC);
-                        conn.retry_at = now + conn.retry_interval;
-                    }
-                }
-                Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
-                    if now >= conn.started + timeout {
-                        expired_half_open.push(id);
-                    }
-                }
-                Phase::Established { session, .. } => {
-                    if conn.closing_until.is_some_and(|t| t <= now) {
-                        conn.phase = Phase::Ended;
-                        continue;
-                    }
-                    let was_connected = session.is_connected();
-                    session.handle_timeout(now);
-                    if was_connected {
-                        Self::report_session_end(&mut self.events, id, session);
-                    }
-                }
-                Phase::Ended => {}
+        self.settle();
+        let mut due = Vec::new();
+        while let Some((at, id)) = self.earliest_timer() {
+            if at > now {
+                break;
             }
+            self.timers.pop();
+            if let Some(conn) = self.connections.get_mut(&id) {
+                conn.scheduled = None;
+            }
+            due.push(id);
         }
-        for id in expired_half_open {
-            // An unaccepted incoming connection the application knows about ends as a timeout;
-            // a half-finished handshake it never saw just disappears.
-            if matches!(self.connections.get(&id).map(|c| &c.phase), Some(Phase::ServerAwaitAccept { .. })) {
-                self.events.push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::Timeout });
-                if let Some(conn) = self.connections.get_mut(&id) {
+        for id in due {
+            self.timeout_one(id, now);
+            self.mark(id);
+        }
+    }
+
+    fn timeout_one(&mut self, id: ConnectionId, now: u64) {
+        let timeout = self.config.handshake_timeout_usec;
+        let Some(conn) = self.connections.get_mut(&id) else { return };
+        match &mut conn.phase {
+            Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. } => {
+                if now >= conn.started + timeout {
                     conn.phase = Phase::Ended;
+                    self.events.push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::Timeout });
+                    return;
                 }
-            } else {
-                self.remove(id);
+                if now >= conn.retry_at {
+                    let resend = match &conn.phase {
+                        Phase::ClientRequest => request_datagram(id),
+                        Phase::ClientHello { hello, .. } => hello.clone(),
+                        Phase::ClientAwaitAccept { finish, .. } => finish.clone(),
+                        _ => unreachable!(),
+                    };
+                    conn.outbox.push_back((conn.peer, resend));
+                    conn.retry_interval = (conn.retry_interval * 3 / 2).min(HANDSHAKE_RETRY_MAX_USEC);
+                    conn.retry_at = now + conn.retry_interval;
+                }
             }
+            Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => {
+                if now < conn.started + timeout {
+                    return;
+                }
+                // An unaccepted incoming connection the application knows about ends as a
+                // timeout; a half-finished handshake it never saw just disappears.
+                if matches!(conn.phase, Phase::ServerAwaitAccept { .. }) {
+                    conn.phase = Phase::Ended;
+                    self.events.push_back(EndpointEvent::ProblemDetected { id, problem: ConnectionProblem::Timeout });
+                } else {
+                    self.remove(id);
+                }
+            }
+            Phase::Established { session, .. } => {
+                if conn.closing_until.is_some_and(|t| t <= now) {
+                    conn.phase = Phase::Ended;
+                    return;
+                }
+                let was_connected = session.is_connected();
+                session.handle_timeout(now);
+                if was_connected {
+                    Self::report_session_end(&mut self.events, id, session);
+                }
+            }
+            Phase::Ended => {}
         }
     }
 }

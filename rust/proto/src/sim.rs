@@ -11,7 +11,7 @@ pub use crate::impair::{FastRng as Rng, Link, LinkConfig};
 pub trait Node {
     fn poll_transmit(&mut self, now: u64) -> Option<Vec<u8>>;
     fn handle_datagram(&mut self, now: u64, datagram: &[u8]);
-    fn poll_timeout(&self) -> Option<u64>;
+    fn poll_timeout(&mut self) -> Option<u64>;
     fn handle_timeout(&mut self, now: u64);
 }
 
@@ -22,7 +22,7 @@ impl Node for Session {
     fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
         Session::handle_datagram(self, now, datagram)
     }
-    fn poll_timeout(&self) -> Option<u64> {
+    fn poll_timeout(&mut self) -> Option<u64> {
         Session::poll_timeout(self)
     }
     fn handle_timeout(&mut self, now: u64) {

@@ -78,7 +78,7 @@ impl UdpEndpoint {
     }
 
     /// The next time the driver must wake: endpoint timers or held datagrams.
-    fn next_deadline(&self) -> Option<u64> {
+    fn next_deadline(&mut self) -> Option<u64> {
         [self.endpoint.poll_timeout(), self.fake.next_due()].into_iter().flatten().min()
     }
 
@@ -442,8 +442,8 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
     loop {
         let (deadline, clock_base) = {
             let Some(inner) = inner.upgrade() else { return };
-            let state = inner.lock();
-            let Some(ep) = state.endpoints.get(&key) else { return };
+            let mut state = inner.lock();
+            let Some(ep) = state.endpoints.get_mut(&key) else { return };
             (ep.next_deadline(), inner.clock_base)
         };
         let sleep = async {

@@ -26,7 +26,7 @@ impl Node for At {
     fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
         self.endpoint.handle_datagram(now, self.peer, datagram)
     }
-    fn poll_timeout(&self) -> Option<u64> {
+    fn poll_timeout(&mut self) -> Option<u64> {
         self.endpoint.poll_timeout()
     }
     fn handle_timeout(&mut self, now: u64) {
@@ -254,7 +254,7 @@ impl Node for BehindNat {
     fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
         self.endpoint.handle_datagram(now, self.client_at, datagram)
     }
-    fn poll_timeout(&self) -> Option<u64> {
+    fn poll_timeout(&mut self) -> Option<u64> {
         self.endpoint.poll_timeout()
     }
     fn handle_timeout(&mut self, now: u64) {
