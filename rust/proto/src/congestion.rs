@@ -174,7 +174,12 @@ impl Controller {
     /// by a window measured at a lower one).
     pub fn window(&self) -> u64 {
         let floor = MIN_WINDOW_PACKETS * self.packet_size;
-        let Some(rtt) = self.min_rtt else { return (INITIAL_WINDOW_PACKETS * self.packet_size).max(floor) };
+        let Some(rtt) = self.min_rtt else {
+            // Before any round trip is measured: the initial window, or two assumed round trips
+            // (100 ms) at the minimum rate the application asked for, if that is more.
+            let at_min_rate = self.min_rate * 2 / 10;
+            return (INITIAL_WINDOW_PACKETS * self.packet_size).max(at_min_rate).max(floor);
+        };
         let rate = self.pacing_rate().max(self.bandwidth());
         let bdp = rate as f64 * rtt as f64 / MICROS_PER_SEC as f64;
         ((bdp * CWND_GAIN) as u64).max(floor)

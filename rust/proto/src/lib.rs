@@ -4,17 +4,18 @@
 //! hands back bytes and timeouts. Nothing in this crate opens a socket, spawns a thread or reads a
 //! clock, so every behaviour can be driven deterministically from tests.
 //!
-//! - [`lanes`]: lane priorities, weights and per-lane message numbering.
 //! - [`wire`]: the packet format of an established session, with a decoder that never panics.
 //! - [`session`]: one end of an established connection: reliability, fragmentation, Nagle,
-//!   lanes, pacing, keepalive and timeout.
-//! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake behind a stateless
-//!   cookie, packet encryption, and demultiplexing to sessions.
-//! - [`sim`]: a deterministic simulated network (loss, duplication, reordering, lag, bandwidth)
-//!   that drives two sessions from a seed, for tests and benchmarks.
-//!
-//! Still to come: certificates (identities vouched for by the relay's CA) and congestion control
-//! beyond a fixed pacing rate.
+//!   lanes, pacing, receive budget, keepalive and timeout.
+//! - [`congestion`]: the model-based congestion controller that sets the pacing rate and window.
+//! - [`lanes`]: lane priorities, weights and per-lane message numbering.
+//! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake, packet encryption,
+//!   replay protection, path validation, timers and demultiplexing to sessions.
+//! - [`cookie`], [`admission`], [`replay`], [`random`]: the endpoint's defences (stateless
+//!   cookies, handshake and connection limits, the anti-replay window, the OS CSPRNG).
+//! - [`impair`]: a lossy, laggy link model: the simulator's network and the fake network settings.
+//! - `sim` (tests, or the `sim` feature): two nodes joined by links, driven from a seed.
+//! - `fuzzing` (tests, or the `testing` feature): the fuzz targets' bodies.
 
 pub mod admission;
 pub mod congestion;

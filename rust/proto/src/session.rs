@@ -287,6 +287,9 @@ struct SendLane {
     acked: RangeSet,
     /// Sent ranges declared lost, to send again before new data.
     retransmit: RangeSet,
+    /// Ranges declared lost and not acknowledged since: where the peer has gaps it must buffer
+    /// beyond.
+    lost: RangeSet,
     /// Weighted bytes sent, for sharing bandwidth between lanes of equal priority.
     virtual_bytes: u64,
 }
@@ -296,13 +299,24 @@ impl SendLane {
         self.stream.base
     }
 
-    /// Whether anything may go out now. New reliable bytes must stay within `window` of the
-    /// lowest unacknowledged offset: everything below that offset has arrived, so the peer
-    /// buffers at most `window` beyond its first gap and never has to drop what we send.
+    /// Where new reliable bytes must stop. The peer buffers what arrives beyond its first gap,
+    /// so nothing goes further than `window` past the lowest offset known lost; with no loss
+    /// known, data arrives in order and is handed on, so only a wider bound (4 windows past the
+    /// lowest unacknowledged offset) applies, for losses not detected yet. A path with a large
+    /// bandwidth-delay product is then not held to one window per round trip.
+    fn send_limit(&self, window: u64) -> u64 {
+        let ahead = self.stream_base() + 4 * window;
+        match self.lost.min() {
+            Some(gap) => ahead.min(gap + window),
+            None => ahead,
+        }
+    }
+
+    /// Whether anything may go out now (new reliable bytes within [`send_limit`](Self::send_limit)).
     fn has_sendable(&self, window: u64) -> bool {
         !self.retransmit.is_empty()
             || self.queue.front().is_some_and(|entry| match entry.item {
-                Queued::Reliable { start, .. } => start < self.stream_base() + window,
+                Queued::Reliable { start, .. } => start < self.send_limit(window),
                 Queued::Unreliable { .. } => true,
             })
     }
@@ -313,12 +327,14 @@ impl SendLane {
         }
         let range = range.start.max(self.stream_base())..range.end;
         self.retransmit.remove(range.clone());
+        self.lost.remove(range.clone());
         self.acked.insert(range);
         // Release the acknowledged prefix.
         if self.acked.min() == Some(self.stream_base()) {
             let end = self.acked.iter().next().map(|r| r.end).expect("non-empty");
             self.stream.release_to(end);
             self.acked.remove_below(end);
+            self.lost.remove_below(end);
         }
     }
 
@@ -328,7 +344,8 @@ impl SendLane {
         }
         let range = range.start.max(self.stream_base())..range.end;
         for gap in self.acked.gaps_in(range) {
-            self.retransmit.insert(gap);
+            self.retransmit.insert(gap.clone());
+            self.lost.insert(gap);
         }
     }
 }
@@ -751,10 +768,10 @@ impl Session {
                 reliable_sent.push((lane_id, piece));
                 continue;
             }
+            let window_end = send_lane.send_limit(recv_window);
             let Some(entry) = send_lane.queue.front_mut() else { break };
             match &mut entry.item {
                 Queued::Reliable { start, end } => {
-                    let window_end = send_lane.stream.base + recv_window;
                     let header = Frame::reliable_header_len(lane_id, *start, (*end - *start) as usize);
                     if room <= header || *start >= window_end {
                         break;
@@ -1239,7 +1256,7 @@ impl Session {
     /// Whether another full packet fits the congestion window (never more in flight than the
     /// receiver buffers ahead of a gap).
     fn window_open(&self) -> bool {
-        let window = self.congestion.window().min(self.flow_window());
+        let window = self.congestion.window().min(4 * self.flow_window());
         self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= window
     }
 
