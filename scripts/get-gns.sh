@@ -22,27 +22,10 @@ ROOT=$CACHE/root
 LIB=$ROOT/usr/lib/x86_64-linux-gnu
 if [ ! -e "$LIB/libGameNetworkingSockets.so.1debian1" ]; then
   APT=$CACHE/apt
-  mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc/preferences.d" "$APT/etc/apt.conf.d" "$APT/cache" "$ROOT"
-  : > "$APT/status"
-  echo "deb http://deb.debian.org/debian sid main" > "$APT/sources.list"
-  cat > "$APT/apt.conf" <<CONF
-Dir::Etc::SourceList "$APT/sources.list";
-Dir::Etc::SourceParts "/nonexistent";
-Dir::Etc::Preferences "$APT/etc/preferences";
-Dir::Etc::PreferencesParts "$APT/etc/preferences.d";
-Dir::Etc::Parts "$APT/etc/apt.conf.d";
-Dir::State::Lists "$APT/lists";
-Dir::State::status "$APT/status";
-Dir::Cache "$APT/cache";
-Dir::Cache::archives "$APT/archives";
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::Check-Valid-Until "false";
-CONF
-  export APT_CONFIG=$APT/apt.conf
+  mkdir -p "$ROOT"
+  # shellcheck source=lib/sid-apt.sh
+  source "$HERE/scripts/lib/sid-apt.sh"
+  sid_apt_setup "$APT"
   echo "get-gns: downloading libgamenetworkingsockets and its closure from Debian sid" >&2
   apt-get -q update >&2
   apt-get -q -y --download-only install libgamenetworkingsockets1debian1 >&2

@@ -30,31 +30,10 @@ fi
 log() { echo "get-godot: $*" >&2; }
 
 APT=$CACHE/apt
-mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc/preferences.d" "$APT/etc/apt.conf.d" "$ROOT"
-: > "$APT/status"   # empty: pretend nothing is installed, so the full closure is downloaded
-cat > "$APT/sources.list" <<SRC
-deb http://deb.debian.org/debian sid main
-SRC
-cat > "$APT/apt.conf" <<CONF
-Dir::Etc::SourceList "$APT/sources.list";
-Dir::Etc::SourceParts "/nonexistent";
-Dir::Etc::Preferences "$APT/etc/preferences";
-Dir::Etc::PreferencesParts "$APT/etc/preferences.d";
-Dir::Etc::Parts "$APT/etc/apt.conf.d";
-Dir::State::Lists "$APT/lists";
-Dir::State::status "$APT/status";
-Dir::Cache "$APT/cache";
-Dir::Cache::archives "$APT/archives";
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-// The mirror snapshot may carry an old Release file; the signature is still checked.
-Acquire::Check-Valid-Until "false";
-CONF
-mkdir -p "$APT/cache"
-export APT_CONFIG=$APT/apt.conf
+mkdir -p "$ROOT"
+# shellcheck source=lib/sid-apt.sh
+source "$HERE/scripts/lib/sid-apt.sh"
+sid_apt_setup "$APT"
 
 if [ -z "$(ls "$APT/archives"/godot_*.deb 2>/dev/null)" ]; then
   log "downloading godot and its dependency closure from Debian sid (~150 MB)"

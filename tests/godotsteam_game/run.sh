@@ -3,14 +3,11 @@
 # shim) over UDP on 127.0.0.1. Usage: run.sh GODOT_BIN. Exits 0 when both report ok.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../support/scratch_project.sh
+source "$HERE/../support/scratch_project.sh"
 GODOT_BIN=$1
-WORK=$(mktemp -d)
+WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-cp "$HERE/project.godot" "$HERE/game.gd" "$HERE/game.tscn" "$WORK/"
-mkdir -p "$WORK/addons" "$WORK/.godot"
-cp -r "$ROOT/addons/steam_networking_sockets" "$WORK/addons/"
-echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$WORK/.godot/extension_list.cfg"
 timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --server > "$WORK/server.log" 2>&1 &
 server=$!
 port=""

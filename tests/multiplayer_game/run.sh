@@ -4,14 +4,11 @@
 # the expected ones and the same for both peers. Usage: run.sh GODOT_BIN
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../support/scratch_project.sh
+source "$HERE/../support/scratch_project.sh"
 GODOT_BIN=$1
-WORK=$(mktemp -d)
+WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-cp "$HERE/project.godot" "$HERE/game.gd" "$HERE/game.tscn" "$WORK/"
-mkdir -p "$WORK/addons" "$WORK/.godot"
-cp -r "$ROOT/addons/steam_networking_sockets" "$WORK/addons/"
-echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$WORK/.godot/extension_list.cfg"
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
