@@ -28,7 +28,7 @@ impl Default for AdmissionLimits {
         AdmissionLimits {
             max_half_open: 1024,
             max_half_open_per_ip: 16,
-            max_connections: 8192,
+            max_connections: 65_536,
             max_connections_per_ip: 1024,
             handshakes_per_sec_per_ip: 16,
         }
