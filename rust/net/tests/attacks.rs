@@ -275,6 +275,104 @@ fn honest_client_connects_during_a_flood_from_many_addresses() {
     assert!(took < Duration::from_secs(3), "honest connect took {took:?} during the flood");
 }
 
+/// One IPv4+UDP datagram from `from` to `to`, as a raw socket sends it (UDP checksum 0: none).
+fn spoofed_datagram(from: std::net::SocketAddrV4, to: std::net::SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+    let total = 20 + 8 + payload.len();
+    let mut p = Vec::with_capacity(total);
+    p.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&from.ip().octets());
+    p.extend_from_slice(&to.ip().octets());
+    let sum = p.chunks(2).fold(0u32, |acc, w| acc + u16::from_be_bytes([w[0], w[1]]) as u32);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    let udp_len = 8 + payload.len();
+    p.extend_from_slice(&from.port().to_be_bytes());
+    p.extend_from_slice(&to.port().to_be_bytes());
+    p.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn spoofed_floods_allocate_nothing_and_lock_nobody_out() {
+    let _serial = serial();
+    use socket2::{Domain, Protocol, Socket, Type};
+    // Source addresses nobody listens on: only a raw socket (root) can claim them.
+    let raw = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP)) {
+        Ok(raw) => raw,
+        Err(error) => {
+            eprintln!("spoofed flood skipped: no raw socket here ({error}); run as root to include it");
+            return;
+        }
+    };
+    raw.set_header_included_v4(true).unwrap();
+    let (server, listen, address) = server(&[]);
+    let SocketAddr::V4(to) = address else { unreachable!() };
+    let mut rng = FastRng::new(9);
+    let before = server.receive_buffer_bytes();
+    let started = Instant::now();
+    let mut sent = 0;
+    for i in 0..20_000u32 {
+        let from = std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::new(127, 9, (i >> 8) as u8, i as u8),
+            1024 + (rng.next_u64() % 60_000) as u16,
+        );
+        // A REQUEST (answered statelessly, to nobody), then a HELLO with a made-up cookie.
+        let cookie: Vec<u8> = (0..16).map(|_| rng.next_u64() as u8).collect();
+        for payload in [request(i + 1), hello(i + 1, &cookie, &mut rng)] {
+            let d = spoofed_datagram(from, to, &payload);
+            if raw.send_to(&d, &SocketAddr::V4(to).into()).is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    assert!(sent >= 30_000, "the flood went out: {sent} datagrams in {:?}", started.elapsed());
+    // The raw socket also sees every UDP datagram delivered on this host: count the server's
+    // answers to the spoofed addresses (CHALLENGEs, smaller than the REQUESTs) to know the
+    // flood arrived.
+    raw.set_nonblocking(true).unwrap();
+    let mut challenges = 0;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        match raw.recv(&mut buf) {
+            Ok(len) => {
+                let d: Vec<u8> = buf[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
+                let from_server = d.len() > 28 && d[12..16] == to.ip().octets() && d[20..22] == to.port().to_be_bytes();
+                if from_server && d[16] == 127 && d[17] == 9 && d[28] == 2 {
+                    challenges += 1;
+                    assert!(d.len() - 28 < 128, "the answer is smaller than the REQUEST");
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    eprintln!("spoofed flood: {sent} datagrams sent, {challenges} CHALLENGEs went to nowhere");
+    assert!(challenges >= 1_000, "the server saw the spoofed flood: {challenges} CHALLENGEs to nowhere");
+    // Nothing announced, nothing held; an honest client gets in at once.
+    let client = Sockets::new();
+    let handle = client.connect_by_ip_address(Some(address), &[]);
+    let t = Instant::now();
+    let mut incoming = 0;
+    wait_until(|| {
+        for event in server.drain_events() {
+            if let steamnet_net::Event::ConnectionStatusChanged { handle: h, info, .. } = event
+                && info.listen_socket == listen
+                && info.state == ConnectionState::Connecting
+            {
+                incoming += 1;
+                server.accept_connection(h);
+            }
+        }
+        client.drain_events();
+        state_of(&client, handle) == Some(ConnectionState::Connected)
+    });
+    assert_eq!(incoming, 1, "only the honest client ever reached the application");
+    assert!(t.elapsed() < Duration::from_secs(1), "honest connect took {:?}", t.elapsed());
+    assert_eq!(server.receive_buffer_bytes(), before);
+}
+
 /// A client that has the keys of a real connection and sends whatever it likes inside them.
 struct MaliciousPeer {
     endpoint: Endpoint,
