@@ -28,7 +28,6 @@ unsafe impl ExtensionLibrary for SteamNetExtension {
     }
 
     fn on_main_loop_frame() {
-        multiplayer_peer::flush_all();
         singleton::dispatch_callbacks(SteamNetworkingSockets::singleton());
     }
 

@@ -35,34 +35,6 @@ pub struct SteamMultiplayerPeer {
     base: Base<MultiplayerPeerExtension>,
 }
 
-thread_local! {
-    /// Live peers, so the end of each frame can flush what the frame's scripts sent.
-    static LIVE: std::cell::RefCell<Vec<InstanceId>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// End of a frame (after every `_process`): send what each peer's packets queued, so a frame's
-/// RPCs leave together, in that frame. Called from the extension's per-frame hook.
-pub fn flush_all() {
-    LIVE.with(|live| {
-        live.borrow_mut().retain(|&id| match Gd::<SteamMultiplayerPeer>::try_from_instance_id(id) {
-            Ok(peer) => {
-                peer.bind().peer.flush();
-                true
-            }
-            Err(_) => false,
-        })
-    });
-}
-
-fn register(id: InstanceId) {
-    LIVE.with(|live| {
-        let mut live = live.borrow_mut();
-        if !live.contains(&id) {
-            live.push(id);
-        }
-    });
-}
-
 fn error_of(what: &str, error: PeerError) -> Error {
     godot_error!("SteamMultiplayerPeer.{what}: {error}");
     match error {
@@ -118,10 +90,7 @@ impl SteamMultiplayerPeer {
         self.apply_options();
         let ip = self.bind_ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         match self.peer.create_server(std::net::SocketAddr::new(ip, port), max_clients) {
-            Ok(()) => {
-                register(self.base().instance_id());
-                Error::OK
-            }
+            Ok(()) => Error::OK,
             Err(e) => error_of("create_server", e),
         }
     }
@@ -140,10 +109,7 @@ impl SteamMultiplayerPeer {
         };
         self.apply_options();
         match self.peer.create_client(std::net::SocketAddr::new(ip, port)) {
-            Ok(()) => {
-                register(self.base().instance_id());
-                Error::OK
-            }
+            Ok(()) => Error::OK,
             Err(e) => error_of("create_client_ip", e),
         }
     }

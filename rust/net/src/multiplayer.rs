@@ -255,16 +255,8 @@ impl MultiplayerPeer {
         let _ = self.sockets.configure_lanes(connection, LANES as i64, &[0; LANES], &[1; LANES]);
     }
 
-    /// Send everything queued on every connection now.
-    pub fn flush(&self) {
-        for &handle in self.peers.values() {
-            let _ = self.sockets.flush_messages(handle);
-        }
-    }
-
     /// Process what happened: connections, ids, packets. Call every frame.
     pub fn poll(&mut self) {
-        self.flush();
         self.sockets.service();
         for event in self.sockets.drain_events() {
             if let Event::ConnectionStatusChanged { handle, info, .. } = event {
@@ -432,8 +424,8 @@ impl MultiplayerPeer {
             t => return Err(PeerError::InvalidParameter(format!("no peer {t}"))),
         };
         // Out at once, as ENet sends: a reply made while handling a packet reaches its peer in
-        // the same frame. (Several packets of a frame still share a datagram when the pacer holds
-        // them; `flush` at the end of the frame sends any such rest.)
+        // the same frame. (Several packets of a frame still share a datagram when the pacer
+        // holds them; the no-Nagle flag has the session send that rest as soon as it may.)
         let flags = match mode {
             TransferMode::Reliable => send_flags::RELIABLE | send_flags::NO_NAGLE,
             _ => send_flags::NO_NAGLE,

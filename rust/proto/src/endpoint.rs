@@ -870,7 +870,6 @@ impl Endpoint {
         if number & CONTROL_NONCE_BIT != 0 {
             return false;
         }
-        let session_config = self.config.session.clone();
         let Some(conn) = self.connections.get_mut(&id) else { return false };
         if !matches!(conn.phase, Phase::Established { .. } | Phase::ClientAwaitAccept { .. }) {
             return false;
@@ -889,7 +888,7 @@ impl Endpoint {
             else {
                 unreachable!()
             };
-            let session = Session::new(session_config, now);
+            let session = Session::new(self.config.session.clone(), now);
             conn.phase = Phase::Established { crypto, session: Box::new(session) };
             self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
         }

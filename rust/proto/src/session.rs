@@ -40,6 +40,9 @@ const INITIAL_RTT_USEC: u64 = 100_000;
 const MIN_LOSS_DELAY_USEC: u64 = 1_000;
 /// Received-packet ranges remembered for acknowledgements and duplicate detection.
 const MAX_TRACKED_RANGES: usize = 256;
+/// With no loss known on a lane, how many receive windows it may run ahead of its lowest
+/// unacknowledged offset (a bound for losses not detected yet).
+const WINDOWS_AHEAD: u64 = 4;
 /// What one out-of-order segment costs beyond its bytes (map node and allocation), so a peer
 /// sending many tiny segments is charged for the memory it really makes us hold.
 const SEGMENT_OVERHEAD: usize = 64;
@@ -305,7 +308,7 @@ impl SendLane {
     /// lowest unacknowledged offset) applies, for losses not detected yet. A path with a large
     /// bandwidth-delay product is then not held to one window per round trip.
     fn send_limit(&self, window: u64) -> u64 {
-        let ahead = self.stream_base() + 4 * window;
+        let ahead = self.stream_base() + WINDOWS_AHEAD * window;
         match self.lost.min() {
             Some(gap) => ahead.min(gap + window),
             None => ahead,
@@ -1256,7 +1259,7 @@ impl Session {
     /// Whether another full packet fits the congestion window (never more in flight than the
     /// receiver buffers ahead of a gap).
     fn window_open(&self) -> bool {
-        let window = self.congestion.window().min(4 * self.flow_window());
+        let window = self.congestion.window().min(WINDOWS_AHEAD * self.flow_window());
         self.bytes_in_flight == 0 || self.bytes_in_flight + self.config.max_packet_size as u64 <= window
     }
 

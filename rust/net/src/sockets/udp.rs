@@ -67,14 +67,22 @@ impl UdpEndpoint {
         }
     }
 
-    /// Let through what the fake network held back and is now due, both ways.
-    fn release_due(&mut self, now: u64) {
+    /// Let through what the fake network held back and is now due, both ways, then run the
+    /// endpoint's timers if they are due. Returns whether anything reached the endpoint.
+    fn advance(&mut self, now: u64) -> bool {
         while let Some((to, datagram)) = self.fake.send.pop_arrived(now) {
             let _ = self.sender.send_to(&datagram, to);
         }
+        let mut any = false;
         while let Some((from, datagram)) = self.fake.recv.pop_arrived(now) {
             self.endpoint.handle_datagram(now, from, &datagram);
+            any = true;
         }
+        if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+            self.endpoint.handle_timeout(now);
+            any = true;
+        }
+        any
     }
 
     /// The next time the driver must wake: endpoint timers or held datagrams.
@@ -416,12 +424,7 @@ impl Sockets {
                 ep.input(now, from, &buf[..len]);
                 any = true;
             }
-            ep.release_due(now);
-            if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-                ep.endpoint.handle_timeout(now);
-                any = true;
-            }
-            if any {
+            if ep.advance(now) || any {
                 pump(&mut state, key, now);
                 if let Some(ep) = state.endpoints.get(&key) {
                     ep.wake();
@@ -465,10 +468,7 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 while let Ok((len, from)) = socket.try_recv_from(&mut buf) {
                     ep.input(now, from, &buf[..len]);
                 }
-                ep.release_due(now);
-                if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-                    ep.endpoint.handle_timeout(now);
-                }
+                ep.advance(now);
                 pump(&mut state, key, now);
             }
             _ = sleep => {
@@ -476,10 +476,7 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 let mut state = inner.lock();
                 let now = inner.now();
                 let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                ep.release_due(now);
-                if ep.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-                    ep.endpoint.handle_timeout(now);
-                }
+                ep.advance(now);
                 pump(&mut state, key, now);
             }
             _ = wake.notified() => {}
