@@ -9,6 +9,7 @@ use godot::prelude::*;
 mod constants;
 mod convert;
 mod multiplayer_peer;
+mod settings;
 mod singleton;
 mod utils;
 
@@ -24,6 +25,10 @@ unsafe impl ExtensionLibrary for SteamNetExtension {
     fn on_stage_init(stage: InitStage) {
         if stage == InitStage::Scene {
             utils::install_debug_output();
+        }
+        // Project settings are read once the main loop stage begins (the singleton exists).
+        if stage == InitStage::MainLoop {
+            SteamNetworkingSockets::singleton().bind().sockets().configure_auth(settings::auth_settings());
         }
     }
 

@@ -538,26 +538,39 @@ impl SteamNetworkingSockets {
         self.sockets.init_authentication() as i64
     }
 
-    /// Empty Dictionary on failure (GodotSteam); no certificate authority exists yet.
+    /// A request for this installation's identity key in this app, for a CA to sign offline
+    /// (`steamnet-relay ca sign --in req --out cert`). `{certificate, error_message}`; an empty
+    /// Dictionary on failure, as GodotSteam (the reason is pushed as an error).
     #[func(rename = getCertificateRequest)]
     fn get_certificate_request(&self) -> VarDictionary {
-        VarDictionary::new()
+        let mut d = VarDictionary::new();
+        match self.sockets.certificate_request() {
+            Ok(request) => {
+                put(&mut d, "certificate", PackedByteArray::from(request.as_slice()));
+                put(&mut d, "error_message", GString::new());
+            }
+            Err(why) => godot_error!("getCertificateRequest: {why}"),
+        }
+        d
     }
 
-    /// Not on the seed page, but bound in GodotSteam 4.11/4.12 and documented in the 2025-08 docs.
-    /// GodotSteam only fills the keys when the call succeeds (empty Dictionary on failure);
-    /// recommended: always fill both.
+    /// Install a certificate signed offline. Always `{response, error}` (GodotSteam fills them
+    /// only on success): the certificate must be for this installation's key and app, from a
+    /// trusted CA, and unexpired.
     #[func(rename = setCertificate)]
     fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
         let mut d = VarDictionary::new();
-        put(&mut d, "response", false);
-        let why = if certificate.is_empty() {
-            "Empty certificate."
-        } else {
-            "No certificate authority is configured; certificates cannot be checked."
-        };
-        put(&mut d, "error", GString::from(why));
+        let result = self.sockets.set_certificate(certificate.as_slice());
+        put(&mut d, "response", result.is_ok());
+        put(&mut d, "error", GString::from(result.err().unwrap_or_default().as_str()));
         d
+    }
+
+    /// steamnet extension (GNS's `GetIdentity`, which GodotSteam no longer binds): this
+    /// installation's identity as text, `"steamid:<id64>"`, or `""` before one is known.
+    #[func(rename = getIdentity)]
+    fn get_identity(&self) -> GString {
+        GString::from(self.sockets.identity_text().as_str())
     }
 
     // ----- callbacks ------------------------------------------------------------------------

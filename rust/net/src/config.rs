@@ -156,6 +156,7 @@ pub mod ids {
     pub const SEND_RATE_MIN: i32 = 10;
     pub const SEND_RATE_MAX: i32 = 11;
     pub const NAGLE_TIME: i32 = 12;
+    pub const IP_ALLOW_WITHOUT_AUTH: i32 = 23;
     pub const TIMEOUT_INITIAL: i32 = 24;
     pub const TIMEOUT_CONNECTED: i32 = 25;
     pub const MTU_PACKET_SIZE: i32 = 32;
@@ -164,6 +165,7 @@ pub mod ids {
     pub const RECV_BUFFER_MESSAGES: i32 = 48;
     pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
     pub const RECV_MAX_SEGMENTS_PER_PACKET: i32 = 50;
+    pub const IP_LOCAL_HOST_ALLOW_WITHOUT_AUTH: i32 = 52;
     pub const FAKE_PACKET_LOSS_SEND: i32 = 2;
     pub const FAKE_PACKET_LOSS_RECV: i32 = 3;
     pub const FAKE_PACKET_LAG_SEND: i32 = 4;

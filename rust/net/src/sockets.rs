@@ -127,6 +127,18 @@ struct Connection {
 }
 
 impl Connection {
+    /// What the handshake proved about the peer: its certified identity, or nothing (then it
+    /// stays known by its address, and the connection is flagged unauthenticated).
+    fn set_verified_identity(&mut self, identity: Option<u64>) {
+        match identity {
+            Some(id) => {
+                self.remote_identity = Identity::SteamId(id);
+                self.info_flags &= !info_flags::UNAUTHENTICATED;
+            }
+            None => self.info_flags |= info_flags::UNAUTHENTICATED,
+        }
+    }
+
     fn new(remote_identity: Identity, config: ConnectionConfig, transport: Transport) -> Self {
         Connection {
             state: ConnectionState::None,
@@ -202,8 +214,8 @@ struct State {
     events: Vec<Event>,
     local_identity: Identity,
     next_seq: u64,
-    /// Whether the authentication status has been posted once.
-    auth_reported: bool,
+    /// Identity key, certificate and authentication status.
+    auth: auth::AuthState,
     /// UDP sockets and their protocol endpoints.
     endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
     next_endpoint_key: udp::EndpointKey,
@@ -334,17 +346,6 @@ impl Sockets {
 
     pub fn local_identity(&self) -> Identity {
         self.lock().local_identity.clone()
-    }
-
-    /// `ResetIdentity`: adopt a new local identity. As in GNS, every connection is destroyed.
-    pub fn reset_identity(&self, identity: Identity) {
-        let mut state = self.lock();
-        state.connections.clear();
-        state.listen_sockets.clear();
-        for (_, endpoint) in state.endpoints.drain() {
-            endpoint.shut_down();
-        }
-        state.local_identity = identity;
     }
 
     // ----- connections --------------------------------------------------------------------
@@ -801,27 +802,6 @@ impl Sockets {
         FakeIpInfo { result, identity_type: 0, ip: String::new(), ports: [0; 8] }
     }
 
-    /// `GetAuthenticationStatus`: no certificate authority is configured, so certificates cannot
-    /// be obtained.
-    pub fn authentication_status(&self) -> i32 {
-        availability::CANNOT_TRY
-    }
-
-    /// `InitAuthentication`: returns the status and, the first time, posts the change from
-    /// "unknown" so a game waiting for `network_authentication_status` hears the outcome.
-    pub fn init_authentication(&self) -> i32 {
-        let status = self.authentication_status();
-        let mut state = self.lock();
-        if !state.auth_reported {
-            state.auth_reported = true;
-            state.events.push(Event::AuthenticationStatus {
-                availability: status,
-                debug_message: "No certificate authority is configured; certificates cannot be obtained.".into(),
-            });
-        }
-        status
-    }
-
     /// `SDR_LISTEN_PORT`, the port a hosted dedicated server was told to listen on; 0 if unset.
     pub fn hosted_dedicated_server_port(&self) -> u16 {
         std::env::var("SDR_LISTEN_PORT").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
@@ -849,6 +829,7 @@ impl Sockets {
     }
 }
 
+mod auth;
 mod config_values;
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,13 @@ pub mod info_flags {
 /// `ESteamNetworkingAvailability` values this crate reports.
 pub mod availability {
     pub const CANNOT_TRY: i32 = -102;
+    pub const FAILED: i32 = -101;
+    pub const PREVIOUSLY: i32 = -100;
+    pub const RETRYING: i32 = -10;
+    pub const NEVER_TRIED: i32 = 1;
+    pub const WAITING: i32 = 2;
+    pub const ATTEMPTING: i32 = 3;
+    pub const CURRENT: i32 = 100;
 }
 
 /// The largest message GNS accepts for sending (`k_cbMaxSteamNetworkingSocketsMessageSizeSend`).

@@ -402,7 +402,7 @@ impl MaliciousPeer {
     fn connect(server: SocketAddr) -> MaliciousPeer {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
-        let mut endpoint = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 0);
+        let mut endpoint = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0);
         let id = endpoint.connect(0, server);
         MaliciousPeer { endpoint, socket, clock: Instant::now(), id }
     }

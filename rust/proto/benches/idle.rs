@@ -64,8 +64,8 @@ fn index_of(address: SocketAddr) -> usize {
 fn idle_cost(n: usize) -> f64 {
     let config = EndpointConfig { accept_incoming: true, ..EndpointConfig::default() };
     let mut net = Net {
-        server: Endpoint::new(config, generate_static_keypair().0, 1),
-        clients: (0..n).map(|_| Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 2)).collect(),
+        server: Endpoint::new(config, generate_static_keypair().0),
+        clients: (0..n).map(|_| Endpoint::new(EndpointConfig::default(), generate_static_keypair().0)).collect(),
         now: 0,
     };
     for client in net.clients.iter_mut() {

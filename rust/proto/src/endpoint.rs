@@ -9,11 +9,18 @@
 //!                                  <-      CHALLENGE (cookie = MAC(secret, address, id))
 //! HELLO    (cookie, noise e)       ->      cookie checked, admission limits checked:
 //!                                          only now is any state allocated
-//!                                  <-      REPLY (server id, noise e ee s es + claimed identity)
-//! FINISH   (noise s se + identity) ->      Incoming: the application accepts or closes
+//!                                  <-      REPLY (server id, noise e ee s es + certificate)
+//! FINISH   (noise s se + certificate) ->   certificate checked, then Incoming: the
+//!                                          application accepts or closes
 //!                                  <-      DATA (encrypted session packets): the client is connected
 //!                                  <-      or CONTROL/REJECT (encrypted reason and text)
 //! ```
+//!
+//! Each side's certificate (see [`crate::cert`]) rides in its encrypted Noise payload, or
+//! nothing for an anonymous peer. The receiver verifies it against the CAs it trusts and
+//! against the static key the handshake proved; a bad certificate is always refused (REJECT
+//! with `Remote_BadCert`), and an anonymous peer only where the `allow_without_auth` policy
+//! lets it in. Events carry the verified identity, or `None` for an anonymous peer.
 //!
 //! A spoofed source address never sees its cookie, so it cannot get past CHALLENGE, and the
 //! CHALLENGE is smaller than the padded REQUEST, so the server cannot be used to amplify traffic.
@@ -36,6 +43,7 @@ use std::net::SocketAddr;
 use snow::{HandshakeState, StatelessTransportState};
 
 use crate::admission::{Admission, AdmissionLimits, Refusal};
+use crate::cert::{Certificate, END_REMOTE_BAD_CERT, END_REMOTE_BAD_CRYPT, Trust};
 use crate::cookie::{COOKIE_LEN, CookieJar};
 use crate::replay::ReplayWindow;
 use crate::session::{Message, Problem, Session, SessionConfig, SessionState};
@@ -56,9 +64,11 @@ const CONTROL_PATH_RESPONSE: u8 = 3;
 /// CONTROL nonces have this bit set, so they never collide with a session packet number.
 const CONTROL_NONCE_BIT: u64 = 1 << 63;
 
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
-const PROLOGUE: &[u8] = b"steamnet/2";
+const PROLOGUE: &[u8] = b"steamnet/3";
+/// Room for a handshake message: Noise's keys and tags plus a certificate.
+const HANDSHAKE_MSG_MAX: usize = 512;
 /// A REQUEST is padded to this size so that the CHALLENGE answering it is smaller.
 const REQUEST_LEN: usize = 128;
 const TAG_LEN: usize = 16;
@@ -80,17 +90,24 @@ pub type ConnectionId = u32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// A client finished the handshake on a listening endpoint; `accept` or `close` it.
-    /// `claimed_identity` is what the client says it is: nothing vouches for it yet.
+    /// `identity` is the one its certificate proves, `None` for an anonymous client.
     Incoming {
         id: ConnectionId,
         address: SocketAddr,
-        claimed_identity: u64,
+        identity: Option<u64>,
     },
     /// The connection is established (client: the server accepted; server: after `accept`).
-    /// `claimed_identity` is the peer's unverified claim.
+    /// `identity`: the peer's verified identity, `None` if it is anonymous.
     Connected {
         id: ConnectionId,
-        claimed_identity: u64,
+        identity: Option<u64>,
+    },
+    /// We refused the peer during the handshake (its certificate, or the lack of one); the
+    /// connection has ended on our side with `reason` (an end reason) and `text`.
+    Refused {
+        id: ConnectionId,
+        reason: u32,
+        text: String,
     },
     ClosedByPeer {
         id: ConnectionId,
@@ -128,6 +145,23 @@ pub struct EndpointConfig {
     /// Bytes all connections together may hold for their peers (receive buffers); each
     /// connection also has its own `session.recv_buffer_size`.
     pub memory_budget: usize,
+    /// GNS `IP_AllowWithoutAuth`: 0 refuses peers without a certificate, 1 and 2 accept them
+    /// (anonymous, identity 0).
+    pub allow_without_auth: i32,
+    /// GNS `IPLocalHost_AllowWithoutAuth`, for loopback peers; the larger of the two applies.
+    pub localhost_allow_without_auth: i32,
+}
+
+impl EndpointConfig {
+    /// Whether a peer at `address` may connect without a certificate.
+    fn allows_anonymous(&self, address: SocketAddr) -> bool {
+        let ip = match address.ip() {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(address.ip()),
+            ip => ip,
+        };
+        let local = if ip.is_loopback() { self.localhost_allow_without_auth } else { 0 };
+        self.allow_without_auth.max(local) > 0
+    }
 }
 
 impl Default for EndpointConfig {
@@ -138,6 +172,8 @@ impl Default for EndpointConfig {
             accept_incoming: false,
             admission: AdmissionLimits::default(),
             memory_budget: 256 * 1024 * 1024,
+            allow_without_auth: 2,
+            localhost_allow_without_auth: 2,
         }
     }
 }
@@ -151,7 +187,7 @@ enum Phase {
     ClientAwaitAccept {
         crypto: Box<StatelessTransportState>,
         finish: Vec<u8>,
-        identity: u64,
+        identity: Option<u64>,
     },
     ServerHandshake {
         noise: Box<HandshakeState>,
@@ -159,7 +195,7 @@ enum Phase {
     },
     ServerAwaitAccept {
         crypto: Box<StatelessTransportState>,
-        identity: u64,
+        identity: Option<u64>,
     },
     Established {
         crypto: Box<StatelessTransportState>,
@@ -190,6 +226,8 @@ struct PathProbe {
 
 struct Connection {
     peer: SocketAddr,
+    /// The peer's Noise static public key, once the handshake proved it.
+    remote_key: Option<[u8; 32]>,
     /// The peer's id for this connection (0 until known).
     remote_id: u32,
     phase: Phase,
@@ -226,6 +264,7 @@ impl Connection {
     fn new(peer: SocketAddr, remote_id: u32, phase: Phase, now: u64) -> Connection {
         Connection {
             peer,
+            remote_key: None,
             remote_id,
             phase,
             started: now,
@@ -287,8 +326,13 @@ impl Connection {
 /// Connections on one UDP socket.
 pub struct Endpoint {
     config: EndpointConfig,
-    local_identity: u64,
     static_key: Vec<u8>,
+    /// What this endpoint presents in handshakes (encoded; empty: anonymous).
+    certificate: Vec<u8>,
+    /// Whose certificates it accepts.
+    trust: Trust,
+    /// Unix time in microseconds minus `now`, for certificate expiry.
+    unix_offset_usec: i128,
     cookies: CookieJar,
     admission: Admission,
     connections: HashMap<ConnectionId, Connection>,
@@ -359,12 +403,17 @@ fn request_datagram(client_id: ConnectionId) -> Vec<u8> {
     request
 }
 
-fn identity_payload(identity: u64) -> [u8; 8] {
-    identity.to_be_bytes()
+/// What a handshake payload (the peer's certificate, or nothing) says about the peer.
+enum PeerAuth {
+    Verified(u64),
+    Anonymous,
+    /// Refused with an end reason and why.
+    Refused(u32, String),
 }
 
-fn parse_identity(payload: &[u8]) -> u64 {
-    read_u64(payload, 0).unwrap_or(0)
+/// The peer's static key, which the Noise handshake has proved it holds by now.
+fn remote_static(noise: &HandshakeState) -> Option<[u8; 32]> {
+    noise.get_remote_static()?.try_into().ok()
 }
 
 /// Seal a session packet (its number, then frames) as DATA for the peer's connection
@@ -398,13 +447,15 @@ fn parse_reject(body: &[u8]) -> (u32, String) {
 
 impl Endpoint {
     /// `static_key`: this endpoint's Noise private key (see [`generate_static_keypair`]).
-    /// `local_identity`: the identity this endpoint claims in handshakes.
-    pub fn new(config: EndpointConfig, static_key: Vec<u8>, local_identity: u64) -> Endpoint {
+    /// It starts anonymous, trusting no CA: see [`set_credentials`](Self::set_credentials).
+    pub fn new(config: EndpointConfig, static_key: Vec<u8>) -> Endpoint {
         Endpoint {
             admission: Admission::new(config.admission),
             config,
-            local_identity,
             static_key,
+            certificate: Vec::new(),
+            trust: Trust::default(),
+            unix_offset_usec: 0,
             cookies: CookieJar::new(0),
             connections: HashMap::new(),
             by_client: HashMap::new(),
@@ -419,8 +470,51 @@ impl Endpoint {
         }
     }
 
-    pub fn set_local_identity(&mut self, identity: u64) {
-        self.local_identity = identity;
+    /// What later handshakes use: the static key, the certificate for it (encoded, empty for
+    /// none) and whose certificates to accept. Established connections keep what they had.
+    pub fn set_credentials(&mut self, static_key: Vec<u8>, certificate: Vec<u8>, trust: Trust) {
+        self.static_key = static_key;
+        self.certificate = certificate;
+        self.trust = trust;
+    }
+
+    /// Tell the endpoint the wall-clock time (Unix seconds) at `now`, for certificate expiry.
+    pub fn set_unix_time(&mut self, now: u64, unix_secs: u64) {
+        self.unix_offset_usec = i128::from(unix_secs) * 1_000_000 - i128::from(now);
+    }
+
+    fn unix_secs(&self, now: u64) -> u64 {
+        ((i128::from(now) + self.unix_offset_usec).max(0) / 1_000_000) as u64
+    }
+
+    /// The peer's Noise static public key, once its handshake got that far.
+    pub fn remote_key(&self, id: ConnectionId) -> Option<[u8; 32]> {
+        self.connections.get(&id)?.remote_key
+    }
+
+    /// Judge the certificate a peer at `address` with static key `remote_key` sent.
+    fn authenticate_peer(&self, now: u64, address: SocketAddr, remote_key: &[u8], payload: &[u8]) -> PeerAuth {
+        if payload.is_empty() {
+            return if self.config.allows_anonymous(address) {
+                PeerAuth::Anonymous
+            } else {
+                PeerAuth::Refused(END_REMOTE_BAD_CERT, "Unsigned certs are not allowed".into())
+            };
+        }
+        let cert = match Certificate::decode(payload) {
+            Ok(cert) => cert,
+            Err(why) => return PeerAuth::Refused(END_REMOTE_BAD_CRYPT, why),
+        };
+        if self.trust.cas.is_empty() {
+            // We trust no CA, so no certificate can prove anything to us: the peer counts as
+            // anonymous (as GNS ignores certificates it cannot check where unsigned ones are
+            // allowed), and the policy for anonymous peers decides.
+            return self.authenticate_peer(now, address, remote_key, &[]);
+        }
+        match cert.check(&self.trust, remote_key, self.unix_secs(now)) {
+            Ok(identity) => PeerAuth::Verified(identity),
+            Err(why) => PeerAuth::Refused(END_REMOTE_BAD_CERT, why),
+        }
     }
 
     /// A fresh connection id from the OS CSPRNG: ids tell nothing about one another.
@@ -498,7 +592,7 @@ impl Endpoint {
         // The first DATA tells the client it was accepted.
         session.request_ping();
         conn.phase = Phase::Established { crypto, session: Box::new(session) };
-        self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
+        self.events.push_back(EndpointEvent::Connected { id, identity });
         self.mark(id);
         true
     }
@@ -636,7 +730,7 @@ impl Endpoint {
             Some(&KIND_CHALLENGE) => self.on_challenge(from, datagram),
             Some(&KIND_HELLO) => self.on_hello(now, from, datagram),
             Some(&KIND_REPLY) => self.on_reply(now, from, datagram),
-            Some(&KIND_FINISH) => self.on_finish(from, datagram),
+            Some(&KIND_FINISH) => self.on_finish(now, from, datagram),
             Some(&KIND_DATA) => self.on_data(now, from, datagram),
             Some(&KIND_CONTROL) => self.on_control(now, from, datagram),
             _ => false,
@@ -772,13 +866,13 @@ impl Endpoint {
         true
     }
 
-    /// Read the client's `e`, write `e ee s es` and our claimed identity: (our id, REPLY, state).
+    /// Read the client's `e`, write `e ee s es` and our certificate: (our id, REPLY, state).
     fn respond_to_hello(&self, client_id: u32, noise_msg: &[u8]) -> Option<(ConnectionId, Vec<u8>, HandshakeState)> {
         let mut noise = builder(&self.static_key).build_responder().ok()?;
-        let mut scratch = [0u8; 256];
+        let mut scratch = [0u8; HANDSHAKE_MSG_MAX];
         noise.read_message(noise_msg, &mut scratch).ok()?;
-        let mut msg = [0u8; 256];
-        let len = noise.write_message(&identity_payload(self.local_identity), &mut msg).ok()?;
+        let mut msg = [0u8; HANDSHAKE_MSG_MAX];
+        let len = noise.write_message(&self.certificate, &mut msg).ok()?;
         let id = self.new_id();
         let mut reply = vec![KIND_REPLY];
         reply.extend_from_slice(&client_id.to_be_bytes());
@@ -789,30 +883,41 @@ impl Endpoint {
 
     fn on_reply(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
         let (Some(id), Some(server_id)) = (read_u32(d, 1), read_u32(d, 5)) else { return false };
-        let local_identity = self.local_identity;
         let Some(conn) = self.connections.get_mut(&id) else { return false };
+        let Phase::ClientHello { noise, .. } = &mut conn.phase else {
+            return self.on_repeated_reply(id, from);
+        };
         if conn.peer != from || server_id == 0 {
             return false;
         }
-        let Phase::ClientHello { noise, .. } = &mut conn.phase else {
-            // A repeated REPLY after we moved on: our FINISH may have been lost; resend it.
-            if let Phase::ClientAwaitAccept { finish, .. } = &conn.phase {
-                conn.outbox.push_back((from, finish.clone()));
+        // A message that does not authenticate leaves the handshake as it was (snow restores it).
+        let mut payload = [0u8; HANDSHAKE_MSG_MAX];
+        let Ok(payload_len) = noise.read_message(&d[9..], &mut payload) else { return false };
+        let Some(remote_key) = remote_static(noise) else { return false };
+        let identity = match self.authenticate_peer(now, from, &remote_key, &payload[..payload_len]) {
+            PeerAuth::Verified(identity) => Some(identity),
+            PeerAuth::Anonymous => None,
+            PeerAuth::Refused(reason, text) => {
+                tracing::info!(id, %from, reason, text = %text, "server refused: its certificate");
+                let conn = self.connections.get_mut(&id).expect("looked up above");
+                conn.phase = Phase::Ended;
+                self.events.push_back(EndpointEvent::Refused { id, reason, text });
+                self.mark(id);
                 return true;
             }
-            return false;
         };
-        let mut payload = [0u8; 256];
-        let Ok(payload_len) = noise.read_message(&d[9..], &mut payload) else { return false };
-        let identity = parse_identity(&payload[..payload_len]);
-        let mut msg = [0u8; 256];
-        let Ok(len) = noise.write_message(&identity_payload(local_identity), &mut msg) else { return false };
-        let Phase::ClientHello { noise, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else { unreachable!() };
+        let conn = self.connections.get_mut(&id).expect("looked up above");
+        let Phase::ClientHello { mut noise, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else {
+            unreachable!()
+        };
+        let mut msg = [0u8; HANDSHAKE_MSG_MAX];
+        let Ok(len) = noise.write_message(&self.certificate, &mut msg) else { return false };
         let Ok(crypto) = noise.into_stateless_transport_mode() else { return false };
         let mut finish = vec![KIND_FINISH];
         finish.extend_from_slice(&server_id.to_be_bytes());
         finish.extend_from_slice(&msg[..len]);
         conn.remote_id = server_id;
+        conn.remote_key = Some(remote_key);
         conn.outbox.push_back((from, finish.clone()));
         conn.phase = Phase::ClientAwaitAccept { crypto: Box::new(crypto), finish, identity };
         conn.retry_interval = HANDSHAKE_RETRY_USEC;
@@ -820,7 +925,20 @@ impl Endpoint {
         true
     }
 
-    fn on_finish(&mut self, from: SocketAddr, d: &[u8]) -> bool {
+    /// A REPLY after we moved on: our FINISH may have been lost; resend it.
+    fn on_repeated_reply(&mut self, id: ConnectionId, from: SocketAddr) -> bool {
+        let Some(conn) = self.connections.get_mut(&id) else { return false };
+        if conn.peer != from {
+            return false;
+        }
+        if let Phase::ClientAwaitAccept { finish, .. } = &conn.phase {
+            conn.outbox.push_back((from, finish.clone()));
+            return true;
+        }
+        false
+    }
+
+    fn on_finish(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
         let Some(id) = read_u32(d, 1) else { return false };
         let Some(conn) = self.connections.get_mut(&id) else { return false };
         if conn.peer != from {
@@ -829,16 +947,35 @@ impl Endpoint {
         let Phase::ServerHandshake { noise, .. } = &mut conn.phase else {
             return matches!(conn.phase, Phase::ServerAwaitAccept { .. } | Phase::Established { .. });
         };
-        let mut payload = [0u8; 256];
+        // A message that does not authenticate leaves the handshake as it was (snow restores it).
+        let mut payload = [0u8; HANDSHAKE_MSG_MAX];
         let Ok(payload_len) = noise.read_message(&d[5..], &mut payload) else { return false };
-        let identity = parse_identity(&payload[..payload_len]);
+        let Some(remote_key) = remote_static(noise) else { return false };
+        let auth = self.authenticate_peer(now, from, &remote_key, &payload[..payload_len]);
+        let conn = self.connections.get_mut(&id).expect("looked up above");
         let Phase::ServerHandshake { noise, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else {
             unreachable!()
         };
         let Ok(crypto) = noise.into_stateless_transport_mode() else { return false };
+        conn.remote_key = Some(remote_key);
+        let identity = match auth {
+            PeerAuth::Verified(identity) => Some(identity),
+            PeerAuth::Anonymous => None,
+            PeerAuth::Refused(reason, text) => {
+                // Refused before the application hears of it, with the reason sealed for the
+                // client alone, as GNS's `Remote_BadCert` refusals.
+                tracing::info!(id, %from, reason, text = %text, "client refused: its certificate");
+                conn.phase = Phase::ServerAwaitAccept { crypto: Box::new(crypto), identity: None };
+                if let Some(reject) = conn.control_datagram(CONTROL_REJECT, &reject_body(reason, &text)) {
+                    self.stateless_out.push((from, reject));
+                }
+                self.remove(id);
+                return true;
+            }
+        };
         conn.phase = Phase::ServerAwaitAccept { crypto: Box::new(crypto), identity };
         Self::leave_half_open(&mut self.admission, &mut self.by_client, conn);
-        self.events.push_back(EndpointEvent::Incoming { id, address: from, claimed_identity: identity });
+        self.events.push_back(EndpointEvent::Incoming { id, address: from, identity });
         true
     }
 
@@ -890,7 +1027,7 @@ impl Endpoint {
             };
             let session = Session::new(self.config.session.clone(), now);
             conn.phase = Phase::Established { crypto, session: Box::new(session) };
-            self.events.push_back(EndpointEvent::Connected { id, claimed_identity: identity });
+            self.events.push_back(EndpointEvent::Connected { id, identity });
         }
         if from != conn.peer && conn.probe.as_ref().is_none_or(|p| p.address != from) {
             // Genuine and fresh, from somewhere new: the peer may have moved. Check it.

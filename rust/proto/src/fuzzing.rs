@@ -26,6 +26,20 @@ pub fn wire(data: &[u8]) {
     assert_eq!((number, &frames), (number2, &frames2), "decode . encode is the identity");
 }
 
+/// The certificate and certificate-request decoders, and the check a handshake runs on what
+/// decodes: any bytes are refused or verified, never a panic; what decodes re-encodes the same.
+pub fn certificate(data: &[u8]) {
+    use crate::cert::{CertRequest, Certificate, Trust};
+    if let Ok(cert) = Certificate::decode(data) {
+        assert_eq!(cert.encode(), data, "decode . encode is the identity");
+        let trust = Trust { app_id: 480, cas: vec![cert.ca_key] };
+        let _ = cert.check(&trust, &cert.key, cert.issued_at);
+    }
+    if let Ok(request) = CertRequest::decode(data) {
+        assert_eq!(request.encode(), data);
+    }
+}
+
 /// A live session fed the bytes as datagrams (split on 0xff 0xff markers, so one input can be
 /// several datagrams), with timers and output run after each.
 pub fn session(data: &[u8]) {
@@ -45,8 +59,8 @@ pub fn session(data: &[u8]) {
 pub fn handshake(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else { return };
     let server_config = EndpointConfig { accept_incoming: true, ..EndpointConfig::default() };
-    let mut server = Endpoint::new(server_config, generate_static_keypair().0, 2);
-    let mut client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 1);
+    let mut server = Endpoint::new(server_config, generate_static_keypair().0);
+    let mut client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0);
     let id = client.connect(0, SERVER);
     for (i, chunk) in rest.split(|&b| b == 0xff).enumerate() {
         let now = i as u64 * 10_000;
@@ -83,8 +97,8 @@ thread_local! {
 
 fn establish() -> Established {
     let server_config = EndpointConfig { accept_incoming: true, ..EndpointConfig::default() };
-    let mut server = Endpoint::new(server_config, generate_static_keypair().0, 2);
-    let mut client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 1);
+    let mut server = Endpoint::new(server_config, generate_static_keypair().0);
+    let mut client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0);
     let client_id = client.connect(0, SERVER);
     let mut server_id = 0;
     for now in 0..50u64 {
@@ -199,5 +213,9 @@ mod tests {
         let kinds: Vec<Vec<u8>> = (1..=8u8).map(|k| [vec![0b11, k], vec![0; 60]].concat()).collect();
         drive(handshake, &kinds, 300, 3);
         drive(datagram, &kinds, 20_000, 4);
+        let ca = crate::cert::Authority::generate();
+        let cert = ca.issue(ca.identity_for(&[3; 32], 0), 480, [3; 32], 1_800_000_000, 60).encode();
+        let request = crate::cert::CertRequest { app_id: 480, key: [3; 32] }.encode();
+        drive(certificate, &[cert, request], 20_000, 5);
     }
 }

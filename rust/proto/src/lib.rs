@@ -11,6 +11,7 @@
 //! - [`lanes`]: lane priorities, weights and per-lane message numbering.
 //! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake, packet encryption,
 //!   replay protection, path validation, timers and demultiplexing to sessions.
+//! - [`cert`]: certificates (identity, app id, static key, expiry) signed by a CA, and the CA.
 //! - [`cookie`], [`admission`], [`replay`], [`random`]: the endpoint's defences (stateless
 //!   cookies, handshake and connection limits, the anti-replay window, the OS CSPRNG).
 //! - [`impair`]: a lossy, laggy link model: the simulator's network and the fake network settings.
@@ -18,6 +19,7 @@
 //! - `fuzzing` (tests, or the `testing` feature): the fuzz targets' bodies.
 
 pub mod admission;
+pub mod cert;
 pub mod congestion;
 pub mod cookie;
 pub mod endpoint;

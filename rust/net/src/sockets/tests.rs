@@ -246,13 +246,11 @@ fn user_data_name_and_fake_ip_defaults() {
 }
 
 #[test]
-fn init_authentication_reports_once() {
+fn authentication_is_never_tried_until_asked() {
     let s = Sockets::new();
-    assert_eq!(s.init_authentication(), availability::CANNOT_TRY);
-    assert_eq!(s.init_authentication(), availability::CANNOT_TRY);
-    let events = s.drain_events();
-    assert_eq!(events.len(), 1);
-    assert!(matches!(events[0], Event::AuthenticationStatus { availability: availability::CANNOT_TRY, .. }));
+    assert_eq!(s.authentication_status(), availability::NEVER_TRIED);
+    assert_eq!(s.identity_text(), "");
+    assert!(s.drain_events().is_empty(), "nothing posted before initAuthentication");
 }
 
 #[test]

@@ -183,12 +183,14 @@ fn endpoint_config(config: &ConnectionConfig, accept_incoming: bool) -> Endpoint
         session: session_config(config),
         handshake_timeout_usec: config.int32(ids::TIMEOUT_INITIAL).max(1) as u64 * 1000,
         accept_incoming,
+        allow_without_auth: config.int32(ids::IP_ALLOW_WITHOUT_AUTH),
+        localhost_allow_without_auth: config.int32(ids::IP_LOCAL_HOST_ALLOW_WITHOUT_AUTH),
         ..EndpointConfig::default()
     }
 }
 
 impl Sockets {
-    fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
+    pub(super) fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
         if self.runtime.get().is_none() {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -210,7 +212,6 @@ impl Sockets {
         own_config: &ConnectionConfig,
         accept_incoming: bool,
         role: Role,
-        local_identity: u64,
     ) -> Option<EndpointKey> {
         let config = endpoint_config(own_config, accept_incoming);
         let runtime = self.runtime()?;
@@ -228,7 +229,9 @@ impl Sockets {
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
         };
         let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
-        let endpoint = Endpoint::new(config, static_key, local_identity);
+        let mut endpoint = Endpoint::new(config, static_key.clone());
+        endpoint.set_credentials(static_key, state.auth.certificate.clone(), state.trust());
+        endpoint.set_unix_time(self.inner.now(), steamnet_relay::unix_now());
         let key = state.next_endpoint_key;
         state.next_endpoint_key += 1;
         let wake = Arc::new(Notify::new());
@@ -261,8 +264,7 @@ impl Sockets {
         let mut state = self.lock();
         let config = config.over(&state.global_config);
         let handle = state.allocate_handle();
-        let identity = state.local_identity.steam_id64();
-        let Some(endpoint) = self.open_endpoint(&mut state, bind, &config, true, Role::Listen(handle), identity) else {
+        let Some(endpoint) = self.open_endpoint(&mut state, bind, &config, true, Role::Listen(handle)) else {
             return INVALID_HANDLE;
         };
         state.listen_sockets.insert(handle, ListenSocket { endpoint, config });
@@ -303,8 +305,7 @@ impl Sockets {
         let now = self.inner.now();
         let mut state = self.lock();
         let config = config.over(&state.global_config);
-        let identity = state.local_identity.steam_id64();
-        let Some(key) = self.open_endpoint(&mut state, bind, &config, false, Role::Client, identity) else {
+        let Some(key) = self.open_endpoint(&mut state, bind, &config, false, Role::Client) else {
             return INVALID_HANDLE;
         };
         let handle = state.allocate_handle();
@@ -315,7 +316,7 @@ impl Sockets {
         let mut conn = Connection::new(Identity::Ip(peer), config, Transport::Udp { endpoint: key, id });
         conn.remote_address = Some(peer);
         conn.state = ConnectionState::Connecting;
-        conn.info_flags = info_flags::UNAUTHENTICATED;
+        conn.set_verified_identity(None);
         state.connections.insert(handle, conn);
         state.post_status_change(handle, ConnectionState::None);
         pump(&mut state, key, now);
@@ -351,9 +352,9 @@ impl Sockets {
         let (remote_of_1, remote_of_2) = (identity2, identity1);
         let (h1, server) = {
             let mut state = self.lock();
-            let server = self.open_endpoint(&mut state, loopback, &config, true, Role::Pair, 0)?;
+            let server = self.open_endpoint(&mut state, loopback, &config, true, Role::Pair)?;
             let server_address = state.endpoints[&server].sender.local_addr().ok();
-            let client = self.open_endpoint(&mut state, loopback, &config, false, Role::Pair, 0);
+            let client = self.open_endpoint(&mut state, loopback, &config, false, Role::Pair);
             let (Some(server_address), Some(client)) = (server_address, client) else {
                 if let Some(ep) = state.endpoints.remove(&server) {
                     ep.shut_down();
@@ -576,16 +577,16 @@ pub(super) fn deliver(state: &mut State, key: EndpointKey, id: ConnectionId, han
 fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointEvent, now: u64) {
     let listen_socket = role.listen_socket();
     match event {
-        // The peer's claimed identity is not vouched for by anyone until certificates exist, so
-        // it is never shown as a Steam ID: the peer is known by its address, unauthenticated.
-        EndpointEvent::Incoming { id, address, claimed_identity: _ } => {
+        // A peer with a verified certificate is known by its identity; an anonymous one only
+        // by its address (Steam ID 0), unauthenticated.
+        EndpointEvent::Incoming { id, address, identity } => {
             let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
             let handle = state.allocate_handle();
             let mut conn = Connection::new(Identity::Ip(address), config, Transport::Udp { endpoint: key, id });
+            conn.set_verified_identity(identity);
             conn.remote_address = Some(address);
             conn.listen_socket = listen_socket;
             conn.state = ConnectionState::Connecting;
-            conn.info_flags = info_flags::UNAUTHENTICATED;
             state.connections.insert(handle, conn);
             let Some(ep) = state.endpoints.get_mut(&key) else { return };
             ep.handles.insert(id, handle);
@@ -597,9 +598,10 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 state.post_status_change(handle, ConnectionState::None);
             }
         }
-        EndpointEvent::Connected { id, claimed_identity: _ } => {
+        EndpointEvent::Connected { id, identity } => {
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
+            conn.set_verified_identity(identity);
             let old = conn.state;
             conn.state = ConnectionState::Connected;
             let preconnect = std::mem::take(&mut conn.preconnect);
@@ -630,6 +632,9 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
         }
         EndpointEvent::ClosedByPeer { id, reason, text } => {
             end_connection(state, key, id, ConnectionState::ClosedByPeer, reason as i32, text);
+        }
+        EndpointEvent::Refused { id, reason, text } => {
+            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason as i32, text);
         }
         EndpointEvent::ProblemDetected { id, problem } => {
             let (reason, text) = match problem {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cert::Authority;
 use crate::session::flags;
 use crate::sim::{Link, LinkConfig, Node, Pair, Rng};
 
@@ -15,6 +16,45 @@ const S_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Ad
 struct At {
     endpoint: Endpoint,
     peer: SocketAddr,
+    /// The identity its certificate proves, if it has one.
+    identity: Option<u64>,
+}
+
+/// Wall-clock time (Unix seconds) at simulated time 0.
+const UNIX_AT_ZERO: u64 = 1_800_000_000;
+const APP_ID: u32 = 480;
+
+fn trust(ca: &Authority) -> Trust {
+    Trust { app_id: APP_ID, cas: vec![ca.public_key()] }
+}
+
+/// An endpoint trusting `ca`, holding a certificate from `issuer` (none when `None`).
+fn endpoint_with(config: EndpointConfig, ca: &Authority, issuer: Option<&Authority>) -> (Endpoint, Option<u64>) {
+    let (private, public) = generate_static_keypair();
+    let key: [u8; 32] = public.try_into().unwrap();
+    let mut endpoint = Endpoint::new(config, private.clone());
+    endpoint.set_unix_time(0, UNIX_AT_ZERO);
+    let (cert, identity) = match issuer {
+        Some(issuer) => {
+            let id = issuer.identity_for(&key, 0);
+            (issuer.issue(id, APP_ID, key, UNIX_AT_ZERO, 3600).encode(), Some(id))
+        }
+        None => (Vec::new(), None),
+    };
+    endpoint.set_credentials(private, cert, trust(ca));
+    (endpoint, identity)
+}
+
+/// A client endpoint with static key `private` presenting `certificate` (whatever it is).
+fn presenting(private: Vec<u8>, certificate: Vec<u8>, ca: &Authority) -> Endpoint {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), private.clone());
+    endpoint.set_unix_time(0, UNIX_AT_ZERO);
+    endpoint.set_credentials(private, certificate, trust(ca));
+    endpoint
+}
+
+fn server_config() -> EndpointConfig {
+    EndpointConfig { accept_incoming: true, ..Default::default() }
 }
 
 impl Node for At {
@@ -38,12 +78,12 @@ impl Node for At {
 type Net = Pair<At, At>;
 
 fn net(link: LinkConfig, seed: u64) -> Net {
-    let server_config = EndpointConfig { accept_incoming: true, ..Default::default() };
-    let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 111);
-    let server = Endpoint::new(server_config, generate_static_keypair().0, 222);
+    let ca = Authority::generate();
+    let (client, client_id) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
+    let (server, server_id) = endpoint_with(server_config(), &ca, Some(&ca));
     Pair::new(
-        At { endpoint: client, peer: S_ADDR },
-        At { endpoint: server, peer: C_ADDR },
+        At { endpoint: client, peer: S_ADDR, identity: client_id },
+        At { endpoint: server, peer: C_ADDR, identity: server_id },
         Link::new(link.clone(), seed + 2),
         Link::new(link, seed + 3),
     )
@@ -55,8 +95,8 @@ fn establish(net: &mut Net) -> (ConnectionId, ConnectionId) {
     let mut incoming = None;
     assert!(net.run_until(net.now + 20 * SECOND, |n| {
         while let Some(e) = n.b.endpoint.poll_event() {
-            if let EndpointEvent::Incoming { id, address, claimed_identity: identity } = e {
-                assert_eq!((address, identity), (C_ADDR, 111));
+            if let EndpointEvent::Incoming { id, address, identity } = e {
+                assert_eq!((address, identity), (C_ADDR, n.a.identity), "the client's verified identity");
                 incoming = Some(id);
             }
         }
@@ -66,11 +106,12 @@ fn establish(net: &mut Net) -> (ConnectionId, ConnectionId) {
     assert!(net.a.endpoint.session(c).is_none(), "client waits for acceptance");
     let now = net.now;
     assert!(net.b.endpoint.accept(now, s));
-    assert_eq!(net.b.endpoint.poll_event(), Some(EndpointEvent::Connected { id: s, claimed_identity: 111 }));
+    let client_identity = net.a.identity;
+    assert_eq!(net.b.endpoint.poll_event(), Some(EndpointEvent::Connected { id: s, identity: client_identity }));
     let mut connected = false;
     assert!(net.run_until(net.now + 20 * SECOND, |n| {
         while let Some(e) = n.a.endpoint.poll_event() {
-            assert_eq!(e, EndpointEvent::Connected { id: c, claimed_identity: 222 });
+            assert_eq!(e, EndpointEvent::Connected { id: c, identity: n.b.identity });
             connected = true;
         }
         connected
@@ -295,11 +336,10 @@ fn reliable_delivery_survives_rebinding_on_any_network() {
                 bad_loss: 0.6,
             }),
         };
-        let server_config = EndpointConfig { accept_incoming: true, ..Default::default() };
-        let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0, 1);
-        let server = Endpoint::new(server_config, generate_static_keypair().0, 2);
+        let client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0);
+        let server = Endpoint::new(server_config(), generate_static_keypair().0);
         let mut net = Pair::new(
-            At { endpoint: client, peer: S_ADDR },
+            At { endpoint: client, peer: S_ADDR, identity: None },
             BehindNat { endpoint: server, client_at: C_ADDR },
             Link::new(link.clone(), seed),
             Link::new(link, seed + 1),
@@ -366,4 +406,149 @@ fn reliable_delivery_survives_rebinding_on_any_network() {
         migrated += u64::from(net.b.endpoint.stats.migrations > 0);
     }
     assert_eq!(migrated, seeds, "every connection migrated");
+}
+
+// ----- certificates in the handshake ------------------------------------------------------
+
+/// Run a handshake between `client` and `server` (the server accepts whatever reaches it) for
+/// up to 15 simulated seconds; returns every event each side posted.
+fn handshake(client: Endpoint, server: Endpoint) -> (Vec<EndpointEvent>, Vec<EndpointEvent>, Net) {
+    let mut net = Pair::new(
+        At { endpoint: client, peer: S_ADDR, identity: None },
+        At { endpoint: server, peer: C_ADDR, identity: None },
+        Link::new(LinkConfig::default(), 1),
+        Link::new(LinkConfig::default(), 2),
+    );
+    let c = net.a.endpoint.connect(0, S_ADDR);
+    let (mut client_events, mut server_events) = (Vec::new(), Vec::new());
+    net.run_until(15 * SECOND, |n| {
+        while let Some(e) = n.b.endpoint.poll_event() {
+            if let EndpointEvent::Incoming { id, .. } = e {
+                let now = n.now;
+                n.b.endpoint.accept(now, id);
+            }
+            server_events.push(e);
+        }
+        while let Some(e) = n.a.endpoint.poll_event() {
+            client_events.push(e);
+        }
+        client_events.iter().any(|e| !matches!(e, EndpointEvent::PathChanged { .. })) && n.a.endpoint.is_finished(c)
+    });
+    (client_events, server_events, net)
+}
+
+/// The client's one event must be a refusal by the server with `reason` and text containing
+/// `why`; the server must not have told its application anything, nor kept any state.
+fn assert_server_refused(client: Endpoint, server: Endpoint, reason: u32, why: &str) {
+    let (client_events, server_events, net) = handshake(client, server);
+    match client_events.as_slice() {
+        [EndpointEvent::ClosedByPeer { reason: r, text, .. }] => {
+            assert_eq!(*r, reason, "{text}");
+            assert!(text.contains(why), "{text:?} should say {why:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(server_events.is_empty(), "the server's application never hears of it: {server_events:?}");
+    assert_eq!(net.b.endpoint.connection_count(), 0, "nothing kept for a refused client");
+}
+
+#[test]
+fn verified_identities_both_ways() {
+    let ca = Authority::generate();
+    let (client, client_id) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
+    let (server, server_id) = endpoint_with(server_config(), &ca, Some(&ca));
+    let (client_events, server_events, _) = handshake(client, server);
+    assert!(matches!(client_events[..], [EndpointEvent::Connected { identity, .. }] if identity == server_id));
+    assert!(matches!(server_events[0], EndpointEvent::Incoming { identity, .. } if identity == client_id));
+}
+
+#[test]
+fn anonymous_peers_are_identity_none_where_allowed_and_refused_where_not() {
+    let ca = Authority::generate();
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, None);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    let (_, server_events, _) = handshake(client, server);
+    assert!(matches!(server_events[0], EndpointEvent::Incoming { identity: None, .. }), "{server_events:?}");
+
+    let strict = EndpointConfig { allow_without_auth: 0, localhost_allow_without_auth: 0, ..server_config() };
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, None);
+    let (server, _) = endpoint_with(strict.clone(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "Unsigned certs are not allowed");
+
+    // The localhost setting covers loopback peers only (the test's peers are on 127.0.0.1).
+    let local_only = EndpointConfig { localhost_allow_without_auth: 1, ..strict };
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, None);
+    let (server, _) = endpoint_with(local_only.clone(), &ca, Some(&ca));
+    let (_, server_events, _) = handshake(client, server);
+    assert!(matches!(server_events[0], EndpointEvent::Incoming { identity: None, .. }));
+    assert!(!local_only.allows_anonymous(addr("192.0.2.1:5")));
+    assert!(local_only.allows_anonymous(addr("[::ffff:127.0.0.1]:5")));
+}
+
+#[test]
+fn bad_client_certificates_are_refused_with_remote_bad_cert() {
+    let ca = Authority::generate();
+    let other_ca = Authority::generate();
+    // Signed by a CA the server does not trust.
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, Some(&other_ca));
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "not trusted");
+
+    // Expired: the client's clock is fine, the certificate is old.
+    let (private, public) = generate_static_keypair();
+    let key: [u8; 32] = public.try_into().unwrap();
+    let old = ca.issue(ca.identity_for(&key, 0), APP_ID, key, UNIX_AT_ZERO - 7200, 3600);
+    let client = presenting(private, old.encode(), &ca);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "expired");
+
+    // Forged: a valid certificate with its identity changed to someone else's.
+    let (private, public) = generate_static_keypair();
+    let key: [u8; 32] = public.try_into().unwrap();
+    let mut forged = ca.issue(ca.identity_for(&key, 0), APP_ID, key, UNIX_AT_ZERO, 3600);
+    forged.identity = ca.identity_for(&[1; 32], 0);
+    let client = presenting(private, forged.encode(), &ca);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "signature");
+
+    // Stolen: the victim's genuine certificate, presented by a holder of another key (a
+    // replayed handshake cannot work either: the FINISH is bound to the server's fresh `e`).
+    let (_, victim_public) = generate_static_keypair();
+    let victim_key: [u8; 32] = victim_public.try_into().unwrap();
+    let stolen = ca.issue(ca.identity_for(&victim_key, 0), APP_ID, victim_key, UNIX_AT_ZERO, 3600);
+    let (private, _) = generate_static_keypair();
+    let thief = presenting(private, stolen.encode(), &ca);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(thief, server, END_REMOTE_BAD_CERT, "different key");
+
+    // Wrong app.
+    let (private, public) = generate_static_keypair();
+    let key: [u8; 32] = public.try_into().unwrap();
+    let other_app = ca.issue(ca.identity_for(&key, 0), APP_ID + 1, key, UNIX_AT_ZERO, 3600);
+    let client = presenting(private, other_app.encode(), &ca);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "app 481");
+
+    // Not a certificate at all.
+    let (private, _) = generate_static_keypair();
+    let client = presenting(private, vec![7; 40], &ca);
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    assert_server_refused(client, server, END_REMOTE_BAD_CRYPT, "decode");
+}
+
+#[test]
+fn a_client_refuses_a_server_with_a_bad_certificate() {
+    let ca = Authority::generate();
+    let rogue = Authority::generate();
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
+    let (server, _) = endpoint_with(server_config(), &ca, Some(&rogue));
+    let (client_events, server_events, _) = handshake(client, server);
+    match client_events.as_slice() {
+        [EndpointEvent::Refused { reason, text, .. }] => {
+            assert_eq!(*reason, END_REMOTE_BAD_CERT);
+            assert!(text.contains("not trusted"), "{text}");
+        }
+        other => panic!("expected the client to refuse, got {other:?}"),
+    }
+    assert!(server_events.is_empty(), "the client never finished the handshake: {server_events:?}");
 }

@@ -1,0 +1,28 @@
+//! steamnet-relay: the service Steam's backend provides to `SteamNetworkingSockets`, as our own
+//! server. Today it is the **certificate authority** (CA): it gives each installation's key a
+//! stable Steam-style identity and signs a certificate that proves it to peers.
+//!
+//! - [`authority`]: the CA itself (identity registry, issuing), free of I/O.
+//! - [`messages`]: what a client and the CA say to each other over a steamnet connection.
+//! - [`server`]: the CA on a UDP socket, one steamnet endpoint, on a tokio runtime.
+//! - [`client`]: asking a CA for a certificate.
+//! - [`keyfile`]: secret keys on disk, created atomically on first use.
+//!
+//! Requests travel over an ordinary steamnet connection (Noise XX): encrypted, and the Noise
+//! handshake proves the client holds the static key it wants certified, so the CA signs
+//! exactly that key. Answers are authenticated by the CA's signature on the certificate.
+
+pub mod authority;
+pub mod client;
+mod driver;
+pub mod keyfile;
+pub mod messages;
+pub mod server;
+
+/// The port a relay listens on unless told otherwise (UDP).
+pub const DEFAULT_PORT: u16 = 27190;
+
+/// Seconds since the Unix epoch, by the system clock (certificate times).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
