@@ -8,7 +8,12 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"
 GODOT_BIN=$(bash scripts/get-godot.sh | tail -n 1)
 LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+# User data (user://, identity keys, this machine's local CA key) in a scratch folder, so every
+# run authenticates from scratch and leaves the developer's own data alone.
+XDG_DATA_HOME=$(mktemp -d)
+export XDG_DATA_HOME
+unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
+trap 'rm -f "$LOG"; rm -rf "$XDG_DATA_HOME"' EXIT
 # The runner has its own watchdog; this outer limit catches a Godot that never gets that far.
 set +e
 timeout 600 "$GODOT_BIN" --headless --path . -s res://tests/run.gd -- "$@" 2>&1 | tee "$LOG"
@@ -43,5 +48,7 @@ for script in tests/quit/*.gd; do
 done
 # Multi-process: a GodotSteam-style game through the opt-in Steam shim, server and client.
 bash tests/godotsteam_game/run.sh "$GODOT_BIN"
+# Multi-process: authenticated identities, and an anonymous peer refused (zero configuration).
+bash tests/auth_game/run.sh "$GODOT_BIN"
 # Multi-process: Godot's high-level multiplayer over ENet and over SteamMultiplayerPeer.
 bash tests/multiplayer_game/run.sh "$GODOT_BIN"

@@ -33,7 +33,7 @@ func _type_name(type: int) -> String:
 
 
 func test_extensions_are_listed() -> void:
-	check_eq(Contract.extension_methods().size(), 10, "methods in tests/api/extensions.json")
+	check_eq(Contract.extension_methods().size(), 11, "methods in tests/api/extensions.json")
 
 
 func test_methods_match_contract() -> void:
@@ -79,8 +79,9 @@ func test_methods_match_contract() -> void:
 	for name in actual:
 		if not expected.has(name):
 			diffs.append("method not in contract: " + name)
+	# An omitted method may come back only as a documented extension (getIdentity: issue 7).
 	for name in Contract.omitted_methods(contract):
-		if actual.has(name):
+		if actual.has(name) and not Contract.extension_methods().has(name):
 			diffs.append("omitted method is bound: " + name)
 	check_eq(diffs, [] as Array[String], "method differences")
 

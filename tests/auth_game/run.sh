@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Authenticated connections between four separate Godot processes of one project, with zero
+# configuration: the first to call initAuthentication() hosts this machine's CA on
+# 127.0.0.1:27190, each instance gets an identity slot of its own, and:
+#   server + client: both authenticate and each sees the other's verified identity in
+#                    getConnectionInfo() and in received messages;
+#   strict:          IP_ALLOW_WITHOUT_AUTH = 0 refuses an anonymous process (Remote_BadCert)
+#                    and accepts the authenticated client.
+# Usage: run.sh GODOT_BIN. XDG_DATA_HOME points at a scratch folder, so the local CA key and
+# the identities (user://) are made fresh and leave nothing behind.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../support/scratch_project.sh
+source "$HERE/../support/scratch_project.sh"
+GODOT_BIN=$1
+WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export XDG_DATA_HOME="$WORK/data"
+unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
+play() { # role-args... -> runs one instance, output in $WORK/<name>.log
+  local name=$1
+  shift
+  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- "$@" > "$WORK/$name.log" 2>&1
+}
+wait_line() { # log sed-pattern -> prints the first capture once the line appears
+  local value=""
+  for _ in $(seq 1 300); do
+    value=$(sed -n "$2" "$WORK/$1.log" 2>/dev/null | head -1)
+    [ -n "$value" ] && { echo "$value"; return 0; }
+    sleep 0.1
+  done
+  cat "$WORK/$1.log" >&2
+  echo "auth_game: $1 never got there" >&2
+  return 1
+}
+play server --server & server=$!
+play strict --strict & strict=$!
+server_line=$(wait_line server 's/^auth_game: server \([0-9]*\) listening on 127.0.0.1:\([0-9]*\)$/\1 \2/p')
+strict_port=$(wait_line strict 's/^auth_game: strict [0-9]* listening on 127.0.0.1:\([0-9]*\)$/\1/p')
+server_id=${server_line% *}
+server_port=${server_line#* }
+set +e
+play anonymous --anonymous="$strict_port"; anonymous_status=$?
+play client --client="$server_port,$server_id,$strict_port"; client_status=$?
+wait $server; server_status=$?
+wait $strict; strict_status=$?
+set -e
+cat "$WORK"/{server,strict,anonymous,client}.log | grep -E "auth_game|ERROR" || true
+ok=1
+for role in server strict anonymous client; do
+  grep -q "^auth_game: $role ok" "$WORK/$role.log" || ok=0
+done
+ids=$(grep -ho 'steamid:[0-9]*\| [0-9]\{17\} listening' "$WORK"/{server,strict}.log | grep -o '[0-9]\{17\}' | sort -u | wc -l)
+if [ $ok -ne 1 ] || [ "$server_status$strict_status$anonymous_status$client_status" != "0000" ] \
+  || [ "$ids" -lt 2 ] || grep -q "SCRIPT ERROR" "$WORK"/*.log; then
+  echo "auth_game: failed (server $server_status, strict $strict_status, anonymous $anonymous_status, client $client_status)" >&2
+  exit 1
+fi
+echo "PASS  auth_game (four processes: verified identities both ways, anonymous refused with Remote_BadCert)"
