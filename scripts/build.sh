@@ -2,6 +2,7 @@
 # Build the extension and install it into the addon, ready for Godot to load.
 #   scripts/build.sh            debug build (what the tests use)
 #   scripts/build.sh --release  optimised build
+# Also builds the steamnet-relay server binary beside it (target/<profile>/steamnet-relay).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"
@@ -13,7 +14,8 @@ if [ "${1:-}" = "--release" ]; then
   cargo_flags=(--release)
 fi
 
-cargo build -p steamnet-godot "${cargo_flags[@]}" >&2
+# The extension, and steamnet-relay (the CA/relay server: target/<profile>/steamnet-relay).
+cargo build -p steamnet-godot -p steamnet-relay "${cargo_flags[@]}" >&2
 
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) src=libsteamnet.so; dst=libsteamnet.linux.x86_64.so ;;

@@ -6,6 +6,10 @@
 ##   --client=PORT,ID,STRICT_PORT
 ##                       authenticates, talks to the server (whose identity is ID), then says bye
 ##                       to the strict one
+##   --offline=DIR       never asks a CA: writes getCertificateRequest() to DIR/request, waits for
+##                       DIR/certificate (run.sh signs it with `steamnet-relay ca sign`), installs
+##                       it with setCertificate(); its CA is trusted through the project setting
+##                       steamnet/auth/trusted_ca_keys
 ## Each prints "auth_game: <role> ok" on success and exits 0.
 extends Node
 
@@ -35,6 +39,16 @@ func _ready() -> void:
 				if S.getIdentity() != "":
 					_fail("an anonymous process has no identity")
 				connection = S.connectByIPAddress("127.0.0.1:" + value, {})
+			"--offline":
+				role = "offline"
+				set_meta("dir", value)
+				var request: Dictionary = S.getCertificateRequest()
+				if request.get("error_message", "?") != "" or request.get("certificate", PackedByteArray()).is_empty():
+					_fail("getCertificateRequest: %s" % [request])
+				var file := FileAccess.open(value.path_join("request"), FileAccess.WRITE)
+				file.store_buffer(request["certificate"])
+				file.close()
+				print("auth_game: offline request written")
 			"--client":
 				role = "client"
 				expected_server_id = int(value.get_slice(",", 1))
@@ -42,7 +56,7 @@ func _ready() -> void:
 				set_meta("server_port", value.get_slice(",", 0))
 	if role == "":
 		_fail("no role given")
-	if role != "anonymous":
+	if role != "anonymous" and role != "offline":
 		var status: int = S.initAuthentication()
 		if status != S.NETWORKING_AVAILABILITY_ATTEMPTING and status != S.NETWORKING_AVAILABILITY_CURRENT:
 			_fail("initAuthentication returned %d" % status)
@@ -73,6 +87,20 @@ func _on_auth_status(available: int, message: String) -> void:
 			connection = S.connectByIPAddress("127.0.0.1:" + str(get_meta("server_port")), {})
 
 
+func _install_offline_certificate(certificate: PackedByteArray) -> void:
+	var result: Dictionary = S.setCertificate(certificate)
+	if result.get("response") != true:
+		_fail("setCertificate: %s" % [result])
+	elif S.getAuthenticationStatus() != S.NETWORKING_AVAILABILITY_CURRENT:
+		_fail("not CURRENT after setCertificate")
+	elif not S.getIdentity().begins_with("steamid:"):
+		_fail("no identity after setCertificate")
+	else:
+		print("auth_game: offline installed %s" % S.getIdentity())
+		print("auth_game: offline ok")
+		get_tree().quit(0)
+
+
 func _my_id() -> int:
 	return int(S.getIdentity().trim_prefix("steamid:"))
 
@@ -80,6 +108,11 @@ func _my_id() -> int:
 func _process(_delta: float) -> void:
 	if Time.get_ticks_msec() > deadline:
 		_fail("timed out; authentication said: %s" % ", ".join(auth_messages))
+	if role == "offline":
+		var path: String = str(get_meta("dir")).path_join("certificate")
+		if FileAccess.file_exists(path) and FileAccess.get_file_as_bytes(path).size() > 0:
+			_install_offline_certificate(FileAccess.get_file_as_bytes(path))
+		return
 	if listen_socket == 0 and connection == 0:
 		return
 	if role == "server" or role == "strict":

@@ -552,3 +552,73 @@ fn a_client_refuses_a_server_with_a_bad_certificate() {
     }
     assert!(server_events.is_empty(), "the client never finished the handshake: {server_events:?}");
 }
+
+/// Pass datagrams between a client at [`C_ADDR`] and a server at [`S_ADDR`] over a perfect
+/// link until neither has anything to send; `edit` sees (and may change or drop) each
+/// client-to-server datagram.
+fn shuttle(client: &mut Endpoint, server: &mut Endpoint, mut edit: impl FnMut(&mut Vec<u8>) -> bool) {
+    for _ in 0..32 {
+        let mut quiet = true;
+        while let Some((_, mut d)) = client.poll_transmit(0) {
+            quiet = false;
+            if edit(&mut d) {
+                server.handle_datagram(0, C_ADDR, &d);
+            }
+        }
+        while let Some((_, d)) = server.poll_transmit(0) {
+            quiet = false;
+            client.handle_datagram(0, S_ADDR, &d);
+        }
+        if quiet {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_recorded_finish_replayed_into_a_new_handshake_is_refused() {
+    let ca = Authority::generate();
+    let (mut victim, victim_id) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
+    let (mut server, _) = endpoint_with(server_config(), &ca, Some(&ca));
+    victim.connect(0, S_ADDR);
+    let mut recorded = None;
+    shuttle(&mut victim, &mut server, |d| {
+        if d[0] == KIND_FINISH {
+            recorded = Some(d.clone());
+        }
+        true
+    });
+    assert!(matches!(server.poll_event(), Some(EndpointEvent::Incoming { identity, .. }) if identity == victim_id));
+    let recorded = recorded.expect("the victim's FINISH, with its certificate");
+
+    // The same FINISH again changes nothing.
+    server.handle_datagram(0, C_ADDR, &recorded);
+    assert_eq!(server.poll_event(), None);
+
+    // An attacker (from the victim's address, even) runs a handshake of its own and swaps in
+    // the recorded FINISH: it is bound to the victim's session keys, so it does not open.
+    let (mut attacker, _) = endpoint_with(EndpointConfig::default(), &ca, None);
+    attacker.connect(0, S_ADDR);
+    let mut swapped = false;
+    shuttle(&mut attacker, &mut server, |d| {
+        if d[0] == KIND_FINISH {
+            let mut replay = recorded.clone();
+            replay[1..5].copy_from_slice(&d[1..5]);
+            *d = replay;
+            swapped = true;
+        }
+        true
+    });
+    assert!(swapped);
+    assert_eq!(server.poll_event(), None, "no connection from a replayed handshake");
+}
+
+#[test]
+fn an_endpoint_that_trusts_no_ca_treats_certificates_as_anonymous() {
+    let ca = Authority::generate();
+    let (client, _) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
+    let mut server = Endpoint::new(server_config(), generate_static_keypair().0);
+    server.set_unix_time(0, UNIX_AT_ZERO);
+    let (_, server_events, _) = handshake(client, server);
+    assert!(matches!(server_events[0], EndpointEvent::Incoming { identity: None, .. }), "{server_events:?}");
+}
