@@ -580,3 +580,7 @@ func setConnectionConfigValueString(connection: int, config: int, value: String)
 
 func setDebugOutputFunction(detail_level: int) -> void:
 	_sockets.setDebugOutputFunction(detail_level)
+
+
+func getIdentity() -> String:
+	return _sockets.getIdentity()
