@@ -442,7 +442,7 @@ impl SteamNetworkingSockets {
     #[func(rename = createListenSocketP2P)]
     fn create_listen_socket_p2p(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
+        self.sockets.create_listen_socket_p2p(virtual_port, &options) as i64
     }
 
     /// Listen for connections addressed to our FakeIP; call after beginAsyncRequestFakeIP. Returns

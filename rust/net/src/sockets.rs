@@ -766,12 +766,6 @@ impl Sockets {
         if self.lock().connections.contains_key(&handle) { SteamResult::IpNotFound } else { SteamResult::InvalidParam }
     }
 
-    /// `ConnectP2P`: peers are found by identity through the rendezvous/relay service, which is
-    /// not built yet, so no connection is made and the result is 0.
-    pub fn connect_p2p(&self, _remote: Identity, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
-        INVALID_HANDLE
-    }
-
     /// `ConnectToHostedDedicatedServer`: needs a relay ticket; 0 until the relay exists.
     pub fn connect_to_hosted_dedicated_server(
         &self,
@@ -782,9 +776,8 @@ impl Sockets {
         INVALID_HANDLE
     }
 
-    /// `CreateListenSocketP2P`, `CreateListenSocketP2PFakeIP` and
-    /// `CreateHostedDedicatedServerListenSocket`: all listen through the relay service, which is
-    /// not built yet, so the result is 0.
+    /// `CreateListenSocketP2PFakeIP` and `CreateHostedDedicatedServerListenSocket`: FakeIP and
+    /// hosted servers are not built yet, so the result is 0.
     pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
         INVALID_HANDLE
     }
@@ -831,6 +824,7 @@ impl Sockets {
 
 mod auth;
 mod config_values;
+mod p2p;
 #[cfg(test)]
 mod tests;
 mod udp;

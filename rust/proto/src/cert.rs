@@ -64,6 +64,7 @@ pub struct Certificate {
 /// Whom a receiver trusts, and for which app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
+    /// The app certificates must be for; 0 accepts any app (a relay serving several).
     pub app_id: u32,
     /// Public keys of the CAs whose certificates are accepted.
     pub cas: Vec<PublicKey>,
@@ -125,7 +126,7 @@ impl Certificate {
         if self.issued_at > unix_now + CLOCK_SKEW_SECS {
             return Err("Bad cert: not valid yet (check the clocks)".into());
         }
-        if self.app_id != trust.app_id {
+        if trust.app_id != 0 && self.app_id != trust.app_id {
             return Err(format!("Bad cert: issued for app {}, not {}", self.app_id, trust.app_id));
         }
         if self.key.as_slice() != remote_key {

@@ -123,7 +123,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let server = steamnet_relay::server::CaServer::bind(args.listen, service)
+                let server = steamnet_relay::server::RelayServer::bind(args.listen, service)
                     .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
                 let bound = server.local_addr().unwrap_or(args.listen);
                 // Tests and scripts read these two lines.

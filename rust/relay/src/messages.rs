@@ -69,3 +69,143 @@ mod tests {
         assert!(long.len() <= 1 + MAX_ERROR_LEN && CaMessage::decode(&long).is_some());
     }
 }
+
+/// Messages of a relay session: a client with a verified identity registers the virtual ports
+/// it listens on, asks to reach another identity's port, and exchanges its peers' datagrams
+/// (end-to-end encrypted by the peers; the relay cannot read or forge them) on routes.
+///
+/// ```text
+/// client -> relay   LISTEN       16 | vport u32
+///                   UNLISTEN     17 | vport u32
+///                   CONNECT      18 | route u32 | target u64 | vport u32
+///                   CLOSE_ROUTE  21 | route u32
+/// relay -> client   INCOMING     19 | route u32 | from u64 | vport u32
+/// both ways         FORWARD      20 | route u32 | datagram
+/// ```
+///
+/// A route number is local to one session: the initiator picks its own in CONNECT, the relay
+/// picks the listener's in INCOMING. Requests the relay cannot serve (unknown identity, port
+/// not listened on) get no answer, as on Steam, so nobody can probe who is online; the
+/// initiator's handshake times out instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayMessage<'a> {
+    Listen { vport: u32 },
+    Unlisten { vport: u32 },
+    Connect { route: u32, target: u64, vport: u32 },
+    Incoming { route: u32, from: u64, vport: u32 },
+    Forward { route: u32, datagram: &'a [u8] },
+    CloseRoute { route: u32 },
+}
+
+const LISTEN: u8 = 16;
+const UNLISTEN: u8 = 17;
+const CONNECT: u8 = 18;
+const INCOMING: u8 = 19;
+const FORWARD: u8 = 20;
+const CLOSE_ROUTE: u8 = 21;
+/// Bytes FORWARD adds to a datagram.
+pub const FORWARD_OVERHEAD: usize = 5;
+
+fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+impl<'a> RelayMessage<'a> {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24);
+        match *self {
+            RelayMessage::Listen { vport } => {
+                out.push(LISTEN);
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::Unlisten { vport } => {
+                out.push(UNLISTEN);
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::Connect { route, target, vport } => {
+                out.push(CONNECT);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&target.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::Incoming { route, from, vport } => {
+                out.push(INCOMING);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::Forward { route, datagram } => {
+                out.reserve(datagram.len());
+                out.push(FORWARD);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(datagram);
+            }
+            RelayMessage::CloseRoute { route } => {
+                out.push(CLOSE_ROUTE);
+                out.extend_from_slice(&route.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    /// Never panics; `None` for anything malformed (including trailing bytes).
+    pub fn decode(bytes: &'a [u8]) -> Option<RelayMessage<'a>> {
+        let exact = |len: usize| (bytes.len() == len).then_some(());
+        Some(match *bytes.first()? {
+            LISTEN => {
+                exact(5)?;
+                RelayMessage::Listen { vport: be_u32(bytes, 1)? }
+            }
+            UNLISTEN => {
+                exact(5)?;
+                RelayMessage::Unlisten { vport: be_u32(bytes, 1)? }
+            }
+            CONNECT => {
+                exact(17)?;
+                RelayMessage::Connect { route: be_u32(bytes, 1)?, target: be_u64(bytes, 5)?, vport: be_u32(bytes, 13)? }
+            }
+            INCOMING => {
+                exact(17)?;
+                RelayMessage::Incoming { route: be_u32(bytes, 1)?, from: be_u64(bytes, 5)?, vport: be_u32(bytes, 13)? }
+            }
+            FORWARD => RelayMessage::Forward { route: be_u32(bytes, 1)?, datagram: bytes.get(FORWARD_OVERHEAD..)? },
+            CLOSE_ROUTE => {
+                exact(5)?;
+                RelayMessage::CloseRoute { route: be_u32(bytes, 1)? }
+            }
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+
+    #[test]
+    fn relay_messages_round_trip_and_refuse_junk() {
+        let datagram = [1, 2, 3];
+        for m in [
+            RelayMessage::Listen { vport: 7 },
+            RelayMessage::Unlisten { vport: 7 },
+            RelayMessage::Connect { route: 1, target: 76561197960265729, vport: 0 },
+            RelayMessage::Incoming { route: 2, from: 5, vport: 9 },
+            RelayMessage::Forward { route: 3, datagram: &datagram },
+            RelayMessage::Forward { route: 3, datagram: &[] },
+            RelayMessage::CloseRoute { route: 4 },
+        ] {
+            let bytes = m.encode();
+            assert_eq!(RelayMessage::decode(&bytes), Some(m));
+        }
+        for junk in [&[][..], &[16, 0, 0, 0], &[16, 0, 0, 0, 0, 0], &[18; 16], &[20, 0, 0], &[99]] {
+            assert_eq!(RelayMessage::decode(junk), None, "{junk:?}");
+        }
+        // A CA request is not a relay message and the other way round.
+        assert_eq!(RelayMessage::decode(&CaMessage::Request { app_id: 1 }.encode()), None);
+        assert_eq!(CaMessage::decode(&RelayMessage::Listen { vport: 1 }.encode()), None);
+    }
+}

@@ -1,69 +1,156 @@
-//! The CA on a UDP socket. Clients connect with an ordinary steamnet handshake (cookies and
-//! admission limits keep floods from costing state), send one REQUEST, get one answer, and
-//! the connection is closed. A connection that says anything else, or nothing for
-//! [`REQUEST_DEADLINE_USEC`], is closed too, so no client holds anything for long.
+//! The relay on a UDP socket: one steamnet endpoint (cookies and admission limits keep floods
+//! from costing state) serving two kinds of client.
+//!
+//! - **CA clients** send one REQUEST, get one answer, and are closed. A connection that says
+//!   nothing for [`REQUEST_DEADLINE_USEC`] is closed too, so none holds anything for long.
+//! - **Relay sessions**: a client whose certificate this CA signed (the handshake verified it)
+//!   listens on virtual ports, asks to reach other identities, and exchanges their datagrams on
+//!   routes (see [`RelayMessage`]). Forwarding is limited per session in bytes per second, and
+//!   routes and ports per session are capped, so a session's cost is bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use steamnet_proto::admission::AdmissionLimits;
+use steamnet_proto::cert::Trust;
 use steamnet_proto::endpoint::{ConnectionId, Endpoint, EndpointConfig, EndpointEvent, generate_static_keypair};
-use steamnet_proto::session::flags;
+use steamnet_proto::session::{SessionConfig, flags};
 use tokio::net::UdpSocket;
 
 use crate::authority::CaService;
 use crate::driver::Driver;
-use crate::messages::CaMessage;
+use crate::messages::{CaMessage, RelayMessage};
 
-/// Time a connected client has to send its request.
+/// Time a connected client has to send its first message.
 pub const REQUEST_DEADLINE_USEC: u64 = 5_000_000;
-/// `k_ESteamNetConnectionEnd_App_Generic`-range reasons the CA closes with.
+/// App-range reasons the relay closes with.
 const CLOSE_DONE: u32 = 1000;
 const CLOSE_BAD_REQUEST: u32 = 1001;
 const CLOSE_TOO_SLOW: u32 = 1002;
+const CLOSE_NOT_AUTHENTICATED: u32 = 1003;
+const CLOSE_REPLACED: u32 = 1004;
+/// Caps per relay session.
+const MAX_ROUTES: usize = 256;
+const MAX_LISTEN_PORTS: usize = 64;
+/// Forwarding allowance per session: bytes per second, and the burst it may save up.
+pub const DEFAULT_SESSION_RATE: u64 = 8 * 1024 * 1024;
+const SESSION_BURST: u64 = 512 * 1024;
 
 /// Counters, for tests and logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CaStats {
+pub struct RelayStats {
     pub issued: u64,
     pub refused: u64,
     pub malformed: u64,
+    pub sessions: u64,
+    pub routes: u64,
+    pub forwarded: u64,
+    /// Datagrams dropped: unknown route, or over the session's rate.
+    pub dropped: u64,
 }
 
-pub struct CaServer {
+/// A relay session: one verified identity's connection.
+struct Session {
+    identity: u64,
+    listening: HashSet<u32>,
+    /// Our route number -> (peer session, the peer's route number).
+    routes: HashMap<u32, (ConnectionId, u32)>,
+    next_route: u32,
+    /// Forwarding allowance left (bytes) and when it was last topped up.
+    allowance: u64,
+    topped_up: u64,
+}
+
+impl Session {
+    fn new(identity: u64, now: u64) -> Session {
+        Session {
+            identity,
+            listening: HashSet::new(),
+            routes: HashMap::new(),
+            next_route: 1,
+            allowance: SESSION_BURST,
+            topped_up: now,
+        }
+    }
+
+    /// Take `bytes` from the allowance, topping it up at `rate` first.
+    fn spend(&mut self, now: u64, bytes: u64, rate: u64) -> bool {
+        let earned = now.saturating_sub(self.topped_up) as u128 * rate as u128 / 1_000_000;
+        self.allowance = (self.allowance as u128 + earned).min(SESSION_BURST as u128) as u64;
+        self.topped_up = now;
+        if self.allowance < bytes {
+            return false;
+        }
+        self.allowance -= bytes;
+        true
+    }
+
+    fn free_route(&mut self) -> Option<u32> {
+        if self.routes.len() >= MAX_ROUTES {
+            return None;
+        }
+        while self.next_route == 0 || self.routes.contains_key(&self.next_route) {
+            self.next_route = self.next_route.wrapping_add(1);
+        }
+        let route = self.next_route;
+        self.next_route = self.next_route.wrapping_add(1);
+        Some(route)
+    }
+}
+
+pub struct RelayServer {
     driver: Driver,
     service: CaService,
-    /// Live connections and when each was accepted.
-    open: HashMap<ConnectionId, u64>,
+    /// Connections that have not said what they are yet: when they were accepted and the
+    /// identity their certificate proved.
+    open: HashMap<ConnectionId, (u64, Option<u64>)>,
+    sessions: HashMap<ConnectionId, Session>,
+    by_identity: HashMap<u64, ConnectionId>,
     /// Connections closed by us, removed once their last datagrams are out.
     closing: Vec<ConnectionId>,
-    pub stats: CaStats,
+    /// Forwarding allowance per session, bytes per second.
+    pub session_rate: u64,
+    pub stats: RelayStats,
 }
 
-/// Admission for a CA: clients stay for one exchange, so a few per address suffice.
+/// Admission for a relay: a few connections per address suffice (one session, CA requests).
 fn admission() -> AdmissionLimits {
     AdmissionLimits { max_connections: 16_384, max_connections_per_ip: 64, ..AdmissionLimits::default() }
 }
 
-impl CaServer {
+impl RelayServer {
     /// Bind `address` now (so "address in use" is known at once). Call from within a tokio
     /// runtime.
-    pub fn bind(address: SocketAddr, service: CaService) -> std::io::Result<CaServer> {
-        CaServer::on_socket(std::net::UdpSocket::bind(address)?, service)
+    pub fn bind(address: SocketAddr, service: CaService) -> std::io::Result<RelayServer> {
+        RelayServer::on_socket(std::net::UdpSocket::bind(address)?, service)
     }
 
     /// Serve on a socket bound already. Call from within a tokio runtime.
-    pub fn on_socket(socket: std::net::UdpSocket, service: CaService) -> std::io::Result<CaServer> {
+    pub fn on_socket(socket: std::net::UdpSocket, service: CaService) -> std::io::Result<RelayServer> {
         socket.set_nonblocking(true)?;
         let socket = UdpSocket::from_std(socket)?;
-        let config = EndpointConfig { accept_incoming: true, admission: admission(), ..EndpointConfig::default() };
-        let endpoint = Endpoint::new(config, generate_static_keypair().0);
-        Ok(CaServer {
+        // Sessions carry other peers' traffic: pace them by the forwarding allowance, not by
+        // GNS's 256 KB/s default.
+        let session = SessionConfig { send_rate: 64 * 1024 * 1024, ..SessionConfig::default() };
+        let config =
+            EndpointConfig { accept_incoming: true, admission: admission(), session, ..EndpointConfig::default() };
+        let static_key = generate_static_keypair().0;
+        let mut endpoint = Endpoint::new(config, static_key.clone());
+        // Clients' certificates from this CA are verified in the handshake (any app).
+        endpoint.set_credentials(
+            static_key,
+            Vec::new(),
+            Trust { app_id: 0, cas: vec![service.authority.public_key()] },
+        );
+        Ok(RelayServer {
             driver: Driver::new(socket, endpoint),
             service,
             open: HashMap::new(),
+            sessions: HashMap::new(),
+            by_identity: HashMap::new(),
             closing: Vec::new(),
-            stats: CaStats::default(),
+            session_rate: DEFAULT_SESSION_RATE,
+            stats: RelayStats::default(),
         })
     }
 
@@ -96,59 +183,34 @@ impl CaServer {
 
     fn serve(&mut self) {
         let now = self.driver.now();
-        let endpoint = &mut self.driver.endpoint;
-        while let Some(event) = endpoint.poll_event() {
+        while let Some(event) = self.driver.endpoint.poll_event() {
             match event {
-                EndpointEvent::Incoming { id, .. } => {
-                    endpoint.accept(now, id);
-                    self.open.insert(id, now);
+                EndpointEvent::Incoming { id, identity, .. } => {
+                    self.driver.endpoint.accept(now, id);
+                    self.open.insert(id, (now, identity));
                 }
                 EndpointEvent::ClosedByPeer { id, .. }
                 | EndpointEvent::ProblemDetected { id, .. }
-                | EndpointEvent::Refused { id, .. } => {
-                    self.open.remove(&id);
-                    self.closing.push(id);
-                }
+                | EndpointEvent::Refused { id, .. } => self.forget(id),
                 EndpointEvent::Connected { .. } | EndpointEvent::PathChanged { .. } => {}
             }
         }
-        for id in endpoint.take_touched() {
-            let Some(message) = endpoint.poll_message(id) else { continue };
-            if self.open.remove(&id).is_none() {
-                continue;
-            }
-            let (answer, reason) = match (CaMessage::decode(&message.data), endpoint.remote_key(id)) {
-                (Some(CaMessage::Request { app_id }), Some(key)) => {
-                    match self.service.issue(&key, app_id, crate::unix_now()) {
-                        Ok(cert) => {
-                            self.stats.issued += 1;
-                            tracing::info!(identity = cert.identity, app_id, "certificate issued");
-                            (CaMessage::Certificate(cert.encode()), CLOSE_DONE)
-                        }
-                        Err(why) => {
-                            self.stats.refused += 1;
-                            (CaMessage::Error(why), CLOSE_DONE)
-                        }
-                    }
+        for id in self.driver.endpoint.take_touched() {
+            while let Some(message) = self.driver.endpoint.poll_message(id) {
+                if self.sessions.contains_key(&id) {
+                    self.on_session_message(id, &message.data, now);
+                } else if let Some((_, identity)) = self.open.remove(&id) {
+                    self.on_first_message(id, identity, &message.data, now);
                 }
-                _ => {
-                    self.stats.malformed += 1;
-                    (CaMessage::Error("malformed request".into()), CLOSE_BAD_REQUEST)
-                }
-            };
-            if let Some(session) = endpoint.session_mut(id) {
-                let _ = session.send_message(now, 0, &answer.encode(), flags::RELIABLE | flags::NO_NAGLE);
             }
-            endpoint.close(id, reason, "", true);
-            self.closing.push(id);
         }
         let slow: Vec<ConnectionId> =
-            self.open.iter().filter(|(_, at)| now >= **at + REQUEST_DEADLINE_USEC).map(|(id, _)| *id).collect();
+            self.open.iter().filter(|(_, (at, _))| now >= *at + REQUEST_DEADLINE_USEC).map(|(id, _)| *id).collect();
         for id in slow {
             self.open.remove(&id);
-            endpoint.close(id, CLOSE_TOO_SLOW, "no request in time", false);
-            self.closing.push(id);
+            self.close(id, CLOSE_TOO_SLOW, "no request in time");
         }
+        let endpoint = &mut self.driver.endpoint;
         self.closing.retain(|&id| {
             if endpoint.is_finished(id) {
                 endpoint.remove(id);
@@ -158,14 +220,154 @@ impl CaServer {
             }
         });
     }
+
+    fn close(&mut self, id: ConnectionId, reason: u32, text: &str) {
+        self.forget(id);
+        self.driver.endpoint.close(id, reason, text, true);
+    }
+
+    /// Drop what a connection held: its session, its routes (and their other ends).
+    fn forget(&mut self, id: ConnectionId) {
+        self.open.remove(&id);
+        if let Some(session) = self.sessions.remove(&id) {
+            if self.by_identity.get(&session.identity) == Some(&id) {
+                self.by_identity.remove(&session.identity);
+            }
+            for (peer, peer_route) in session.routes.into_values() {
+                if let Some(peer_session) = self.sessions.get_mut(&peer) {
+                    peer_session.routes.remove(&peer_route);
+                }
+            }
+        }
+        if !self.closing.contains(&id) {
+            self.closing.push(id);
+        }
+    }
+
+    fn send(&mut self, id: ConnectionId, message: &[u8], reliable: bool, now: u64) {
+        let send_flags = if reliable { flags::RELIABLE | flags::NO_NAGLE } else { flags::NO_NAGLE };
+        if let Some(session) = self.driver.endpoint.session_mut(id) {
+            let _ = session.send_message(now, 0, message, send_flags);
+        }
+    }
+
+    /// A connection's first message says what it is: a CA request or a relay session.
+    fn on_first_message(&mut self, id: ConnectionId, identity: Option<u64>, data: &[u8], now: u64) {
+        if let Some(CaMessage::Request { app_id }) = CaMessage::decode(data) {
+            self.answer_certificate_request(id, app_id, now);
+            return;
+        }
+        if RelayMessage::decode(data).is_none() {
+            self.stats.malformed += 1;
+            self.send(id, &CaMessage::Error("malformed request".into()).encode(), true, now);
+            self.close(id, CLOSE_BAD_REQUEST, "malformed request");
+            return;
+        }
+        let Some(identity) = identity else {
+            self.close(id, CLOSE_NOT_AUTHENTICATED, "relay sessions need a certificate: call initAuthentication()");
+            return;
+        };
+        // One session per identity: a newer one (a restarted game) replaces the older.
+        if let Some(old) = self.by_identity.insert(identity, id) {
+            self.close(old, CLOSE_REPLACED, "replaced by a newer session of the same identity");
+        }
+        self.sessions.insert(id, Session::new(identity, now));
+        self.stats.sessions += 1;
+        tracing::info!(identity, "relay session");
+        self.on_session_message(id, data, now);
+    }
+
+    fn answer_certificate_request(&mut self, id: ConnectionId, app_id: u32, now: u64) {
+        let Some(key) = self.driver.endpoint.remote_key(id) else { return };
+        let answer = match self.service.issue(&key, app_id, crate::unix_now()) {
+            Ok(cert) => {
+                self.stats.issued += 1;
+                tracing::info!(identity = cert.identity, app_id, "certificate issued");
+                CaMessage::Certificate(cert.encode())
+            }
+            Err(why) => {
+                self.stats.refused += 1;
+                CaMessage::Error(why)
+            }
+        };
+        self.send(id, &answer.encode(), true, now);
+        self.close(id, CLOSE_DONE, "");
+    }
+
+    fn on_session_message(&mut self, id: ConnectionId, data: &[u8], now: u64) {
+        let Some(message) = RelayMessage::decode(data) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&id) else { return };
+        match message {
+            RelayMessage::Listen { vport } => {
+                if session.listening.len() < MAX_LISTEN_PORTS {
+                    session.listening.insert(vport);
+                }
+            }
+            RelayMessage::Unlisten { vport } => {
+                session.listening.remove(&vport);
+            }
+            RelayMessage::Connect { route, target, vport } => self.connect(id, route, target, vport, now),
+            RelayMessage::Forward { route, datagram } => {
+                let rate = self.session_rate;
+                let Some(&(peer, peer_route)) = session.routes.get(&route) else {
+                    self.stats.dropped += 1;
+                    return;
+                };
+                if !session.spend(now, datagram.len() as u64, rate) {
+                    self.stats.dropped += 1;
+                    return;
+                }
+                self.stats.forwarded += 1;
+                let forward = RelayMessage::Forward { route: peer_route, datagram }.encode();
+                self.send(peer, &forward, false, now);
+            }
+            RelayMessage::CloseRoute { route } => {
+                if let Some((peer, peer_route)) = session.routes.remove(&route)
+                    && let Some(peer_session) = self.sessions.get_mut(&peer)
+                {
+                    peer_session.routes.remove(&peer_route);
+                }
+            }
+            RelayMessage::Incoming { .. } => self.stats.malformed += 1,
+        }
+    }
+
+    /// Join `id`'s route `route` to a new route of `target`'s session, if `target` listens on
+    /// `vport`. Otherwise nothing happens: as on Steam, nobody learns who is online.
+    fn connect(&mut self, id: ConnectionId, route: u32, target: u64, vport: u32, now: u64) {
+        let Some(&peer) = self.by_identity.get(&target) else {
+            tracing::debug!(target, "connect to an identity with no session");
+            return;
+        };
+        let from = match self.sessions.get(&id) {
+            Some(s) if route != 0 && !s.routes.contains_key(&route) && s.routes.len() < MAX_ROUTES => s.identity,
+            _ => return,
+        };
+        let Some(peer_session) = self.sessions.get_mut(&peer) else { return };
+        if !peer_session.listening.contains(&vport) {
+            tracing::debug!(target, vport, "connect to a port nobody listens on");
+            return;
+        }
+        let Some(peer_route) = peer_session.free_route() else { return };
+        peer_session.routes.insert(peer_route, (id, route));
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.routes.insert(route, (peer, peer_route));
+        }
+        self.stats.routes += 1;
+        let incoming = RelayMessage::Incoming { route: peer_route, from, vport }.encode();
+        self.send(peer, &incoming, true, now);
+    }
 }
 
-/// Bind a CA at `address` and serve it on `runtime`. Returns the bound address.
+/// Bind a relay at `address` and serve it on `runtime`. Returns the bound address.
 pub fn spawn(runtime: &tokio::runtime::Handle, address: SocketAddr, service: CaService) -> std::io::Result<SocketAddr> {
     spawn_on(runtime, std::net::UdpSocket::bind(address)?, service)
 }
 
-/// Serve a CA on `socket` (bound already) on `runtime`. Returns its address.
+/// Serve a relay on `socket` (bound already) on `runtime`. Returns its address.
 pub fn spawn_on(
     runtime: &tokio::runtime::Handle,
     socket: std::net::UdpSocket,
@@ -173,8 +375,7 @@ pub fn spawn_on(
 ) -> std::io::Result<SocketAddr> {
     let address = socket.local_addr()?;
     let _guard = runtime.enter();
-    let server = CaServer::on_socket(socket, service)?;
-    let bound = server.local_addr().unwrap_or(address);
+    let server = RelayServer::on_socket(socket, service)?;
     runtime.spawn(server.run());
-    Ok(bound)
+    Ok(address)
 }

@@ -9,7 +9,7 @@ use steamnet_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, generate
 use steamnet_proto::session::flags;
 use steamnet_relay::authority::{CaService, Registry};
 use steamnet_relay::client::request_certificate;
-use steamnet_relay::server::CaServer;
+use steamnet_relay::server::RelayServer;
 
 const LOCAL: &str = "127.0.0.1:0";
 
@@ -95,7 +95,7 @@ fn malformed_and_silent_clients_are_closed_and_forgotten() {
     let rt = runtime();
     let service = CaService::new(Authority::generate(), Registry::default());
     let _guard = rt.enter();
-    let mut server = CaServer::bind(LOCAL.parse().unwrap(), service).unwrap();
+    let mut server = RelayServer::bind(LOCAL.parse().unwrap(), service).unwrap();
     let ca = server.local_addr().unwrap();
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = rt.spawn(async move {
@@ -127,7 +127,7 @@ fn a_flood_of_handshake_requests_costs_the_ca_no_state() {
     let rt = runtime();
     let service = CaService::new(Authority::generate(), Registry::default());
     let _guard = rt.enter();
-    let mut server = CaServer::bind(LOCAL.parse().unwrap(), service).unwrap();
+    let mut server = RelayServer::bind(LOCAL.parse().unwrap(), service).unwrap();
     let ca = server.local_addr().unwrap();
     let flooder = UdpSocket::bind(LOCAL).unwrap();
     // REQUESTs (kind 1, version, client id, padding) from an address that never answers its

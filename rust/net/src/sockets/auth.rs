@@ -95,7 +95,7 @@ impl State {
 
     /// Use `cert` (already checked) from now on: it becomes our identity, and every endpoint
     /// presents it in handshakes from now on.
-    fn adopt_certificate(&mut self, cert: &Certificate, source: &str) {
+    fn adopt_certificate(&mut self, cert: &Certificate, source: &str, now: u64) {
         let bytes = cert.encode();
         let trust = self.trust();
         let Some(slot) = &self.auth.identity else { return };
@@ -103,6 +103,9 @@ impl State {
         let private = slot.private.clone();
         for endpoint in self.endpoints.values_mut() {
             endpoint.endpoint.set_credentials(private.clone(), bytes.clone(), trust.clone());
+            if let Some(link) = endpoint.relay.as_mut() {
+                link.control.set_credentials(private.clone(), bytes.clone(), trust.clone());
+            }
         }
         self.auth.certificate = bytes;
         self.local_identity = Identity::SteamId(cert.identity);
@@ -114,6 +117,7 @@ impl State {
                 cert.identity, cert.app_id
             ),
         );
+        super::p2p::on_authentication(self, now, None);
     }
 }
 
@@ -150,7 +154,7 @@ impl Sockets {
         state.load_trust(true);
         let saved = state.auth.identity.as_ref().and_then(IdentitySlot::saved_certificate);
         if let Some(cert) = saved.and_then(|bytes| state.check_own_certificate(&bytes, REUSE_MARGIN_SECS).ok()) {
-            state.adopt_certificate(&cert, "saved certificate");
+            state.adopt_certificate(&cert, "saved certificate", self.inner.now());
             return state.auth.status;
         }
         let ca = match state.auth.settings.relay_address() {
@@ -185,15 +189,16 @@ impl Sockets {
             match checked {
                 Ok(cert) => {
                     let source = if hosted { format!("CA hosted here at {ca}") } else { format!("CA at {ca}") };
-                    state.adopt_certificate(&cert, &source);
+                    state.adopt_certificate(&cert, &source, inner.now());
                 }
-                Err(why) => state.set_auth_status(
-                    availability::FAILED,
-                    format!(
+                Err(why) => {
+                    let message = format!(
                         "No certificate: {why}. Run steamnet-relay and point the game at it (STEAMNET_RELAY or \
                          steamnet/relay/address), and trust its key (steamnet/auth/trusted_ca_keys)."
-                    ),
-                ),
+                    );
+                    state.set_auth_status(availability::FAILED, message.clone());
+                    super::p2p::on_authentication(&mut state, inner.now(), Some(&message));
+                }
             }
         });
         availability::ATTEMPTING
@@ -213,7 +218,7 @@ impl Sockets {
     pub fn set_certificate(&self, certificate: &[u8]) -> Result<(), String> {
         let mut state = self.lock();
         let cert = state.check_own_certificate(certificate, 0)?;
-        state.adopt_certificate(&cert, "setCertificate");
+        state.adopt_certificate(&cert, "setCertificate", self.inner.now());
         Ok(())
     }
 

@@ -27,6 +27,7 @@ pub(super) type EndpointKey = u64;
 const MAX_DATAGRAM: usize = 2048;
 /// `k_ESteamNetConnectionEnd_Misc_Timeout`.
 const END_MISC_TIMEOUT: i32 = 5003;
+use steamnet_proto::cert::END_REMOTE_BAD_CERT;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
@@ -40,26 +41,33 @@ pub(super) struct UdpEndpoint {
     /// The config epoch `fake` was last set up for.
     fake_epoch: u64,
     wake: Arc<Notify>,
-    role: Role,
+    pub(super) role: Role,
     /// Whether a connection ever lived here (an endpoint that closes with its last connection
     /// must not close before its first).
-    had_connection: bool,
+    pub(super) had_connection: bool,
     /// Endpoint connection id -> API handle.
-    handles: HashMap<ConnectionId, Handle>,
+    pub(super) handles: HashMap<ConnectionId, Handle>,
     /// Connections the application closed with `linger` that are still flushing.
-    lingering: Vec<ConnectionId>,
+    pub(super) lingering: Vec<ConnectionId>,
+    /// The P2P endpoint's connection to the relay (role [`Role::P2P`] only).
+    pub(super) relay: Option<Box<super::p2p::RelayLink>>,
 }
 
 impl UdpEndpoint {
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
-            output(&mut self.fake, &self.sender, now, to, &datagram);
+            output(&mut self.fake, &self.sender, self.relay.as_deref_mut(), now, to, &datagram);
         }
     }
 
-    /// A datagram arrived from the socket: to the endpoint, through the fake network if on.
+    /// A datagram arrived from the socket: the relay's go to the relay link; the rest to the
+    /// endpoint, through the fake network if on.
     fn input(&mut self, now: u64, from: SocketAddr, datagram: &[u8]) {
+        if let Some(link) = self.relay.as_mut().filter(|l| l.relay == from) {
+            link.control.handle_datagram(now, from, datagram);
+            return;
+        }
         if self.fake.recv.config().is_perfect() && self.fake.recv.is_idle() {
             self.endpoint.handle_datagram(now, from, datagram);
         } else {
@@ -71,7 +79,7 @@ impl UdpEndpoint {
     /// endpoint's timers if they are due. Returns whether anything reached the endpoint.
     fn advance(&mut self, now: u64) -> bool {
         while let Some((to, datagram)) = self.fake.send.pop_arrived(now) {
-            let _ = self.sender.send_to(&datagram, to);
+            transmit(&self.sender, self.relay.as_deref_mut(), now, to, &datagram);
         }
         let mut any = false;
         while let Some((from, datagram)) = self.fake.recv.pop_arrived(now) {
@@ -87,7 +95,8 @@ impl UdpEndpoint {
 
     /// The next time the driver must wake: endpoint timers or held datagrams.
     fn next_deadline(&mut self) -> Option<u64> {
-        [self.endpoint.poll_timeout(), self.fake.next_due()].into_iter().flatten().min()
+        let link = self.relay.as_mut().and_then(|l| l.next_deadline());
+        [self.endpoint.poll_timeout(), self.fake.next_due(), link].into_iter().flatten().min()
     }
 
     /// Stop the driver task (it notices the endpoint is gone when woken).
@@ -108,11 +117,36 @@ impl UdpEndpoint {
 
 /// Send one datagram, through the fake network if it is on. A full socket buffer drops the
 /// datagram, like any loss: the protocol recovers.
-fn output(fake: &mut FakeNetwork, sender: &std::net::UdpSocket, now: u64, to: SocketAddr, datagram: &[u8]) {
+fn output(
+    fake: &mut FakeNetwork,
+    sender: &std::net::UdpSocket,
+    relay: Option<&mut super::p2p::RelayLink>,
+    now: u64,
+    to: SocketAddr,
+    datagram: &[u8],
+) {
     if fake.send.config().is_perfect() && fake.send.is_idle() {
-        let _ = sender.send_to(datagram, to);
+        transmit(sender, relay, now, to, datagram);
     } else {
         fake.send.send(now, (to, datagram.to_vec()), datagram.len());
+    }
+}
+
+/// Put a datagram on its way: to a relayed peer's stand-in address through the relay link,
+/// to anyone else on the socket.
+fn transmit(
+    sender: &std::net::UdpSocket,
+    relay: Option<&mut super::p2p::RelayLink>,
+    now: u64,
+    to: SocketAddr,
+    datagram: &[u8],
+) {
+    match (super::p2p::route_of(to), relay) {
+        (Some(route), Some(link)) => link.forward(now, route, datagram),
+        (Some(_), None) => {}
+        (None, _) => {
+            let _ = sender.send_to(datagram, to);
+        }
     }
 }
 
@@ -126,6 +160,8 @@ pub(super) enum Role {
     /// One end of a `createSocketPair(loopback = true)`: accepted at once, and, as GNS does for
     /// pairs, no callbacks while connecting. Closes with its connection.
     Pair,
+    /// Every P2P connection, listening and connecting, through the relay (`sockets/p2p.rs`).
+    P2P,
 }
 
 impl Role {
@@ -140,9 +176,15 @@ impl Role {
 pub(super) struct ListenSocket {
     endpoint: EndpointKey,
     config: ConnectionConfig,
+    /// The virtual port of a P2P listen socket (which shares the P2P endpoint).
+    vport: Option<u32>,
 }
 
 impl ListenSocket {
+    pub(super) fn relayed(endpoint: EndpointKey, config: ConnectionConfig, vport: u32) -> ListenSocket {
+        ListenSocket { endpoint, config, vport: Some(vport) }
+    }
+
     pub(super) fn config(&self) -> &ConnectionConfig {
         &self.config
     }
@@ -160,7 +202,7 @@ pub(super) fn apply_config(state: &mut State, key: EndpointKey, id: ConnectionId
     }
 }
 
-fn session_config(config: &ConnectionConfig) -> SessionConfig {
+pub(super) fn session_config(config: &ConnectionConfig) -> SessionConfig {
     let packet = config.int32(ids::MTU_PACKET_SIZE) as usize;
     SessionConfig {
         // The MTU counts the whole datagram; leave room for the DATA header and AEAD tag.
@@ -205,7 +247,7 @@ impl Sockets {
     }
 
     /// Bind a UDP socket and start its endpoint and driver. Returns the endpoint's key.
-    fn open_endpoint(
+    pub(super) fn open_endpoint(
         &self,
         state: &mut State,
         bind: SocketAddr,
@@ -213,7 +255,10 @@ impl Sockets {
         accept_incoming: bool,
         role: Role,
     ) -> Option<EndpointKey> {
-        let config = endpoint_config(own_config, accept_incoming);
+        let mut config = endpoint_config(own_config, accept_incoming);
+        if role == Role::P2P {
+            config = super::p2p::p2p_endpoint_config(config);
+        }
         let runtime = self.runtime()?;
         let std_socket = match std::net::UdpSocket::bind(bind) {
             Ok(socket) => socket,
@@ -250,6 +295,7 @@ impl Sockets {
                 had_connection: false,
                 handles: HashMap::new(),
                 lingering: Vec::new(),
+                relay: None,
             },
         );
         runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, wake));
@@ -267,7 +313,7 @@ impl Sockets {
         let Some(endpoint) = self.open_endpoint(&mut state, bind, &config, true, Role::Listen(handle)) else {
             return INVALID_HANDLE;
         };
-        state.listen_sockets.insert(handle, ListenSocket { endpoint, config });
+        state.listen_sockets.insert(handle, ListenSocket { endpoint, config, vport: None });
         handle
     }
 
@@ -275,6 +321,10 @@ impl Sockets {
     pub fn close_listen_socket(&self, handle: Handle) -> bool {
         let mut state = self.lock();
         let Some(listen) = state.listen_sockets.remove(&handle) else { return false };
+        if let Some(vport) = listen.vport {
+            super::p2p::close_listen_socket(&mut state, listen.endpoint, handle, vport, self.inner.now());
+            return true;
+        }
         if let Some(endpoint) = state.endpoints.remove(&listen.endpoint) {
             for conn_handle in endpoint.handles.values() {
                 state.connections.remove(conn_handle);
@@ -287,7 +337,7 @@ impl Sockets {
     /// `GetListenSocketAddress`: the bound address, `None` for an invalid listen socket.
     pub fn listen_socket_address(&self, handle: Handle, with_port: bool) -> Option<String> {
         let state = self.lock();
-        let listen = state.listen_sockets.get(&handle)?;
+        let listen = state.listen_sockets.get(&handle).filter(|l| l.vport.is_none())?;
         let local = state.endpoints.get(&listen.endpoint)?.sender.local_addr().ok()?;
         Some(if with_port { crate::address::format_ip_port(local) } else { crate::address::format_ip(local.ip()) })
     }
@@ -488,21 +538,30 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
 /// After anything happened on an endpoint: send what is due, turn endpoint events into API
 /// state changes and callbacks, and move received messages into the connections' queues.
 pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
+    super::p2p::service_link(state, key, now);
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     if ep.fake_epoch != state.config_epoch {
         ep.fake.configure(&ep.config, &state.global_config);
         ep.fake_epoch = state.config_epoch;
     }
-    let (fake, sender) = (&mut ep.fake, &ep.sender);
-    ep.endpoint.transmit_all(now, |to, datagram| output(fake, sender, now, to, datagram));
+    let (fake, sender, mut relay) = (&mut ep.fake, &ep.sender, ep.relay.as_deref_mut());
+    ep.endpoint.transmit_all(now, |to, datagram| output(fake, sender, relay.as_deref_mut(), now, to, datagram));
     // Closed connections that are through (at once, or after lingering): forget them, and a
     // client's own endpoint with its last one.
     let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
     for id in finished {
+        if let Some(link) = ep.relay.as_mut() {
+            super::p2p::release_route(link, ep.endpoint.peer_address(id), now);
+        }
         ep.endpoint.remove(id);
         ep.lingering.retain(|&l| l != id);
     }
-    let closes_with_connection = !matches!(ep.role, Role::Listen(_));
+    if let Some(link) = ep.relay.as_mut() {
+        while let Some((to, datagram)) = link.control.poll_transmit(now) {
+            let _ = ep.sender.send_to(&datagram, to);
+        }
+    }
+    let closes_with_connection = !matches!(ep.role, Role::Listen(_) | Role::P2P);
     if closes_with_connection && ep.had_connection && ep.handles.is_empty() && ep.lingering.is_empty() {
         ep.wake.notify_one();
         state.endpoints.remove(&key);
@@ -580,11 +639,33 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
         // A peer with a verified certificate is known by its identity; an anonymous one only
         // by its address (Steam ID 0), unauthenticated.
         EndpointEvent::Incoming { id, address, identity } => {
+            let relayed = role == Role::P2P;
+            let listen_socket = if relayed {
+                match super::p2p::incoming_listen_socket(state, key, address, identity) {
+                    Some(listen) => listen,
+                    None => {
+                        // Not who the relay announced, or nobody listens there any more.
+                        if let Some(ep) = state.endpoints.get_mut(&key) {
+                            ep.endpoint.close(
+                                id,
+                                END_REMOTE_BAD_CERT,
+                                "not the identity this route was opened for",
+                                false,
+                            );
+                            ep.lingering.push(id);
+                        }
+                        return;
+                    }
+                }
+            } else {
+                listen_socket
+            };
             let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
             let handle = state.allocate_handle();
             let mut conn = Connection::new(Identity::Ip(address), config, Transport::Udp { endpoint: key, id });
             conn.set_verified_identity(identity);
-            conn.remote_address = Some(address);
+            // A relayed peer's address is not ours to know (GNS shows a cleared address too).
+            conn.remote_address = (!relayed).then_some(address);
             conn.listen_socket = listen_socket;
             conn.state = ConnectionState::Connecting;
             state.connections.insert(handle, conn);
@@ -599,6 +680,24 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             }
         }
         EndpointEvent::Connected { id, identity } => {
+            if role == Role::P2P
+                && let Some((expected, _)) = super::p2p::expected_peer(state, key, id)
+                && identity != Some(expected)
+            {
+                let text = format!("Cert was issued to steamid:{}, not steamid:{expected}", identity.unwrap_or(0));
+                if let Some(ep) = state.endpoints.get_mut(&key) {
+                    ep.endpoint.close(id, END_REMOTE_BAD_CERT, &text, false);
+                }
+                end_connection(
+                    state,
+                    key,
+                    id,
+                    ConnectionState::ProblemDetectedLocally,
+                    END_REMOTE_BAD_CERT as i32,
+                    text,
+                );
+                return;
+            }
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
             conn.set_verified_identity(identity);
@@ -637,11 +736,26 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason as i32, text);
         }
         EndpointEvent::ProblemDetected { id, problem } => {
-            let (reason, text) = match problem {
-                ConnectionProblem::Timeout => (END_MISC_TIMEOUT, "timed out"),
-                ConnectionProblem::ProtocolViolation => (end_reason::MISC_GENERIC, "protocol violation"),
+            let connecting = handle_of(state, key, id)
+                .and_then(|h| state.connections.get(&h))
+                .is_some_and(|c| c.state == ConnectionState::Connecting);
+            let (reason, text) = match (problem, role) {
+                (ConnectionProblem::Timeout, Role::P2P) if connecting => {
+                    let (peer, vport) = super::p2p::expected_peer(state, key, id).unwrap_or((0, 0));
+                    (
+                        super::p2p::END_MISC_P2P_RENDEZVOUS,
+                        format!(
+                            "P2P rendezvous failed: steamid:{peer} did not answer on virtual port {vport} \
+                             (offline, not listening there, or not accepting)"
+                        ),
+                    )
+                }
+                (ConnectionProblem::Timeout, _) => (END_MISC_TIMEOUT, "timed out".to_string()),
+                (ConnectionProblem::ProtocolViolation, _) => {
+                    (end_reason::MISC_GENERIC, "protocol violation".to_string())
+                }
             };
-            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text.to_string());
+            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text);
         }
     }
 }

@@ -1,0 +1,439 @@
+//! P2P by identity and virtual port, through the relay (`connectP2P`, `createListenSocketP2P`).
+//!
+//! Every P2P connection of one [`Sockets`] lives on one endpoint (role [`Role::P2P`]) with its
+//! own UDP socket, which also carries the [`RelayLink`]: a steamnet connection to the relay on
+//! which this installation, authenticated by its certificate, listens on virtual ports and
+//! asks to reach other identities. The relay joins the two sides with a *route* and forwards
+//! their datagrams. The peers' own handshake and packets run end to end inside, so the relay
+//! forwards ciphertext it can neither read nor forge.
+//!
+//! The P2P endpoint addresses each relayed peer by a stand-in address in `100::/64` (IPv6's
+//! discard-only prefix, RFC 6666, so never a real host) that names the route; sending to such
+//! an address wraps the datagram in a FORWARD on the relay link. Everything else (handshake,
+//! sessions, timers, accept, close, status) is the same code as for IP connections.
+
+use std::collections::HashMap;
+use std::net::{Ipv6Addr, SocketAddr};
+
+use steamnet_proto::endpoint::{ConnectionId, Endpoint, EndpointConfig, EndpointEvent, generate_static_keypair};
+use steamnet_proto::session::{SessionConfig, flags};
+use steamnet_relay::messages::RelayMessage;
+
+use super::udp::{EndpointKey, ListenSocket, Role, pump};
+use super::*;
+
+/// `k_ESteamNetConnectionEnd_Misc_SteamConnectivity`: trouble talking to the relay (our Steam).
+pub const END_MISC_RELAY_CONNECTIVITY: i32 = 5005;
+/// `k_ESteamNetConnectionEnd_Misc_P2P_Rendezvous`: the peer could not be reached.
+pub const END_MISC_P2P_RENDEZVOUS: i32 = 5008;
+/// Room a relayed datagram needs around it: the relay link's DATA header and tag, its frame
+/// header and FORWARD's own bytes. P2P sessions make their packets this much smaller, so a
+/// relayed datagram still fits the MTU.
+const RELAY_OVERHEAD: usize = 64;
+
+/// The stand-in address of relay route `route`.
+pub(super) fn relayed_address(route: u32) -> SocketAddr {
+    SocketAddr::new(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, (route >> 16) as u16, route as u16).into(), 1)
+}
+
+/// The route a stand-in address names, if it is one.
+pub(super) fn route_of(address: SocketAddr) -> Option<u32> {
+    let std::net::IpAddr::V6(ip) = address.ip() else { return None };
+    let s = ip.segments();
+    (s[..6] == [0x100, 0, 0, 0, 0, 0]).then(|| (u32::from(s[6]) << 16) | u32::from(s[7]))
+}
+
+/// What a route leads to.
+#[derive(Debug, Clone)]
+pub(super) struct Route {
+    /// The identity at the other end (who we asked for, or who the relay says is calling).
+    pub peer: u64,
+    pub vport: u32,
+}
+
+/// This installation's connection to the relay.
+pub(super) struct RelayLink {
+    pub relay: SocketAddr,
+    pub control: Endpoint,
+    /// The connection to the relay, once started.
+    conn: Option<ConnectionId>,
+    up: bool,
+    /// Reliable messages for the relay, waiting for the link to be up.
+    waiting: Vec<Vec<u8>>,
+    pub routes: HashMap<u32, Route>,
+    next_route: u32,
+    /// Virtual port -> its listen socket.
+    pub listening: HashMap<u32, Handle>,
+}
+
+impl RelayLink {
+    /// `config`: the global connection config (timeouts).
+    fn new(relay: SocketAddr, static_key: Vec<u8>, config: &ConnectionConfig) -> RelayLink {
+        let base = super::udp::session_config(config);
+        let session = SessionConfig {
+            // The link carries every relayed packet: pace it by them, not by GNS's 256 KB/s.
+            send_rate: 64 * 1024 * 1024,
+            nagle_usec: 0,
+            // Notice a lost relay before the connections through it time out, so they end
+            // saying so (`Misc_SteamConnectivity`) rather than with a bare timeout.
+            idle_timeout_usec: (base.idle_timeout_usec * 2 / 3).max(2_000_000),
+            ..base
+        };
+        let handshake_timeout_usec = u64::from(config.int32(crate::config::ids::TIMEOUT_INITIAL).max(1) as u32) * 1000;
+        let control =
+            Endpoint::new(EndpointConfig { session, handshake_timeout_usec, ..EndpointConfig::default() }, static_key);
+        RelayLink {
+            relay,
+            control,
+            conn: None,
+            up: false,
+            waiting: Vec::new(),
+            routes: HashMap::new(),
+            next_route: 1,
+            listening: HashMap::new(),
+        }
+    }
+
+    fn send_reliable(&mut self, now: u64, message: Vec<u8>) {
+        match self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) {
+            Some(session) => {
+                let _ = session.send_message(now, 0, &message, flags::RELIABLE | flags::NO_NAGLE);
+            }
+            None => self.waiting.push(message),
+        }
+    }
+
+    /// A datagram of the P2P endpoint for route `route`: into a FORWARD on the link. Dropped
+    /// (like any loss; the handshake retries) while the link is not up.
+    pub(super) fn forward(&mut self, now: u64, route: u32, datagram: &[u8]) {
+        let Some(session) = self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) else { return };
+        let _ = session.send_message(now, 0, &RelayMessage::Forward { route, datagram }.encode(), flags::NO_NAGLE);
+    }
+
+    /// Connect to the relay (once authenticated), if not connected or connecting.
+    fn start(&mut self, now: u64) {
+        if self.conn.is_none() {
+            tracing::info!(relay = %self.relay, "connecting to the relay");
+            self.conn = Some(self.control.connect(now, self.relay));
+        }
+    }
+
+    fn new_route(&mut self, route: Route) -> u32 {
+        while self.next_route == 0 || self.routes.contains_key(&self.next_route) {
+            self.next_route = self.next_route.wrapping_add(1);
+        }
+        let id = self.next_route;
+        self.next_route = self.next_route.wrapping_add(1);
+        self.routes.insert(id, route);
+        id
+    }
+
+    pub(super) fn next_deadline(&mut self) -> Option<u64> {
+        self.control.poll_timeout()
+    }
+}
+
+/// What the relay link did that the P2P endpoint must act on.
+enum LinkNews {
+    /// A datagram from a peer, on route.
+    Datagram(u32, Vec<u8>),
+    /// The link is gone, with why.
+    Lost(String),
+}
+
+/// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
+/// the P2P endpoint go to it; a lost link ends every relayed connection.
+pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(link) = ep.relay.as_mut() else { return };
+    if link.control.poll_timeout().is_some_and(|t| t <= now) {
+        link.control.handle_timeout(now);
+    }
+    let mut news = Vec::new();
+    while let Some(event) = link.control.poll_event() {
+        match event {
+            EndpointEvent::Connected { .. } => {
+                link.up = true;
+                tracing::info!(relay = %link.relay, "relay link up");
+                let mut messages: Vec<Vec<u8>> =
+                    link.listening.keys().map(|&vport| RelayMessage::Listen { vport }.encode()).collect();
+                messages.append(&mut link.waiting);
+                for message in messages {
+                    link.send_reliable(now, message);
+                }
+            }
+            EndpointEvent::ClosedByPeer { text, .. } => {
+                news.push(LinkNews::Lost(format!("the relay closed our session ({text})")))
+            }
+            EndpointEvent::ProblemDetected { .. } => {
+                news.push(LinkNews::Lost(format!("cannot reach the relay at {}", link.relay)))
+            }
+            EndpointEvent::Refused { text, .. } => news.push(LinkNews::Lost(format!("refused the relay: {text}"))),
+            EndpointEvent::Incoming { .. } | EndpointEvent::PathChanged { .. } => {}
+        }
+    }
+    if let Some(id) = link.conn {
+        while let Some(message) = link.control.poll_message(id) {
+            match RelayMessage::decode(&message.data) {
+                Some(RelayMessage::Forward { route, datagram }) if link.routes.contains_key(&route) => {
+                    news.push(LinkNews::Datagram(route, datagram.to_vec()));
+                }
+                Some(RelayMessage::Incoming { route, from, vport }) => {
+                    if link.listening.contains_key(&vport) {
+                        link.routes.insert(route, Route { peer: from, vport });
+                    } else {
+                        link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for item in news {
+        match item {
+            LinkNews::Datagram(route, datagram) => {
+                if let Some(ep) = state.endpoints.get_mut(&key) {
+                    ep.endpoint.handle_datagram(now, relayed_address(route), &datagram);
+                }
+            }
+            LinkNews::Lost(why) => lose_link(state, key, why, now),
+        }
+    }
+}
+
+/// The relay link is gone: every relayed connection ends (there is no path left), and the next
+/// P2P call connects again.
+fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(link) = ep.relay.as_mut() else { return };
+    tracing::warn!(relay = %link.relay, why = %why, "relay link lost");
+    if let Some(id) = link.conn.take() {
+        link.control.remove(id);
+    }
+    link.up = false;
+    link.routes.clear();
+    if !link.listening.is_empty() {
+        // Listeners stay reachable: keep trying (each attempt takes up to TIMEOUT_INITIAL).
+        link.start(now);
+    }
+    let ended: Vec<(ConnectionId, Handle)> = ep.handles.iter().map(|(&id, &h)| (id, h)).collect();
+    for &(id, _) in &ended {
+        ep.endpoint.close(id, 0, "", false);
+    }
+    for (_, handle) in ended {
+        if let Some(conn) = state.connections.get_mut(&handle)
+            && conn.is_alive()
+        {
+            let old = conn.state;
+            conn.state = ConnectionState::ProblemDetectedLocally;
+            conn.end_reason = END_MISC_RELAY_CONNECTIVITY;
+            conn.end_debug = truncate_debug(&format!("Relay: {why}"));
+            state.post_status_change(handle, old);
+        }
+    }
+}
+
+fn truncate_debug(text: &str) -> String {
+    steamnet_proto::session::truncate_close_text(text).to_string()
+}
+
+/// The P2P endpoint's config: P2P needs certificates both ways, and packets leave room for the
+/// relay's wrapping.
+pub(super) fn p2p_endpoint_config(mut config: EndpointConfig) -> EndpointConfig {
+    config.allow_without_auth = 0;
+    config.localhost_allow_without_auth = 0;
+    config.session.max_packet_size = config.session.max_packet_size.saturating_sub(RELAY_OVERHEAD).max(100);
+    config
+}
+
+impl Sockets {
+    /// The P2P endpoint and its relay link, made on first use; `Err` says why not.
+    fn p2p_endpoint(&self, state: &mut State, now: u64) -> Result<EndpointKey, String> {
+        let authenticated = !state.auth.certificate.is_empty();
+        if let Some((&key, ep)) = state.endpoints.iter_mut().find(|(_, ep)| ep.role == Role::P2P) {
+            if authenticated && let Some(link) = ep.relay.as_mut() {
+                link.start(now);
+            }
+            return Ok(key);
+        }
+        let relay = state.auth.settings.relay_address()?;
+        let bind = match relay {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+        };
+        let config = ConnectionConfig::default().over(&state.global_config);
+        let key = self
+            .open_endpoint(state, bind, &config, true, Role::P2P)
+            .ok_or_else(|| "cannot open a UDP socket".to_string())?;
+        let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
+        let certificate = state.auth.certificate.clone();
+        let trust = state.trust();
+        let ep = state.endpoints.get_mut(&key).expect("just opened");
+        let mut link = RelayLink::new(relay, static_key.clone(), &config);
+        link.control.set_credentials(static_key, certificate, trust);
+        link.control.set_unix_time(now, steamnet_relay::unix_now());
+        if authenticated {
+            link.start(now);
+        }
+        ep.relay = Some(Box::new(link));
+        Ok(key)
+    }
+
+    /// Make sure authentication is under way (P2P needs a certificate, as on Steam, where
+    /// `ConnectP2P` starts it too). `Err` if it has failed.
+    fn p2p_authentication(&self) -> Result<(), String> {
+        let status = self.authentication_status();
+        if matches!(status, availability::CURRENT | availability::ATTEMPTING) {
+            return Ok(());
+        }
+        match self.init_authentication() {
+            availability::CURRENT | availability::ATTEMPTING => Ok(()),
+            _ => Err(self.lock().auth.message.clone()),
+        }
+    }
+
+    /// `ConnectP2P`: reach `remote`'s listen socket on `virtual_port` through the relay.
+    pub fn connect_p2p(&self, remote: Identity, virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
+        let Identity::SteamId(target) = remote else {
+            tracing::warn!("connectP2P needs a Steam ID");
+            return INVALID_HANDLE;
+        };
+        let Ok(vport) = u32::try_from(virtual_port) else { return INVALID_HANDLE };
+        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let auth = self.p2p_authentication();
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let config = config.over(&state.global_config);
+        let key = match (auth, self.p2p_endpoint(&mut state, now)) {
+            (Ok(()), Ok(key)) => key,
+            (Err(why), _) | (_, Err(why)) => {
+                tracing::warn!("connectP2P: {why}");
+                return INVALID_HANDLE;
+            }
+        };
+        let handle = state.allocate_handle();
+        let ep = state.endpoints.get_mut(&key).expect("p2p endpoint");
+        let link = ep.relay.as_mut().expect("p2p endpoint has a link");
+        let route = link.new_route(Route { peer: target, vport });
+        link.send_reliable(now, RelayMessage::Connect { route, target, vport }.encode());
+        let id = ep.endpoint.connect(now, relayed_address(route));
+        ep.handles.insert(id, handle);
+        ep.had_connection = true;
+        let mut conn = Connection::new(Identity::SteamId(target), config, Transport::Udp { endpoint: key, id });
+        conn.state = ConnectionState::Connecting;
+        conn.info_flags = info_flags::UNAUTHENTICATED;
+        state.connections.insert(handle, conn);
+        state.post_status_change(handle, ConnectionState::None);
+        pump(&mut state, key, now);
+        handle
+    }
+
+    /// `CreateListenSocketP2P`: accept `connectP2P` calls for `virtual_port`.
+    pub fn create_listen_socket_p2p(&self, virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
+        let Ok(vport) = u32::try_from(virtual_port) else { return INVALID_HANDLE };
+        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let auth = self.p2p_authentication();
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let config = config.over(&state.global_config);
+        let key = match (auth, self.p2p_endpoint(&mut state, now)) {
+            (Ok(()), Ok(key)) => key,
+            (Err(why), _) | (_, Err(why)) => {
+                tracing::warn!("createListenSocketP2P: {why}");
+                return INVALID_HANDLE;
+            }
+        };
+        if state.endpoints[&key].relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport)) {
+            tracing::warn!(vport, "createListenSocketP2P: already listening on this virtual port");
+            return INVALID_HANDLE;
+        }
+        let handle = state.allocate_handle();
+        state.listen_sockets.insert(handle, ListenSocket::relayed(key, config, vport));
+        let link = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()).expect("p2p endpoint has a link");
+        link.listening.insert(vport, handle);
+        link.send_reliable(now, RelayMessage::Listen { vport }.encode());
+        pump(&mut state, key, now);
+        handle
+    }
+}
+
+/// Authentication finished: the P2P endpoint's link may connect now (with the new certificate),
+/// or, if it failed, P2P connections waiting for it end.
+pub(super) fn on_authentication(state: &mut State, now: u64, failure: Option<&str>) {
+    let Some(key) = state.endpoints.iter().find(|(_, ep)| ep.role == Role::P2P).map(|(&k, _)| k) else { return };
+    match failure {
+        None => {
+            if let Some(link) = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()) {
+                link.start(now);
+            }
+            pump(state, key, now);
+        }
+        Some(why) => lose_link(state, key, format!("no certificate: {why}"), now),
+    }
+}
+
+/// An incoming relayed connection reached the P2P endpoint: it belongs to the listen socket of
+/// its route's virtual port, and must come from the identity the relay announced.
+pub(super) fn incoming_listen_socket(
+    state: &State,
+    key: EndpointKey,
+    address: SocketAddr,
+    identity: Option<u64>,
+) -> Option<Handle> {
+    let link = state.endpoints.get(&key)?.relay.as_ref()?;
+    let route = link.routes.get(&route_of(address)?)?;
+    (identity == Some(route.peer)).then(|| link.listening.get(&route.vport).copied()).flatten()
+}
+
+/// The identity a relayed connection was meant to reach, for checking its certificate.
+pub(super) fn expected_peer(state: &State, key: EndpointKey, id: ConnectionId) -> Option<(u64, u32)> {
+    let ep = state.endpoints.get(&key)?;
+    let link = ep.relay.as_ref()?;
+    let route = link.routes.get(&route_of(ep.endpoint.peer_address(id)?)?)?;
+    Some((route.peer, route.vport))
+}
+
+/// A relayed connection is gone: let the relay free its route.
+pub(super) fn release_route(link: &mut RelayLink, address: Option<SocketAddr>, now: u64) {
+    if let Some(route) = address.and_then(route_of)
+        && link.routes.remove(&route).is_some()
+    {
+        link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_in_addresses_name_their_route() {
+        for route in [1, 0xffff, 0x1_0000, u32::MAX] {
+            assert_eq!(route_of(relayed_address(route)), Some(route));
+        }
+        assert_eq!(route_of("127.0.0.1:5".parse().unwrap()), None);
+        assert_eq!(route_of("[::1]:5".parse().unwrap()), None);
+    }
+}
+
+/// `CloseListenSocket` on a P2P listen socket: stop listening on its port; the connections it
+/// accepted are destroyed with it, as in GNS. The P2P endpoint stays for the others.
+pub(super) fn close_listen_socket(state: &mut State, key: EndpointKey, handle: Handle, vport: u32, now: u64) {
+    let accepted: Vec<Handle> =
+        state.connections.iter().filter(|(_, c)| c.listen_socket == handle).map(|(&h, _)| h).collect();
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if let Some(link) = ep.relay.as_mut() {
+        link.listening.remove(&vport);
+        link.send_reliable(now, RelayMessage::Unlisten { vport }.encode());
+    }
+    for conn_handle in accepted {
+        if let Some(Connection { transport: Transport::Udp { id, .. }, .. }) = state.connections.remove(&conn_handle)
+            && let Some(ep) = state.endpoints.get_mut(&key)
+        {
+            ep.handles.remove(&id);
+            ep.endpoint.close(id, 0, "", false);
+            ep.lingering.push(id);
+        }
+    }
+    pump(state, key, now);
+}

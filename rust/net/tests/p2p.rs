@@ -1,0 +1,235 @@
+//! P2P by identity and virtual port through a relay on loopback: rendezvous, relayed traffic
+//! (end-to-end encrypted; the relay only forwards), and each way it can fail.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use steamnet_net::auth::AuthSettings;
+use steamnet_net::config::ConfigInput;
+use steamnet_net::{ConnectionState, Event, Handle, Identity, Sockets, availability, send_flags};
+use steamnet_proto::cert::{Authority, to_hex};
+use steamnet_relay::authority::{CaService, Registry};
+use support::{wait_for, wait_until};
+
+/// A relay (with its CA) on 127.0.0.1, on a runtime of its own so a test can kill it.
+struct TestRelay {
+    runtime: Option<tokio::runtime::Runtime>,
+    address: std::net::SocketAddr,
+    secret: [u8; 32],
+    dir: PathBuf,
+}
+
+impl TestRelay {
+    fn start(name: &str) -> TestRelay {
+        let secret = Authority::generate().secret();
+        let dir = std::env::temp_dir().join(format!("steamnet-p2p-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut relay = TestRelay { runtime: None, address: "127.0.0.1:0".parse().unwrap(), secret, dir };
+        relay.restart();
+        relay
+    }
+
+    /// (Re)start the relay at the same address with the same CA key.
+    fn restart(&mut self) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let service = CaService::new(Authority::from_secret(&self.secret), Registry::default());
+        self.address = steamnet_relay::server::spawn(runtime.handle(), self.address, service).unwrap();
+        self.runtime = Some(runtime);
+    }
+
+    fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    /// A game instance pointed at this relay, with a short initial timeout so failures show
+    /// quickly.
+    fn sockets(&self) -> Sockets {
+        let sockets = Sockets::new();
+        sockets.configure_auth(AuthSettings {
+            app_id: Some(480),
+            relay: Some(self.address.to_string()),
+            trusted_ca_keys: vec![to_hex(&Authority::from_secret(&self.secret).public_key())],
+            identity_dir: Some(self.dir.clone()),
+        });
+        sockets.set_global_config_value(24, &ConfigInput::Int(2000)).unwrap(); // TIMEOUT_INITIAL
+        sockets
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn authenticate(sockets: &Sockets) -> u64 {
+    sockets.init_authentication();
+    wait_until(|| sockets.authentication_status() == availability::CURRENT);
+    sockets.identity_text().trim_start_matches("steamid:").parse().unwrap()
+}
+
+/// Wait for `handle` on `sockets` to end; returns (state, reason, debug text, seconds).
+fn wait_for_end(sockets: &Sockets, handle: Handle) -> (ConnectionState, i32, String, f64) {
+    let started = Instant::now();
+    wait_for(sockets, |e| match e {
+        Event::ConnectionStatusChanged { handle: h, info, .. }
+            if *h == handle
+                && matches!(info.state, ConnectionState::ProblemDetectedLocally | ConnectionState::ClosedByPeer) =>
+        {
+            Some((info.state, info.end_reason, info.end_debug.clone(), started.elapsed().as_secs_f64()))
+        }
+        _ => None,
+    })
+}
+
+/// `listener` listens on `vport`; `caller` connects to it by identity; both accept/connect.
+/// Returns (caller's handle, listener's handle).
+fn p2p_pair(caller: &Sockets, listener: &Sockets, listener_id: u64, vport: i64) -> (Handle, Handle, Handle) {
+    let listen = listener.create_listen_socket_p2p(vport, &[]);
+    assert_ne!(listen, 0);
+    let c = caller.connect_p2p(Identity::SteamId(listener_id), vport, &[]);
+    assert_ne!(c, 0);
+    let s = wait_for(listener, |e| match e {
+        Event::ConnectionStatusChanged { handle, info, .. }
+            if info.listen_socket == listen && info.state == ConnectionState::Connecting =>
+        {
+            Some(*handle)
+        }
+        _ => None,
+    });
+    assert_eq!(listener.accept_connection(s), steamnet_net::SteamResult::Ok);
+    let connected =
+        |sockets: &Sockets, h| sockets.connection_info(h).is_some_and(|i| i.state == ConnectionState::Connected);
+    wait_until(|| connected(caller, c) && connected(listener, s));
+    (c, s, listen)
+}
+
+#[test]
+fn two_identities_talk_through_the_relay_exactly_once_in_order() {
+    let relay = TestRelay::start("talk");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    let listener_id = authenticate(&listener);
+    // The caller never called initAuthentication: connectP2P starts it, as on Steam.
+    let (c, s, _) = p2p_pair(&caller, &listener, listener_id, 7);
+    let caller_id: u64 = caller.identity_text().trim_start_matches("steamid:").parse().unwrap();
+    let server_side = listener.connection_info(s).unwrap();
+    assert_eq!(server_side.identity, caller_id, "the caller's verified identity");
+    assert_eq!(server_side.info_flags & 1, 0, "authenticated");
+    assert_eq!(caller.connection_info(c).unwrap().identity, listener_id);
+    assert_eq!(server_side.remote_address, "::", "relayed peers do not learn each other's address");
+
+    let total = 3000u32;
+    for i in 0..total {
+        let flags = if i % 3 == 0 { send_flags::RELIABLE | send_flags::NO_NAGLE } else { send_flags::RELIABLE };
+        while caller.send_message(c, &i.to_be_bytes(), flags).is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(listener.receive_on_connection(s, 256).unwrap().into_iter().map(|m| {
+            assert_eq!(m.identity, caller_id);
+            u32::from_be_bytes(m.payload[..4].try_into().unwrap())
+        }));
+        got.len() >= total as usize
+    });
+    assert_eq!(got, (0..total).collect::<Vec<_>>(), "every message once, in order");
+    listener.send_message(s, b"back", send_flags::RELIABLE).unwrap();
+    let mut back = Vec::new();
+    wait_until(|| {
+        back.extend(caller.receive_on_connection(c, 4).unwrap());
+        !back.is_empty()
+    });
+    assert_eq!(back[0].payload, b"back");
+}
+
+#[test]
+fn unknown_identities_and_ports_fail_with_p2p_rendezvous_in_time() {
+    let relay = TestRelay::start("unknown");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    let listener_id = authenticate(&listener);
+    authenticate(&caller);
+    let listen = listener.create_listen_socket_p2p(1, &[]);
+    assert_ne!(listen, 0);
+    let nobody = caller.connect_p2p(Identity::SteamId(76561197960265729), 1, &[]);
+    let (state, reason, text, secs) = wait_for_end(&caller, nobody);
+    assert_eq!((state, reason), (ConnectionState::ProblemDetectedLocally, 5008), "{text}");
+    assert!(text.contains("76561197960265729") && text.contains("virtual port 1"), "{text}");
+    assert!(secs < 3.5, "within TIMEOUT_INITIAL (2 s), took {secs}");
+    let wrong_port = caller.connect_p2p(Identity::SteamId(listener_id), 2, &[]);
+    let (_, reason, text, _) = wait_for_end(&caller, wrong_port);
+    assert_eq!(reason, 5008, "{text}");
+    assert!(
+        listener.drain_events().iter().all(|e| !matches!(e, Event::ConnectionStatusChanged { .. })),
+        "the listener never hears of either"
+    );
+    // Bad arguments are refused at once.
+    assert_eq!(caller.connect_p2p(Identity::Invalid, 1, &[]), 0);
+    assert_eq!(caller.connect_p2p(Identity::SteamId(listener_id), -1, &[]), 0);
+    assert_eq!(listener.create_listen_socket_p2p(1, &[]), 0, "one listen socket per virtual port");
+    assert_eq!(listener.create_listen_socket_p2p(-5, &[]), 0);
+    assert_eq!(listener.listen_socket_address(listen, true), None, "a P2P listen socket has no IP address");
+}
+
+#[test]
+fn an_unreachable_relay_fails_p2p_with_relay_connectivity() {
+    let mut relay = TestRelay::start("unreachable");
+    let caller = relay.sockets();
+    authenticate(&caller);
+    relay.kill();
+    let c = caller.connect_p2p(Identity::SteamId(76561197960265729), 0, &[]);
+    assert_ne!(c, 0);
+    let (state, reason, text, secs) = wait_for_end(&caller, c);
+    assert_eq!(state, ConnectionState::ProblemDetectedLocally);
+    assert!(reason == 5005 || reason == 5008, "relay connectivity or rendezvous, got {reason}: {text}");
+    assert!(secs < 3.5, "within TIMEOUT_INITIAL, took {secs}");
+}
+
+#[test]
+fn a_relay_that_dies_ends_relayed_connections_and_a_restarted_one_serves_again() {
+    let mut relay = TestRelay::start("restart");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    for s in [&caller, &listener] {
+        s.set_global_config_value(25, &ConfigInput::Int(3000)).unwrap(); // TIMEOUT_CONNECTED
+    }
+    let listener_id = authenticate(&listener);
+    let (c, _, _) = p2p_pair(&caller, &listener, listener_id, 3);
+    relay.kill();
+    let (state, reason, text, _) = wait_for_end(&caller, c);
+    assert_eq!((state, reason), (ConnectionState::ProblemDetectedLocally, 5005), "{text}");
+    assert!(text.contains("relay"), "{text}");
+    relay.restart();
+    // The listener reconnects by itself and listens again; a new call gets through (calls
+    // made before it is back fail with 5008 and are retried, as a game would).
+    let started = Instant::now();
+    let connected = loop {
+        let c2 = caller.connect_p2p(Identity::SteamId(listener_id), 3, &[]);
+        assert_ne!(c2, 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut state = Some(ConnectionState::Connecting);
+        while Instant::now() < deadline && state == Some(ConnectionState::Connecting) {
+            for event in listener.drain_events() {
+                if let Event::ConnectionStatusChanged { handle, info, .. } = event
+                    && info.listen_socket != 0
+                    && info.state == ConnectionState::Connecting
+                {
+                    assert_eq!(listener.accept_connection(handle), steamnet_net::SteamResult::Ok);
+                }
+            }
+            state = caller.connection_info(c2).map(|i| i.state);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if state == Some(ConnectionState::Connected) {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+    };
+    assert!(connected, "a call through the restarted relay connects");
+}
