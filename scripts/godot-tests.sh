@@ -50,5 +50,7 @@ done
 bash tests/godotsteam_game/run.sh "$GODOT_BIN"
 # Multi-process: authenticated identities, and an anonymous peer refused (zero configuration).
 bash tests/auth_game/run.sh "$GODOT_BIN"
+# Multi-process: a P2P chat by Steam ID, with the embedded relay and with a steamnet-relay process.
+bash tests/p2p_game/run.sh "$GODOT_BIN"
 # Multi-process: Godot's high-level multiplayer over ENet and over SteamMultiplayerPeer.
 bash tests/multiplayer_game/run.sh "$GODOT_BIN"

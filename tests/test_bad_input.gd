@@ -126,11 +126,13 @@ func test_wrong_state() -> void:
 
 
 func test_services_not_built_yet_fail_as_documented() -> void:
-	# No relay or FakeIP yet: documented failure values (certificates: test_authentication).
-	check_eq(S.connectP2P(76561197960287930, 0, {}), 0, "connectP2P")
-	check_eq(S.connectP2P(0, -1, {}), 0, "connectP2P to nobody")
+	# No FakeIP or hosted servers yet: documented failure values (certificates:
+	# test_authentication; P2P: test_p2p).
+	check_eq(S.connectP2P(0, 0, {}), 0, "connectP2P to nobody")
+	check_eq(S.connectP2P(76561197960287930, -1, {}), 0, "connectP2P to a negative virtual port")
+	check_eq(S.connectP2P(76561197960287930, 0, {"no such option": 1}), 0, "connectP2P with bad options")
+	check_eq(S.createListenSocketP2P(-1, {}), 0, "createListenSocketP2P on a negative virtual port")
 	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {}), 0, "connectToHostedDedicatedServer")
-	check_eq(S.createListenSocketP2P(0, {}), 0, "createListenSocketP2P")
 	check_eq(S.createListenSocketP2PFakeIP(0, {}), 0, "createListenSocketP2PFakeIP")
 	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
 	check_eq(S.beginAsyncRequestFakeIP(1), false, "beginAsyncRequestFakeIP")

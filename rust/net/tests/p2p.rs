@@ -233,3 +233,20 @@ fn a_relay_that_dies_ends_relayed_connections_and_a_restarted_one_serves_again()
     };
     assert!(connected, "a call through the restarted relay connects");
 }
+
+#[test]
+fn a_call_made_just_before_the_listener_registers_still_gets_through() {
+    let relay = TestRelay::start("early");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    let listener_id = authenticate(&listener);
+    authenticate(&caller);
+    let c = caller.connect_p2p(Identity::SteamId(listener_id), 4, &[]);
+    std::thread::sleep(Duration::from_millis(300)); // the call is out; nobody listens yet
+    let listen = listener.create_listen_socket_p2p(4, &[]);
+    let s = wait_for(&listener, |e| match e {
+        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+        _ => None,
+    });
+    assert_eq!(listener.accept_connection(s), steamnet_net::SteamResult::Ok);
+    wait_until(|| caller.connection_info(c).is_some_and(|i| i.state == ConnectionState::Connected));
+}

@@ -226,6 +226,8 @@ struct PathProbe {
 
 struct Connection {
     peer: SocketAddr,
+    /// This connection's own `TIMEOUT_INITIAL`, where it differs from the endpoint's.
+    handshake_timeout: Option<u64>,
     /// The peer's Noise static public key, once the handshake proved it.
     remote_key: Option<[u8; 32]>,
     /// The peer's id for this connection (0 until known).
@@ -264,6 +266,7 @@ impl Connection {
     fn new(peer: SocketAddr, remote_id: u32, phase: Phase, now: u64) -> Connection {
         Connection {
             peer,
+            handshake_timeout: None,
             remote_key: None,
             remote_id,
             phase,
@@ -287,6 +290,7 @@ impl Connection {
 
     /// When this connection next needs `handle_timeout` (or has output now: 0).
     fn deadline(&self, handshake_timeout: u64) -> Option<u64> {
+        let handshake_timeout = self.handshake_timeout.unwrap_or(handshake_timeout);
         if !self.outbox.is_empty() {
             return Some(0);
         }
@@ -573,8 +577,15 @@ impl Endpoint {
 
     /// Start connecting to `peer`.
     pub fn connect(&mut self, now: u64, peer: SocketAddr) -> ConnectionId {
+        self.connect_within(now, peer, self.config.handshake_timeout_usec)
+    }
+
+    /// Start connecting to `peer`, giving up after `handshake_timeout_usec` (this connection's
+    /// own `TIMEOUT_INITIAL`, for endpoints that carry many connections).
+    pub fn connect_within(&mut self, now: u64, peer: SocketAddr, handshake_timeout_usec: u64) -> ConnectionId {
         let id = self.new_id();
         let mut conn = Connection::new(peer, 0, Phase::ClientRequest, now);
+        conn.handshake_timeout = Some(handshake_timeout_usec);
         conn.outbox.push_back((peer, request_datagram(id)));
         self.connections.insert(id, conn);
         self.mark(id);
@@ -1230,8 +1241,8 @@ impl Endpoint {
     }
 
     fn timeout_one(&mut self, id: ConnectionId, now: u64) {
-        let timeout = self.config.handshake_timeout_usec;
         let Some(conn) = self.connections.get_mut(&id) else { return };
+        let timeout = conn.handshake_timeout.unwrap_or(self.config.handshake_timeout_usec);
         match &mut conn.phase {
             Phase::ClientRequest | Phase::ClientHello { .. } | Phase::ClientAwaitAccept { .. } => {
                 if now >= conn.started + timeout {

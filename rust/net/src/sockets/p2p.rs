@@ -26,6 +26,10 @@ use super::*;
 pub const END_MISC_RELAY_CONNECTIVITY: i32 = 5005;
 /// `k_ESteamNetConnectionEnd_Misc_P2P_Rendezvous`: the peer could not be reached.
 pub const END_MISC_P2P_RENDEZVOUS: i32 = 5008;
+/// How often a CONNECT is repeated until the peer's handshake answers: the relay answers
+/// nothing when the target is not (yet) listening, so a listener that registers a moment after
+/// the call still gets it.
+const CONNECT_REPEAT_USEC: u64 = 500_000;
 /// Room a relayed datagram needs around it: the relay link's DATA header and tag, its frame
 /// header and FORWARD's own bytes. P2P sessions make their packets this much smaller, so a
 /// relayed datagram still fits the MTU.
@@ -64,6 +68,8 @@ pub(super) struct RelayLink {
     next_route: u32,
     /// Virtual port -> its listen socket.
     pub listening: HashMap<u32, Handle>,
+    /// Our calls not answered yet: route -> when to repeat its CONNECT.
+    calling: HashMap<u32, u64>,
 }
 
 impl RelayLink {
@@ -91,6 +97,7 @@ impl RelayLink {
             routes: HashMap::new(),
             next_route: 1,
             listening: HashMap::new(),
+            calling: HashMap::new(),
         }
     }
 
@@ -129,7 +136,26 @@ impl RelayLink {
     }
 
     pub(super) fn next_deadline(&mut self) -> Option<u64> {
-        self.control.poll_timeout()
+        let repeat = self.calling.values().min().copied().filter(|_| self.up);
+        [self.control.poll_timeout(), repeat].into_iter().flatten().min()
+    }
+
+    /// Ask the relay for route `route` to `peer`'s `vport` (again, until answered).
+    fn call(&mut self, now: u64, route: u32) {
+        let Some(r) = self.routes.get(&route) else {
+            self.calling.remove(&route);
+            return;
+        };
+        let message = RelayMessage::Connect { route, target: r.peer, vport: r.vport }.encode();
+        self.send_reliable(now, message);
+        self.calling.insert(route, now + CONNECT_REPEAT_USEC);
+    }
+
+    /// Our call on `address`'s route was answered (or ended): stop repeating it.
+    pub(super) fn answered(&mut self, address: Option<SocketAddr>) {
+        if let Some(route) = address.and_then(route_of) {
+            self.calling.remove(&route);
+        }
     }
 }
 
@@ -148,6 +174,12 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
     let Some(link) = ep.relay.as_mut() else { return };
     if link.control.poll_timeout().is_some_and(|t| t <= now) {
         link.control.handle_timeout(now);
+    }
+    if link.up {
+        let due: Vec<u32> = link.calling.iter().filter(|&(_, &at)| at <= now).map(|(&r, _)| r).collect();
+        for route in due {
+            link.call(now, route);
+        }
     }
     let mut news = Vec::new();
     while let Some(event) = link.control.poll_event() {
@@ -212,6 +244,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     }
     link.up = false;
     link.routes.clear();
+    link.calling.clear();
     if !link.listening.is_empty() {
         // Listeners stay reachable: keep trying (each attempt takes up to TIMEOUT_INITIAL).
         link.start(now);
@@ -315,8 +348,9 @@ impl Sockets {
         let ep = state.endpoints.get_mut(&key).expect("p2p endpoint");
         let link = ep.relay.as_mut().expect("p2p endpoint has a link");
         let route = link.new_route(Route { peer: target, vport });
-        link.send_reliable(now, RelayMessage::Connect { route, target, vport }.encode());
-        let id = ep.endpoint.connect(now, relayed_address(route));
+        link.call(now, route);
+        let timeout = u64::from(config.int32(crate::config::ids::TIMEOUT_INITIAL).max(1) as u32) * 1000;
+        let id = ep.endpoint.connect_within(now, relayed_address(route), timeout);
         ep.handles.insert(id, handle);
         ep.had_connection = true;
         let mut conn = Connection::new(Identity::SteamId(target), config, Transport::Udp { endpoint: key, id });
@@ -395,24 +429,11 @@ pub(super) fn expected_peer(state: &State, key: EndpointKey, id: ConnectionId) -
 
 /// A relayed connection is gone: let the relay free its route.
 pub(super) fn release_route(link: &mut RelayLink, address: Option<SocketAddr>, now: u64) {
+    link.answered(address);
     if let Some(route) = address.and_then(route_of)
         && link.routes.remove(&route).is_some()
     {
         link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stand_in_addresses_name_their_route() {
-        for route in [1, 0xffff, 0x1_0000, u32::MAX] {
-            assert_eq!(route_of(relayed_address(route)), Some(route));
-        }
-        assert_eq!(route_of("127.0.0.1:5".parse().unwrap()), None);
-        assert_eq!(route_of("[::1]:5".parse().unwrap()), None);
     }
 }
 
@@ -436,4 +457,18 @@ pub(super) fn close_listen_socket(state: &mut State, key: EndpointKey, handle: H
         }
     }
     pump(state, key, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_in_addresses_name_their_route() {
+        for route in [1, 0xffff, 0x1_0000, u32::MAX] {
+            assert_eq!(route_of(relayed_address(route)), Some(route));
+        }
+        assert_eq!(route_of("127.0.0.1:5".parse().unwrap()), None);
+        assert_eq!(route_of("[::1]:5".parse().unwrap()), None);
+    }
 }

@@ -698,6 +698,11 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 );
                 return;
             }
+            if let Some(ep) = state.endpoints.get_mut(&key)
+                && let Some(link) = ep.relay.as_mut()
+            {
+                link.answered(ep.endpoint.peer_address(id));
+            }
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
             conn.set_verified_identity(identity);
@@ -772,6 +777,11 @@ fn end_connection(
     reason: i32,
     text: String,
 ) {
+    if let Some(ep) = state.endpoints.get_mut(&key)
+        && let Some(link) = ep.relay.as_mut()
+    {
+        link.answered(ep.endpoint.peer_address(id));
+    }
     let Some(handle) = handle_of(state, key, id) else { return };
     let Some(conn) = state.connections.get_mut(&handle) else { return };
     if !conn.is_alive() {

@@ -1,0 +1,91 @@
+## A P2P chat by Steam ID, written as a GodotSteam game would (createListenSocketP2P,
+## connectP2P, the usual signals and messages), with no IP address anywhere:
+##   --host          listens on virtual port 0, prints its Steam ID, answers every line, and
+##                   quits when its guest leaves
+##   --guest=ID      calls ID on virtual port 0, says three lines, checks the answers come from
+##                   ID, leaves
+## Each prints "p2p_game: <role> ok" on success.
+extends Node
+
+var S: Object = SteamNetworkingSockets
+var role := ""
+var host_id := 0
+var listen_socket := 0
+var connection := 0
+var answers := 0
+var deadline := 0
+
+
+func _ready() -> void:
+	S.network_connection_status_changed.connect(_on_status_changed)
+	deadline = Time.get_ticks_msec() + 40000
+	for arg in OS.get_cmdline_user_args():
+		if arg == "--host":
+			role = "host"
+			# Listening starts authentication; the relay learns our port once we have an identity.
+			listen_socket = S.createListenSocketP2P(0, {})
+			if listen_socket == 0:
+				_fail("createListenSocketP2P")
+		elif arg.begins_with("--guest="):
+			role = "guest"
+			host_id = int(arg.trim_prefix("--guest="))
+			connection = S.connectP2P(host_id, 0, {})
+			if connection == 0:
+				_fail("connectP2P")
+	if role == "":
+		_fail("no role")
+
+
+var announced := false
+
+
+func _process(_delta: float) -> void:
+	if Time.get_ticks_msec() > deadline:
+		_fail("timed out (authentication %d)" % S.getAuthenticationStatus())
+	if role == "host" and not announced and S.getAuthenticationStatus() == S.NETWORKING_AVAILABILITY_CURRENT:
+		announced = true
+		print("p2p_game: host %s listening on virtual port 0" % S.getIdentity().trim_prefix("steamid:"))
+	if connection == 0:
+		return
+	for message in S.receiveMessagesOnConnection(connection, 16):
+		var text: String = message["payload"].get_string_from_utf8()
+		if role == "host":
+			S.sendMessageToConnection(connection, ("host heard: " + text).to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
+		else:
+			if message["identity"] != host_id:
+				_fail("answer from %d, not %d" % [message["identity"], host_id])
+			print("p2p_game: guest got '%s'" % text)
+			answers += 1
+			if answers == 3:
+				S.closeConnection(connection, S.CONNECTION_END_APP_MIN, "bye", true)
+				connection = 0
+				print("p2p_game: guest ok")
+				get_tree().quit(0)
+
+
+func _on_status_changed(handle: int, info: Dictionary, _old_state: int) -> void:
+	match info["connection_state"]:
+		S.CONNECTION_STATE_CONNECTING:
+			if role == "host" and info["listen_socket"] == listen_socket:
+				print("p2p_game: host: steamid:%d is calling" % info["identity"])
+				if S.acceptConnection(handle) != S.RESULT_OK:
+					_fail("accept")
+				connection = handle
+		S.CONNECTION_STATE_CONNECTED:
+			if role == "guest" and handle == connection:
+				if info["identity"] != host_id:
+					_fail("connected to %d, not %d" % [info["identity"], host_id])
+				for line in ["hello", "how is the weather", "bye"]:
+					S.sendMessageToConnection(connection, line.to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
+		S.CONNECTION_STATE_CLOSED_BY_PEER, S.CONNECTION_STATE_PROBLEM_DETECTED_LOCALLY:
+			if role == "host" and handle == connection and info["end_reason"] == S.CONNECTION_END_APP_MIN:
+				S.closeConnection(handle, 0, "", false)
+				print("p2p_game: host ok")
+				get_tree().quit(0)
+			elif handle == connection:
+				_fail("connection ended: %d %s" % [info["end_reason"], info["end_debug"]])
+
+
+func _fail(why: String) -> void:
+	print("p2p_game: %s FAILED: %s" % [role, why])
+	get_tree().quit(1)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A P2P chat by Steam ID between two separate Godot processes, twice:
+#   1. zero configuration: the first process hosts this machine's relay on 127.0.0.1:27190;
+#   2. through a `steamnet-relay` process, found with STEAMNET_RELAY and trusted with
+#      STEAMNET_TRUSTED_CA_KEYS.
+# Usage: run.sh GODOT_BIN. XDG_DATA_HOME points at a scratch folder (identities, local CA).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../support/scratch_project.sh
+source "$HERE/../support/scratch_project.sh"
+GODOT_BIN=$1
+WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+RELAY="$HERE/../../target/debug/steamnet-relay"
+[ -x "$RELAY" ] || { echo "p2p_game: build steamnet-relay first (scripts/build.sh)" >&2; exit 1; }
+unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
+
+chat() { # name -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
+  local name=$1 host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id="" status_host status_guest
+  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --host > "$host_log" 2>&1 &
+  local host=$!
+  for _ in $(seq 1 300); do
+    id=$(sed -n 's/^p2p_game: host \([0-9]*\) listening on virtual port 0$/\1/p' "$host_log")
+    [ -n "$id" ] && break
+    sleep 0.1
+  done
+  [ -n "$id" ] || { cat "$host_log"; echo "p2p_game ($name): the host never listened" >&2; return 1; }
+  set +e
+  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --guest="$id" > "$guest_log" 2>&1
+  status_guest=$?
+  wait $host
+  status_host=$?
+  set -e
+  grep -h "p2p_game" "$host_log" "$guest_log" | sed "s/^/[$name] /"
+  if [ $status_host -ne 0 ] || [ $status_guest -ne 0 ] || ! grep -q "^p2p_game: host ok" "$host_log" \
+    || ! grep -q "^p2p_game: guest ok" "$guest_log" || grep -q "SCRIPT ERROR" "$host_log" "$guest_log"; then
+    cat "$host_log" "$guest_log"
+    echo "p2p_game ($name): failed (host $status_host, guest $status_guest)" >&2
+    return 1
+  fi
+}
+
+XDG_DATA_HOME="$WORK/zero" chat zero-config
+
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$RELAY" --listen "127.0.0.1:$port" --ca-key "$WORK/relay-ca.key" > "$WORK/relay.log" 2>&1 &
+relay=$!
+key=""
+for _ in $(seq 1 100); do
+  key=$(sed -n 's/^steamnet-relay: CA public key \([0-9a-f]*\)$/\1/p' "$WORK/relay.log")
+  grep -q "^steamnet-relay: listening on" "$WORK/relay.log" && [ -n "$key" ] && break
+  sleep 0.1
+done
+[ -n "$key" ] || { cat "$WORK/relay.log"; echo "p2p_game: steamnet-relay did not start" >&2; exit 1; }
+STEAMNET_RELAY="127.0.0.1:$port" STEAMNET_TRUSTED_CA_KEYS="$key" XDG_DATA_HOME="$WORK/relay" chat relay-process
+grep -q "relay session" "$WORK/relay.log" || { cat "$WORK/relay.log"; echo "p2p_game: the chat did not go through steamnet-relay" >&2; exit 1; }
+kill $relay
+echo "PASS  p2p_game (P2P chat by Steam ID between two processes: zero configuration, and through a steamnet-relay process)"

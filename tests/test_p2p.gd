@@ -1,0 +1,55 @@
+## P2P by identity and virtual port, as a game uses it: this process listens on a virtual port
+## and calls itself by its own Steam ID, through the relay the first process on the machine
+## hosts (here this one). Failure cases end with GNS's end reasons.
+extends "res://tests/support/test_case.gd"
+
+func _my_id() -> int:
+	return int(S.getIdentity().trim_prefix("steamid:"))
+
+
+func test_connect_p2p_to_a_listen_socket_by_identity() -> void:
+	var listen := track_listen_socket(S.createListenSocketP2P(5, {}))
+	check(listen != 0, "createListenSocketP2P")
+	check_eq(S.createListenSocketP2P(5, {}), 0, "a second listen socket on the same virtual port")
+	check_eq(S.getListenSocketAddress(listen), "", "a P2P listen socket has no IP address")
+	check(await until(func(): return S.getAuthenticationStatus() == S.NETWORKING_AVAILABILITY_CURRENT), "P2P starts authentication")
+	var me := _my_id()
+	var incoming := [0]
+	var on_status := func(handle: int, info: Dictionary, _old: int):
+		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
+			incoming[0] = handle
+			check_eq(info["identity"], me, "the caller's verified identity, before accepting")
+			check_eq(S.acceptConnection(handle), S.RESULT_OK, "accept")
+	S.network_connection_status_changed.connect(on_status)
+	var caller := track_connection(S.connectP2P(me, 5, {}))
+	check(caller != 0, "connectP2P")
+	check(await until(func(): return incoming[0] != 0 and S.getConnectionInfo(caller).get("connection_state") == S.CONNECTION_STATE_CONNECTED), "connected through the relay")
+	S.network_connection_status_changed.disconnect(on_status)
+	track_connection(incoming[0])
+	var info: Dictionary = S.getConnectionInfo(caller)
+	check_eq(info.get("identity"), me, "the listener's verified identity")
+	check_eq(info.get("remote_address"), "::", "a relayed peer's address is not shown")
+	S.sendMessageToConnection(caller, "through the relay".to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
+	var got := []
+	check(await until(func():
+		got.append_array(S.receiveMessagesOnConnection(incoming[0], 4))
+		return got.size() > 0), "a message arrives")
+	if got.size() > 0:
+		check_eq(got[0]["payload"].get_string_from_utf8(), "through the relay", "payload")
+		check_eq(got[0]["identity"], me, "sender identity")
+
+
+func test_calling_an_identity_nobody_has_fails_with_p2p_rendezvous() -> void:
+	var ended := [null]
+	var handle := track_connection(S.connectP2P(76561197960265729, 0, {S.NETWORKING_CONFIG_TIMEOUT_INITIAL: 1000}))
+	check(handle != 0, "connectP2P gives a handle at once")
+	check_eq(S.getConnectionInfo(handle).get("connection_state"), S.CONNECTION_STATE_CONNECTING, "connecting")
+	var on_status := func(h: int, info: Dictionary, _old: int):
+		if h == handle and info["connection_state"] == S.CONNECTION_STATE_PROBLEM_DETECTED_LOCALLY:
+			ended[0] = info
+	S.network_connection_status_changed.connect(on_status)
+	check(await until(func(): return ended[0] != null, 5.0), "ends within the initial timeout")
+	S.network_connection_status_changed.disconnect(on_status)
+	if ended[0] != null:
+		check_eq(ended[0]["end_reason"], S.CONNECTION_END_MISC_P2P_RENDEZVOUS, "CONNECTION_END_MISC_P2P_RENDEZVOUS")
+		check(str(ended[0]["end_debug"]).contains("76561197960265729"), "end_debug names who: " + str(ended[0]["end_debug"]))
