@@ -166,6 +166,9 @@ pub mod ids {
     pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
     pub const RECV_MAX_SEGMENTS_PER_PACKET: i32 = 50;
     pub const IP_LOCAL_HOST_ALLOW_WITHOUT_AUTH: i32 = 52;
+    pub const P2P_TRANSPORT_ICE_ENABLE: i32 = 104;
+    pub const P2P_TRANSPORT_ICE_PENALTY: i32 = 105;
+    pub const P2P_TRANSPORT_SDR_PENALTY: i32 = 106;
     pub const FAKE_PACKET_LOSS_SEND: i32 = 2;
     pub const FAKE_PACKET_LOSS_RECV: i32 = 3;
     pub const FAKE_PACKET_LAG_SEND: i32 = 4;

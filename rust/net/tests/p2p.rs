@@ -250,3 +250,67 @@ fn a_call_made_just_before_the_listener_registers_still_gets_through() {
     assert_eq!(listener.accept_connection(s), steamnet_net::SteamResult::Ok);
     wait_until(|| caller.connection_info(c).is_some_and(|i| i.state == ConnectionState::Connected));
 }
+
+/// Whether connection `h` on `sockets` is on a direct path now (its peer's address is known).
+fn is_direct(sockets: &Sockets, h: Handle) -> bool {
+    sockets.connection_info(h).is_some_and(|i| i.remote_address != "::")
+}
+
+#[test]
+fn connections_move_to_a_direct_path_without_losing_a_message() {
+    let relay = TestRelay::start("direct");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    let listener_id = authenticate(&listener);
+    let (c, s, _) = p2p_pair(&caller, &listener, listener_id, 8);
+    // Messages flow from the start, across the switch from relay to direct.
+    let total = 5000u32;
+    let mut got = Vec::new();
+    let mut sent = 0u32;
+    let started = Instant::now();
+    while got.len() < total as usize {
+        if sent < total && caller.send_message(c, &sent.to_be_bytes(), send_flags::RELIABLE).is_ok() {
+            sent += 1;
+        }
+        got.extend(
+            listener
+                .receive_on_connection(s, 64)
+                .unwrap()
+                .into_iter()
+                .map(|m| u32::from_be_bytes(m.payload[..4].try_into().unwrap())),
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{} of {total} arrived", got.len());
+    }
+    assert_eq!(got, (0..total).collect::<Vec<_>>(), "every message once, in order, across the switch");
+    wait_until(|| is_direct(&caller, c) && is_direct(&listener, s));
+    let status = caller.detailed_status(c).unwrap();
+    assert!(status.contains("Path: direct"), "{status}");
+    let info = listener.connection_info(s).unwrap();
+    assert!(info.remote_address.starts_with("127."), "the direct peer's address: {}", info.remote_address);
+}
+
+#[test]
+fn ice_disabled_or_penalised_stays_relayed() {
+    let relay = TestRelay::start("noice");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    let listener_id = authenticate(&listener);
+    // Reference: a connection with ICE on goes direct; the two below must not, in far longer.
+    let (c0, s0, _) = p2p_pair(&caller, &listener, listener_id, 10);
+    let started = Instant::now();
+    wait_until(|| is_direct(&caller, c0) && is_direct(&listener, s0));
+    let reference = started.elapsed();
+    listener.set_global_config_value(104, &ConfigInput::Int(0)).unwrap(); // ICE_ENABLE: disable
+    let (c1, s1, _) = p2p_pair(&caller, &listener, listener_id, 11);
+    let penalty = [(105, ConfigInput::Int(100_000))]; // ICE_PENALTY: 100 s
+    let listen = listener.create_listen_socket_p2p(12, &penalty);
+    let c2 = caller.connect_p2p(Identity::SteamId(listener_id), 12, &penalty);
+    let s2 = wait_for(&listener, |e| match e {
+        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+        _ => None,
+    });
+    listener.accept_connection(s2);
+    wait_until(|| caller.connection_info(c2).is_some_and(|i| i.state == ConnectionState::Connected));
+    std::thread::sleep((reference * 5).max(Duration::from_millis(1500)));
+    assert!(!is_direct(&caller, c1) && !is_direct(&listener, s1), "ICE disabled on one side: relayed");
+    assert!(!is_direct(&caller, c2) && !is_direct(&listener, s2), "a 100 s ICE penalty: relayed");
+    assert!(caller.detailed_status(c1).unwrap().contains("Path: relayed"));
+}

@@ -60,6 +60,8 @@ const KIND_CONTROL: u8 = 8;
 const CONTROL_REJECT: u8 = 1;
 const CONTROL_PATH_CHALLENGE: u8 = 2;
 const CONTROL_PATH_RESPONSE: u8 = 3;
+/// Addresses the sender can also be reached at (candidates for a direct path).
+const CONTROL_CANDIDATES: u8 = 4;
 
 /// CONTROL nonces have this bit set, so they never collide with a session packet number.
 const CONTROL_NONCE_BIT: u64 = 1 << 63;
@@ -81,6 +83,12 @@ const CLOSE_WAIT_USEC: u64 = 2_000_000;
 /// Path validation: time between PATH_CHALLENGEs, and how many before giving up on an address.
 const PATH_RETRY_USEC: u64 = 200_000;
 const PATH_MAX_TRIES: u32 = 5;
+/// Paths being checked at once per connection (a moved peer, or candidate paths).
+const MAX_PROBES: usize = 8;
+/// Candidates one CANDIDATES message carries.
+pub const MAX_CANDIDATES: usize = 8;
+/// Nothing heard for this long on a path other than the fallback path: go back to it.
+const FALLBACK_AFTER_USEC: u64 = 3_000_000;
 /// Bytes the DATA header and the AEAD tag add to a session packet.
 pub const DATA_OVERHEAD: usize = SEALED_HEADER + TAG_LEN;
 
@@ -118,10 +126,25 @@ pub enum EndpointEvent {
         id: ConnectionId,
         problem: ConnectionProblem,
     },
-    /// The peer proved it moved to `address` (NAT rebinding); traffic goes there from now on.
+    /// Traffic goes to `address` from now on: the peer proved it moved there (NAT rebinding),
+    /// the application chose that path, or the chosen path broke and the connection went back
+    /// to its fallback path.
     PathChanged {
         id: ConnectionId,
         address: SocketAddr,
+    },
+    /// The peer says it can also be reached at these addresses (see
+    /// [`Endpoint::send_candidates`]); [`Endpoint::probe_path`] checks them.
+    Candidates {
+        id: ConnectionId,
+        addresses: Vec<SocketAddr>,
+    },
+    /// A path asked for with [`Endpoint::probe_path`] works: the peer answered there, after
+    /// `rtt_usec`. [`Endpoint::switch_path`] moves the connection onto it.
+    PathValidated {
+        id: ConnectionId,
+        address: SocketAddr,
+        rtt_usec: u64,
     },
 }
 
@@ -216,12 +239,25 @@ impl Phase {
     }
 }
 
-/// An address the peer seems to have moved to, being checked.
+/// A path being checked: an address the peer seems to have moved to, or a candidate.
 struct PathProbe {
     address: SocketAddr,
     token: [u8; 8],
     retry_at: u64,
     tries: u32,
+    /// Move the connection there once it answers (a moved peer), rather than only reporting
+    /// that it works (a candidate the application chooses).
+    moves: bool,
+    /// When the last challenge went out, for the path's round trip.
+    sent_at: u64,
+}
+
+impl PathProbe {
+    fn new(address: SocketAddr, now: u64, moves: bool) -> PathProbe {
+        let mut token = [0u8; 8];
+        crate::random::fill(&mut token);
+        PathProbe { address, token, retry_at: now, tries: 0, moves, sent_at: now }
+    }
 }
 
 struct Connection {
@@ -245,7 +281,11 @@ struct Connection {
     /// CONTROL nonces already accepted, and the next one we use.
     control_window: ReplayWindow,
     next_control_nonce: u64,
-    probe: Option<PathProbe>,
+    probes: Vec<PathProbe>,
+    /// Where traffic goes back to when the current path goes quiet (a relayed peer's relay
+    /// path), and when anything authentic last came over the current path.
+    fallback: Option<SocketAddr>,
+    last_heard: u64,
     /// Server side: the (client address, client id) the HELLO came with, while it is a key of
     /// `Endpoint::by_client`.
     client_key: Option<(SocketAddr, u32)>,
@@ -278,7 +318,9 @@ impl Connection {
             data_window: ReplayWindow::default(),
             control_window: ReplayWindow::default(),
             next_control_nonce: 0,
-            probe: None,
+            probes: Vec::new(),
+            fallback: None,
+            last_heard: now,
             client_key: None,
             admitted_from: None,
             half_open: false,
@@ -300,10 +342,9 @@ impl Connection {
             }
             Phase::ServerHandshake { .. } | Phase::ServerAwaitAccept { .. } => Some(self.started + handshake_timeout),
             Phase::Established { session, .. } => {
-                [session.poll_timeout(), self.closing_until, self.probe.as_ref().map(|p| p.retry_at)]
-                    .into_iter()
-                    .flatten()
-                    .min()
+                let probe = self.probes.iter().map(|p| p.retry_at).min();
+                let fallback = self.fallback.filter(|&f| f != self.peer).map(|_| self.last_heard + FALLBACK_AFTER_USEC);
+                [session.poll_timeout(), self.closing_until, probe, fallback].into_iter().flatten().min()
             }
             Phase::Ended => None,
         }
@@ -435,6 +476,47 @@ fn seal_data(crypto: &StatelessTransportState, remote_id: u32, packet: &[u8]) ->
     Some(d)
 }
 
+/// CANDIDATES body: count, then per address its family (4 or 6), IP and port.
+fn encode_candidates(addresses: &[SocketAddr]) -> Vec<u8> {
+    let mut body = vec![addresses.len() as u8];
+    for address in addresses {
+        match address.ip() {
+            std::net::IpAddr::V4(ip) => {
+                body.push(4);
+                body.extend_from_slice(&ip.octets());
+            }
+            std::net::IpAddr::V6(ip) => {
+                body.push(6);
+                body.extend_from_slice(&ip.octets());
+            }
+        }
+        body.extend_from_slice(&address.port().to_be_bytes());
+    }
+    body
+}
+
+/// The inverse of [`encode_candidates`]; stops at anything malformed. Never panics.
+fn parse_candidates(body: &[u8]) -> Vec<SocketAddr> {
+    let Some((&count, mut rest)) = body.split_first() else { return Vec::new() };
+    let mut out = Vec::new();
+    for _ in 0..usize::from(count).min(MAX_CANDIDATES) {
+        let len = match rest.first() {
+            Some(4) => 4,
+            Some(6) => 16,
+            _ => break,
+        };
+        let Some(entry) = rest.get(1..1 + len + 2) else { break };
+        let ip: std::net::IpAddr = if len == 4 {
+            <[u8; 4]>::try_from(&entry[..4]).expect("length checked").into()
+        } else {
+            <[u8; 16]>::try_from(&entry[..16]).expect("length checked").into()
+        };
+        out.push(SocketAddr::new(ip, u16::from_be_bytes([entry[len], entry[len + 1]])));
+        rest = &rest[1 + len + 2..];
+    }
+    out
+}
+
 /// REJECT body: reason, then the application's debug text (as much as a close carries).
 fn reject_body(reason: u32, text: &str) -> Vec<u8> {
     let text = crate::session::truncate_close_text(text);
@@ -489,6 +571,62 @@ impl Endpoint {
 
     fn unix_secs(&self, now: u64) -> u64 {
         ((i128::from(now) + self.unix_offset_usec).max(0) / 1_000_000) as u64
+    }
+
+    /// Point connection `id` at `address`: traffic goes there from now on.
+    fn move_path(
+        events: &mut VecDeque<EndpointEvent>,
+        id: ConnectionId,
+        conn: &mut Connection,
+        address: SocketAddr,
+        now: u64,
+    ) {
+        conn.peer = address;
+        conn.probes.retain(|p| p.address != address);
+        if let Phase::Established { session, .. } = &mut conn.phase {
+            session.on_path_changed(now);
+        }
+        events.push_back(EndpointEvent::PathChanged { id, address });
+    }
+
+    /// Tell the peer of connection `id` it can also reach us at `addresses` (at most
+    /// [`MAX_CANDIDATES`]), sealed like any control message.
+    pub fn send_candidates(&mut self, id: ConnectionId, addresses: &[SocketAddr]) {
+        let Some(conn) = self.connections.get_mut(&id) else { return };
+        let body = encode_candidates(&addresses[..addresses.len().min(MAX_CANDIDATES)]);
+        if let Some(datagram) = conn.control_datagram(CONTROL_CANDIDATES, &body) {
+            let peer = conn.peer;
+            conn.outbox.push_back((peer, datagram));
+        }
+        self.mark(id);
+    }
+
+    /// Check whether the peer of connection `id` answers at `address`; a
+    /// [`EndpointEvent::PathValidated`] follows if it does.
+    pub fn probe_path(&mut self, now: u64, id: ConnectionId, address: SocketAddr) {
+        let Some(conn) = self.connections.get_mut(&id) else { return };
+        if address == conn.peer || conn.probes.len() >= MAX_PROBES || conn.probes.iter().any(|p| p.address == address) {
+            return;
+        }
+        conn.probes.push(PathProbe::new(address, now, false));
+        self.mark(id);
+    }
+
+    /// Move connection `id` onto `address` (a path [`probe_path`](Self::probe_path) validated).
+    pub fn switch_path(&mut self, now: u64, id: ConnectionId, address: SocketAddr) {
+        let Some(conn) = self.connections.get_mut(&id) else { return };
+        if conn.peer != address {
+            Self::move_path(&mut self.events, id, conn, address, now);
+            conn.last_heard = now;
+            self.mark(id);
+        }
+    }
+
+    /// The path connection `id` returns to when its current one goes quiet for 3 s.
+    pub fn set_fallback_path(&mut self, id: ConnectionId, address: SocketAddr) {
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.fallback = Some(address);
+        }
     }
 
     /// The peer's Noise static public key, once its handshake got that far.
@@ -1040,12 +1178,23 @@ impl Endpoint {
             conn.phase = Phase::Established { crypto, session: Box::new(session) };
             self.events.push_back(EndpointEvent::Connected { id, identity });
         }
-        if from != conn.peer && conn.probe.as_ref().is_none_or(|p| p.address != from) {
-            // Genuine and fresh, from somewhere new: the peer may have moved. Check it.
-            tracing::debug!(id, %from, "authenticated packet from a new address: validating the path");
-            let mut token = [0u8; 8];
-            crate::random::fill(&mut token);
-            conn.probe = Some(PathProbe { address: from, token, retry_at: now, tries: 0 });
+        if from == conn.peer {
+            conn.last_heard = now;
+        } else if conn.fallback == Some(from) {
+            // Stragglers on the path we left, or a peer that fell back to it already: either
+            // way, our own fallback timer decides, after the current path has gone quiet.
+        } else {
+            let probing = conn.probes.len();
+            match conn.probes.iter_mut().find(|p| p.address == from) {
+                // A candidate being checked is in use by the peer already: follow it there.
+                Some(probe) => probe.moves = true,
+                None if probing < MAX_PROBES => {
+                    // Genuine and fresh, from somewhere new: the peer may have moved. Check it.
+                    tracing::debug!(id, %from, "authenticated packet from a new address: validating the path");
+                    conn.probes.push(PathProbe::new(from, now, true));
+                }
+                None => {}
+            }
         }
         // Everything the other connections hold counts against what this one may take.
         let others = self.held_total - conn.held;
@@ -1095,19 +1244,32 @@ impl Endpoint {
                 true
             }
             CONTROL_PATH_RESPONSE => {
-                let Some(probe) = &conn.probe else { return false };
-                if probe.address != from || !crate::cookie::constant_time_eq(&probe.token, body) {
+                let Some(at) = conn
+                    .probes
+                    .iter()
+                    .position(|p| p.address == from && crate::cookie::constant_time_eq(&p.token, body))
+                else {
                     return false;
+                };
+                let probe = conn.probes.swap_remove(at);
+                conn.last_heard = now;
+                if !probe.moves {
+                    let rtt_usec = now.saturating_sub(probe.sent_at);
+                    tracing::debug!(id, %from, rtt_usec, "candidate path works");
+                    self.events.push_back(EndpointEvent::PathValidated { id, address: from, rtt_usec });
+                    return true;
                 }
                 tracing::info!(id, old = %conn.peer, new = %from, "peer moved; path validated");
-                conn.peer = from;
-                conn.probe = None;
-                if let Phase::Established { session, .. } = &mut conn.phase {
-                    session.on_path_changed(now);
-                }
+                Self::move_path(&mut self.events, id, conn, from, now);
                 self.stats.migrations += 1;
                 self.touched.push(id);
-                self.events.push_back(EndpointEvent::PathChanged { id, address: from });
+                true
+            }
+            CONTROL_CANDIDATES => {
+                let addresses = parse_candidates(body);
+                if !addresses.is_empty() {
+                    self.events.push_back(EndpointEvent::Candidates { id, addresses });
+                }
                 true
             }
             _ => false,
@@ -1185,18 +1347,15 @@ impl Endpoint {
         if let Some(out) = conn.outbox.pop_front() {
             return Some(out);
         }
-        if let Some(probe) = &mut conn.probe
-            && probe.retry_at <= now
-        {
-            if probe.tries >= PATH_MAX_TRIES {
-                conn.probe = None; // that address never answered: stay where we are
-            } else {
-                probe.tries += 1;
-                probe.retry_at = now + PATH_RETRY_USEC;
-                let (address, token) = (probe.address, probe.token);
-                if let Some(challenge) = conn.control_datagram(CONTROL_PATH_CHALLENGE, &token) {
-                    return Some((address, challenge));
-                }
+        // Addresses that never answered: stay where we are.
+        conn.probes.retain(|p| p.retry_at > now || p.tries < PATH_MAX_TRIES);
+        if let Some(probe) = conn.probes.iter_mut().find(|p| p.retry_at <= now) {
+            probe.tries += 1;
+            probe.retry_at = now + PATH_RETRY_USEC;
+            probe.sent_at = now;
+            let (address, token) = (probe.address, probe.token);
+            if let Some(challenge) = conn.control_datagram(CONTROL_PATH_CHALLENGE, &token) {
+                return Some((address, challenge));
             }
         }
         let Phase::Established { crypto, session } = &mut conn.phase else { return None };
@@ -1275,11 +1434,20 @@ impl Endpoint {
                     self.remove(id);
                 }
             }
-            Phase::Established { session, .. } => {
+            Phase::Established { .. } => {
                 if conn.closing_until.is_some_and(|t| t <= now) {
                     conn.phase = Phase::Ended;
                     return;
                 }
+                if let Some(fallback) = conn.fallback.filter(|&f| f != conn.peer)
+                    && now >= conn.last_heard + FALLBACK_AFTER_USEC
+                {
+                    tracing::info!(id, from = %conn.peer, to = %fallback, "path went quiet: back to the fallback path");
+                    conn.last_heard = now;
+                    Self::move_path(&mut self.events, id, conn, fallback, now);
+                    return;
+                }
+                let Phase::Established { session, .. } = &mut conn.phase else { unreachable!() };
                 let was_connected = session.is_connected();
                 session.handle_timeout(now);
                 if was_connected {

@@ -50,7 +50,10 @@ pub async fn request_certificate(
                         return Err(format!("no answer from a CA at {ca}"));
                     }
                     EndpointEvent::Refused { text, .. } => return Err(format!("refused the CA at {ca}: {text}")),
-                    EndpointEvent::Incoming { .. } | EndpointEvent::PathChanged { .. } => {}
+                    EndpointEvent::Incoming { .. }
+                    | EndpointEvent::PathChanged { .. }
+                    | EndpointEvent::Candidates { .. }
+                    | EndpointEvent::PathValidated { .. } => {}
                 }
             }
             if let Some(message) = driver.endpoint.poll_message(id) {

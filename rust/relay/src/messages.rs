@@ -80,6 +80,8 @@ mod tests {
 ///                   CONNECT      18 | route u32 | target u64 | vport u32
 ///                   CLOSE_ROUTE  21 | route u32
 /// relay -> client   INCOMING     19 | route u32 | from u64 | vport u32
+///                   OBSERVED     22 | family u8 (4 or 6) | ip (4 or 16) | port u16
+///                                (the address the relay sees the client at, for NAT traversal)
 /// both ways         FORWARD      20 | route u32 | datagram
 /// ```
 ///
@@ -95,6 +97,7 @@ pub enum RelayMessage<'a> {
     Incoming { route: u32, from: u64, vport: u32 },
     Forward { route: u32, datagram: &'a [u8] },
     CloseRoute { route: u32 },
+    Observed { address: std::net::SocketAddr },
 }
 
 const LISTEN: u8 = 16;
@@ -103,6 +106,7 @@ const CONNECT: u8 = 18;
 const INCOMING: u8 = 19;
 const FORWARD: u8 = 20;
 const CLOSE_ROUTE: u8 = 21;
+const OBSERVED: u8 = 22;
 /// Bytes FORWARD adds to a datagram.
 pub const FORWARD_OVERHEAD: usize = 5;
 
@@ -148,6 +152,20 @@ impl<'a> RelayMessage<'a> {
                 out.push(CLOSE_ROUTE);
                 out.extend_from_slice(&route.to_be_bytes());
             }
+            RelayMessage::Observed { address } => {
+                out.push(OBSERVED);
+                match address.ip() {
+                    std::net::IpAddr::V4(ip) => {
+                        out.push(4);
+                        out.extend_from_slice(&ip.octets());
+                    }
+                    std::net::IpAddr::V6(ip) => {
+                        out.push(6);
+                        out.extend_from_slice(&ip.octets());
+                    }
+                }
+                out.extend_from_slice(&address.port().to_be_bytes());
+            }
         }
         out
     }
@@ -177,6 +195,21 @@ impl<'a> RelayMessage<'a> {
                 exact(5)?;
                 RelayMessage::CloseRoute { route: be_u32(bytes, 1)? }
             }
+            OBSERVED => {
+                let ip: std::net::IpAddr = match *bytes.get(1)? {
+                    4 => {
+                        exact(8)?;
+                        <[u8; 4]>::try_from(&bytes[2..6]).ok()?.into()
+                    }
+                    6 => {
+                        exact(20)?;
+                        <[u8; 16]>::try_from(&bytes[2..18]).ok()?.into()
+                    }
+                    _ => return None,
+                };
+                let port = u16::from_be_bytes(bytes.get(bytes.len() - 2..)?.try_into().ok()?);
+                RelayMessage::Observed { address: std::net::SocketAddr::new(ip, port) }
+            }
             _ => return None,
         })
     }
@@ -197,11 +230,22 @@ mod relay_tests {
             RelayMessage::Forward { route: 3, datagram: &datagram },
             RelayMessage::Forward { route: 3, datagram: &[] },
             RelayMessage::CloseRoute { route: 4 },
+            RelayMessage::Observed { address: "192.0.2.7:27015".parse().unwrap() },
+            RelayMessage::Observed { address: "[2001:db8::1]:9".parse().unwrap() },
         ] {
             let bytes = m.encode();
             assert_eq!(RelayMessage::decode(&bytes), Some(m));
         }
-        for junk in [&[][..], &[16, 0, 0, 0], &[16, 0, 0, 0, 0, 0], &[18; 16], &[20, 0, 0], &[99]] {
+        for junk in [
+            &[][..],
+            &[16, 0, 0, 0],
+            &[16, 0, 0, 0, 0, 0],
+            &[18; 16],
+            &[20, 0, 0],
+            &[99],
+            &[22, 4, 1],
+            &[22, 5, 0, 0, 0, 0, 0, 0],
+        ] {
             assert_eq!(RelayMessage::decode(junk), None, "{junk:?}");
         }
         // A CA request is not a relay message and the other way round.

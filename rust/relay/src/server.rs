@@ -192,7 +192,10 @@ impl RelayServer {
                 EndpointEvent::ClosedByPeer { id, .. }
                 | EndpointEvent::ProblemDetected { id, .. }
                 | EndpointEvent::Refused { id, .. } => self.forget(id),
-                EndpointEvent::Connected { .. } | EndpointEvent::PathChanged { .. } => {}
+                EndpointEvent::Connected { .. }
+                | EndpointEvent::PathChanged { .. }
+                | EndpointEvent::Candidates { .. }
+                | EndpointEvent::PathValidated { .. } => {}
             }
         }
         for id in self.driver.endpoint.take_touched() {
@@ -274,6 +277,10 @@ impl RelayServer {
         self.sessions.insert(id, Session::new(identity, now));
         self.stats.sessions += 1;
         tracing::info!(identity, "relay session");
+        // Where we see it from: its public address behind any NAT, a candidate for direct paths.
+        if let Some(address) = self.driver.endpoint.peer_address(id) {
+            self.send(id, &RelayMessage::Observed { address }.encode(), true, now);
+        }
         self.on_session_message(id, data, now);
     }
 
@@ -331,7 +338,7 @@ impl RelayServer {
                     peer_session.routes.remove(&peer_route);
                 }
             }
-            RelayMessage::Incoming { .. } => self.stats.malformed += 1,
+            RelayMessage::Incoming { .. } | RelayMessage::Observed { .. } => self.stats.malformed += 1,
         }
     }
 

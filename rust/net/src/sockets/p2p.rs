@@ -11,6 +11,17 @@
 //! discard-only prefix, RFC 6666, so never a real host) that names the route; sending to such
 //! an address wraps the datagram in a FORWARD on the relay link. Everything else (handshake,
 //! sessions, timers, accept, close, status) is the same code as for IP connections.
+//!
+//! Direct path (ICE-style): once connected, each side whose `P2P_TRANSPORT_ICE_ENABLE` allows
+//! it sends the other, inside the encrypted connection, the addresses it can be reached at
+//! (its socket's local address, and the public address the relay sees it at). Each side checks
+//! the other's addresses with authenticated PATH_CHALLENGEs (both at once, which opens NAT
+//! mappings both ways) and moves onto a direct path that answers unless the relay scores
+//! better (`ping + P2P_TRANSPORT_ICE_PENALTY` against `ping + P2P_TRANSPORT_SDR_PENALTY`, with
+//! 10 ms in the direct path's favour, since it spares the relay).
+//! Sessions do not care which path carries their packets, so nothing is lost or duplicated
+//! by the switch; if the direct path goes quiet for 3 s the connection returns to the relay.
+//! A side with ICE disabled never reveals its addresses, so its connections stay relayed.
 
 use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -70,6 +81,8 @@ pub(super) struct RelayLink {
     pub listening: HashMap<u32, Handle>,
     /// Our calls not answered yet: route -> when to repeat its CONNECT.
     calling: HashMap<u32, u64>,
+    /// The address the relay sees us at (behind any NAT), a candidate for direct paths.
+    observed: Option<SocketAddr>,
 }
 
 impl RelayLink {
@@ -98,6 +111,7 @@ impl RelayLink {
             next_route: 1,
             listening: HashMap::new(),
             calling: HashMap::new(),
+            observed: None,
         }
     }
 
@@ -201,7 +215,10 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 news.push(LinkNews::Lost(format!("cannot reach the relay at {}", link.relay)))
             }
             EndpointEvent::Refused { text, .. } => news.push(LinkNews::Lost(format!("refused the relay: {text}"))),
-            EndpointEvent::Incoming { .. } | EndpointEvent::PathChanged { .. } => {}
+            EndpointEvent::Incoming { .. }
+            | EndpointEvent::PathChanged { .. }
+            | EndpointEvent::Candidates { .. }
+            | EndpointEvent::PathValidated { .. } => {}
         }
     }
     if let Some(id) = link.conn {
@@ -210,6 +227,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 Some(RelayMessage::Forward { route, datagram }) if link.routes.contains_key(&route) => {
                     news.push(LinkNews::Datagram(route, datagram.to_vec()));
                 }
+                Some(RelayMessage::Observed { address }) => link.observed = Some(address),
                 Some(RelayMessage::Incoming { route, from, vport }) => {
                     if link.listening.contains_key(&vport) {
                         link.routes.insert(route, Route { peer: from, vport });
@@ -457,6 +475,116 @@ pub(super) fn close_listen_socket(state: &mut State, key: EndpointKey, handle: H
         }
     }
     pump(state, key, now);
+}
+
+/// How much worse than the relay path (round trip) a direct path may be and still be taken.
+const DIRECT_PREFERENCE_USEC: i64 = 10_000;
+
+/// `P2P_TRANSPORT_ICE_ENABLE` bits (`k_nSteamNetworkingConfig_P2P_Transport_ICE_Enable_*`).
+mod ice {
+    pub const PRIVATE: i32 = 2;
+    pub const PUBLIC: i32 = 4;
+}
+
+/// Whether `address` is a private (LAN, loopback, link-local) address rather than a public one.
+fn is_private(address: SocketAddr) -> bool {
+    match address.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_private() || ip.is_loopback() || ip.is_link_local(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Whether ICE mask `mask` lets `address` be used as a direct path.
+fn ice_allows(mask: i32, address: SocketAddr) -> bool {
+    route_of(address).is_none() && mask & if is_private(address) { ice::PRIVATE } else { ice::PUBLIC } != 0
+}
+
+/// Where this side can be reached directly: the P2P socket's port on the local address that
+/// routes to the relay, and the address the relay sees (behind a NAT, the public one).
+fn candidates(ep: &super::udp::UdpEndpoint) -> Vec<SocketAddr> {
+    let Some(link) = ep.relay.as_ref() else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Ok(local) = ep.local_addr() {
+        let probe = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))
+            .and_then(|s| s.connect(link.relay).and_then(|()| s.local_addr()));
+        if let Ok(routed) = probe
+            && !routed.ip().is_unspecified()
+        {
+            out.push(SocketAddr::new(routed.ip(), local.port()));
+        }
+    }
+    out.extend(link.observed);
+    out.dedup();
+    out
+}
+
+/// A relayed connection is established: note its relay path as the one to fall back to, and
+/// offer our direct addresses if ICE is enabled for it.
+pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle) {
+    let mask =
+        state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE));
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(relayed) = ep.endpoint.peer_address(id).filter(|a| route_of(*a).is_some()) else { return };
+    ep.endpoint.set_fallback_path(id, relayed);
+    let offer: Vec<SocketAddr> = candidates(ep).into_iter().filter(|&a| ice_allows(mask, a)).collect();
+    if !offer.is_empty() {
+        tracing::debug!(id, ?offer, "offering direct paths");
+        ep.endpoint.send_candidates(id, &offer);
+    }
+}
+
+/// The peer offered direct addresses: check those our ICE setting allows.
+pub(super) fn on_candidates(state: &mut State, key: EndpointKey, id: ConnectionId, addresses: &[SocketAddr], now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(&handle) = ep.handles.get(&id) else { return };
+    let mask =
+        state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE));
+    for &address in addresses.iter().filter(|&&a| ice_allows(mask, a)) {
+        ep.endpoint.probe_path(now, id, address);
+    }
+}
+
+/// A direct path answered after `rtt_usec`: take it if it scores better than the relay path.
+pub(super) fn on_path_validated(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    address: SocketAddr,
+    rtt_usec: u64,
+    now: u64,
+) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(&handle) = ep.handles.get(&id) else { return };
+    let Some(conn) = state.connections.get(&handle) else { return };
+    if ep.endpoint.peer_address(id).and_then(route_of).is_none() {
+        return; // already direct
+    }
+    let penalty = |id: i32| i64::from(conn.config.int32(id).max(0)) * 1000;
+    let relay_rtt = ep.endpoint.session(id).and_then(|s| s.stats().smoothed_rtt_usec).unwrap_or(u64::MAX / 4) as i64;
+    let direct = rtt_usec as i64 + penalty(crate::config::ids::P2P_TRANSPORT_ICE_PENALTY);
+    // A direct path takes load off the relay, so it wins anything closer than this.
+    let relayed = relay_rtt + penalty(crate::config::ids::P2P_TRANSPORT_SDR_PENALTY) + DIRECT_PREFERENCE_USEC;
+    tracing::info!(id, %address, direct, relayed, "direct path works");
+    if direct <= relayed {
+        ep.endpoint.switch_path(now, id, address);
+    }
+}
+
+/// Which path a relayed connection uses, for the detailed status.
+pub(super) fn path_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
+    let Some(ep) = state.endpoints.get(&key) else { return String::new() };
+    let (Some(link), Some(peer)) = (ep.relay.as_ref(), ep.endpoint.peer_address(id)) else { return String::new() };
+    let ping = ep
+        .endpoint
+        .session(id)
+        .and_then(|s| s.stats().smoothed_rtt_usec)
+        .map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0));
+    match route_of(peer) {
+        Some(_) => format!("Path: relayed via {} (ping {ping})\n", link.relay),
+        None => format!("Path: direct to {peer} (ping {ping})\n"),
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,10 @@ pub(super) struct UdpEndpoint {
 }
 
 impl UdpEndpoint {
+    pub(super) fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.sender.local_addr()
+    }
+
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
@@ -721,14 +725,22 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                     let _ = session.send_message(now, lane, &data, flags);
                 }
             }
+            if role == Role::P2P {
+                super::p2p::on_connected(state, key, id, handle);
+            }
             if role != Role::Pair {
                 state.post_status_change(handle, old);
             }
         }
+        EndpointEvent::Candidates { id, addresses } => super::p2p::on_candidates(state, key, id, &addresses, now),
+        EndpointEvent::PathValidated { id, address, rtt_usec } => {
+            super::p2p::on_path_validated(state, key, id, address, rtt_usec, now)
+        }
         EndpointEvent::PathChanged { id, address } => {
-            // The peer moved (NAT rebinding) and proved it: report where it is now.
+            // The peer moved (NAT rebinding) and proved it, or a P2P connection changed path:
+            // report where it is now (a relayed peer's address stays unknown).
             if let Some(conn) = handle_of(state, key, id).and_then(|h| state.connections.get_mut(&h)) {
-                conn.remote_address = Some(address);
+                conn.remote_address = super::p2p::route_of(address).is_none().then_some(address);
                 if matches!(conn.remote_identity, Identity::Ip(_)) {
                     conn.remote_identity = Identity::Ip(address);
                 }
@@ -907,13 +919,14 @@ pub(super) fn session_status(
 pub(super) fn congestion_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
     let Some(session) = state.endpoints.get(&key).and_then(|ep| ep.endpoint.session(id)) else { return String::new() };
     let cc = session.congestion();
-    format!(
-        "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
-        session.send_rate(),
-        cc.window(),
-        cc.bandwidth(),
-        cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
-        cc.loss_rate() * 100.0,
-        cc.phase(),
-    )
+    super::p2p::path_summary(state, key, id)
+        + &format!(
+            "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
+            session.send_rate(),
+            cc.window(),
+            cc.bandwidth(),
+            cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
+            cc.loss_rate() * 100.0,
+            cc.phase(),
+        )
 }
