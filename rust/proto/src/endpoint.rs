@@ -608,7 +608,11 @@ impl Endpoint {
         if address == conn.peer || conn.probes.len() >= MAX_PROBES || conn.probes.iter().any(|p| p.address == address) {
             return;
         }
-        conn.probes.push(PathProbe::new(address, now, false));
+        // The first challenge waits a moment, so the peer's own first packets towards us (its
+        // NAT openers) go out before ours arrive.
+        let mut probe = PathProbe::new(address, now, false);
+        probe.retry_at = now + PATH_RETRY_USEC;
+        conn.probes.push(probe);
         self.mark(id);
     }
 

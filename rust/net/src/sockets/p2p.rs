@@ -536,12 +536,19 @@ pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId
 }
 
 /// The peer offered direct addresses: check those our ICE setting allows.
+///
+/// Each check starts with an *opener*: a one-byte datagram with a TTL of 2, enough to leave
+/// our own NAT (which then maps our socket to the peer's address) but not to reach the peer's
+/// NAT. A NAT that meets a packet from an address it has no mapping for yet notes the flow
+/// (Linux's conntrack does) and would later give our peer's own outgoing packets another port;
+/// openers first and challenges a moment later let both NATs map before anything crosses.
 pub(super) fn on_candidates(state: &mut State, key: EndpointKey, id: ConnectionId, addresses: &[SocketAddr], now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     let Some(&handle) = ep.handles.get(&id) else { return };
     let mask =
         state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE));
     for &address in addresses.iter().filter(|&&a| ice_allows(mask, a)) {
+        ep.send_opener(address);
         ep.endpoint.probe_path(now, id, address);
     }
 }

@@ -58,6 +58,17 @@ impl UdpEndpoint {
         self.sender.local_addr()
     }
 
+    /// A one-byte datagram to `to` that dies two hops out: it opens our NAT's mapping towards
+    /// `to` without reaching `to`'s NAT (see `p2p::on_candidates`). Endpoints ignore it.
+    pub(super) fn send_opener(&self, to: SocketAddr) {
+        const OPENER_TTL: u32 = 2;
+        let previous = self.sender.ttl().unwrap_or(64);
+        if self.sender.set_ttl(OPENER_TTL).is_ok() {
+            let _ = self.sender.send_to(&[0], to);
+            let _ = self.sender.set_ttl(previous);
+        }
+    }
+
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
