@@ -43,7 +43,7 @@ fn can_run() -> Result<(), String> {
             "ip netns add {probe} && ip netns exec {probe} nft add table ip t; r=$?; ip netns del {probe}; exit $r"
         ))
         .output()
-        .map_or(false, |o| o.status.success());
+        .is_ok_and(|o| o.status.success());
     if !ok {
         return Err("this kernel does not allow network namespaces with nftables NAT".into());
     }
