@@ -10,7 +10,7 @@ cd "$HERE/fuzz"
 SECONDS_EACH=${1:-30}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(wire session handshake datagram certificate)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(wire session handshake datagram certificate relay_messages)
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz.sh: no nightly toolchain here; skipping libFuzzer runs (cargo test covers the targets on stable)"
   exit 0

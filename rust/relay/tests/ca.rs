@@ -149,6 +149,14 @@ fn a_flood_of_handshake_requests_costs_the_ca_no_state() {
         }
     });
     assert_eq!(server.connection_count(), 0, "unproven addresses get CHALLENGEs, never state");
+    // Never an amplifier: what an unproven address gets back is smaller than what it sent.
+    flooder.set_nonblocking(true).unwrap();
+    let (mut answers, mut buf) = (0, [0u8; 2048]);
+    while let Ok(len) = flooder.recv(&mut buf) {
+        assert!(len < 128, "an answer of {len} bytes to a 128-byte REQUEST");
+        answers += 1;
+    }
+    assert!(answers > 0, "the flood was answered (with CHALLENGEs)");
     // And the CA still serves an honest client at once.
     let (private, _) = generate_static_keypair();
     let honest = rt.spawn(request_certificate(ca, private, 480, Duration::from_secs(5)));
