@@ -89,6 +89,8 @@ const MAX_PROBES: usize = 8;
 pub const MAX_CANDIDATES: usize = 8;
 /// Nothing heard for this long on a path other than the fallback path: go back to it.
 const FALLBACK_AFTER_USEC: u64 = 3_000_000;
+/// Keepalive on a path other than the fallback path (well inside FALLBACK_AFTER_USEC).
+const PATH_KEEPALIVE_USEC: u64 = 1_000_000;
 /// Bytes the DATA header and the AEAD tag add to a session packet.
 pub const DATA_OVERHEAD: usize = SEALED_HEADER + TAG_LEN;
 
@@ -583,8 +585,12 @@ impl Endpoint {
     ) {
         conn.peer = address;
         conn.probes.retain(|p| p.address != address);
+        // Off its fallback path, a connection keeps the path it is on checked every second,
+        // so that it notices within FALLBACK_AFTER_USEC when it breaks, idle or not.
+        let off_fallback = conn.fallback.is_some_and(|f| f != address);
         if let Phase::Established { session, .. } = &mut conn.phase {
             session.on_path_changed(now);
+            session.set_keepalive_override(off_fallback.then_some(PATH_KEEPALIVE_USEC));
         }
         events.push_back(EndpointEvent::PathChanged { id, address });
     }

@@ -100,7 +100,9 @@ pub struct SessionConfig {
     pub recv_max_segments_per_packet: usize,
     /// Silence after which the connection is declared dead (GNS `TimeoutConnected`).
     pub idle_timeout_usec: u64,
-    /// Quiet time after which a keepalive ping is sent.
+    /// Time without hearing from the peer after which a keepalive ping is sent (at most half
+    /// the idle timeout, so a live peer always answers in time). An unanswered ping is repeated
+    /// by the probe timeout, with backoff, until the idle timeout.
     pub keepalive_usec: u64,
 }
 
@@ -121,7 +123,9 @@ impl Default for SessionConfig {
             recv_max_message_size: 512 * 1024,
             recv_max_segments_per_packet: 1300,
             idle_timeout_usec: 10 * MICROS_PER_SEC,
-            keepalive_usec: MICROS_PER_SEC,
+            // GNS's k_usecKeepAliveIntervalActive. With GNS's 10 s TimeoutConnected the half-
+            // timeout cap makes it 5 s: an idle connection costs a ping and an ack per 5 s.
+            keepalive_usec: 10 * MICROS_PER_SEC,
         }
     }
 }
@@ -439,6 +443,8 @@ pub struct Session {
     unacked_eliciting: u32,
     largest_received_at: u64,
     last_received: u64,
+    /// See [`Session::set_keepalive_override`].
+    keepalive_override: Option<u64>,
     last_sent: u64,
     recv_lanes: HashMap<u16, RecvLane>,
     /// Lowest packet number received and how many distinct ones arrived, for local quality.
@@ -489,6 +495,7 @@ impl Session {
             unacked_eliciting: 0,
             largest_received_at: now,
             last_received: now,
+            keepalive_override: None,
             last_sent: now,
             recv_lanes: HashMap::new(),
             first_received: None,
@@ -1302,7 +1309,7 @@ impl Session {
             self.pto_deadline(),
             Some(self.last_received + self.config.idle_timeout_usec),
             // With packets in flight the probe timeout covers silence; otherwise a keepalive.
-            self.sent.is_empty().then(|| self.last_sent.max(self.last_received) + self.config.keepalive_usec),
+            self.sent.is_empty().then(|| self.last_received + self.keepalive_interval()),
         ]
         .into_iter()
         .flatten()
@@ -1332,6 +1339,18 @@ impl Session {
         next
     }
 
+    /// How long without hearing from the peer before a keepalive ping.
+    fn keepalive_interval(&self) -> u64 {
+        self.keepalive_override.unwrap_or(self.config.keepalive_usec).min(self.config.idle_timeout_usec / 2).max(1)
+    }
+
+    /// Keep the path checked more often than the configured keepalive (`Some`), or go back to
+    /// it (`None`): a connection on a path it may need to leave (a direct P2P path) wants to
+    /// notice silence within seconds, idle or not.
+    pub fn set_keepalive_override(&mut self, usec: Option<u64>) {
+        self.keepalive_override = usec;
+    }
+
     pub fn handle_timeout(&mut self, now: u64) {
         if !self.is_connected() {
             return;
@@ -1353,7 +1372,7 @@ impl Session {
             self.pto_count += 1;
             self.ping_pending = true;
         }
-        if self.sent.is_empty() && now >= self.last_sent.max(self.last_received) + self.config.keepalive_usec {
+        if self.sent.is_empty() && now >= self.last_received + self.keepalive_interval() {
             self.ping_pending = true;
         }
     }

@@ -9,8 +9,9 @@ use steamnet_proto::cert::{Authority, to_hex};
 use steamnet_relay::authority::{CaService, DEFAULT_LIFETIME_SECS, Registry};
 use steamnet_relay::keyfile;
 
-/// steamnet's own Steam backend. With no subcommand it serves the certificate authority (CA)
-/// on UDP; `ca` signs certificate requests offline and prints the CA's public key.
+/// steamnet's own Steam backend. With no subcommand it serves, on one UDP port, the
+/// certificate authority (CA) and the P2P relay (rendezvous by Steam ID and virtual port, and
+/// forwarding); `ca` signs certificate requests offline and prints the CA's public key.
 #[derive(Parser)]
 #[command(name = "steamnet-relay", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -70,6 +71,9 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     ca: CaArgs,
+    /// Bytes per second each relay session may forward (MiB/s).
+    #[arg(long, default_value_t = steamnet_relay::server::DEFAULT_SESSION_RATE / (1024 * 1024))]
+    session_rate_mib: u64,
     /// Log filter level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: tracing::Level,
@@ -123,8 +127,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let server = steamnet_relay::server::RelayServer::bind(args.listen, service)
+                let mut server = steamnet_relay::server::RelayServer::bind(args.listen, service)
                     .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+                server.session_rate = args.session_rate_mib.saturating_mul(1024 * 1024).max(1);
                 let bound = server.local_addr().unwrap_or(args.listen);
                 // Tests and scripts read these two lines.
                 println!("steamnet-relay: CA public key {}", to_hex(&server.public_key()));

@@ -177,7 +177,7 @@ fn a_lost_close_is_repeated_when_the_peer_speaks() {
     drop(close); // lost on the way
     assert!(p.run_until(30 * SECOND, |p| !p.b.is_connected()));
     assert_eq!(p.b.state(), &SessionState::ClosedByPeer { reason: 1011, text: "gone".into() });
-    assert!(p.now < 5 * SECOND, "heard at the peer's next keepalive, not its timeout: {} us", p.now);
+    assert!(p.now < 6 * SECOND, "heard at the peer's next keepalive (half the timeout), not its timeout: {} us", p.now);
 }
 
 #[test]
@@ -185,7 +185,10 @@ fn silence_times_out_and_keepalives_prevent_it() {
     // Both sides idle on a working link: keepalives keep it alive.
     let mut p = pair(LinkConfig::default());
     assert!(!p.run_until(30 * SECOND, |p| !p.a.is_connected() || !p.b.is_connected()));
-    assert!(p.a.stats().packets_sent >= 20, "keepalives flowed");
+    // A ping and its acknowledgement per half timeout (5 s), from each side at worst (on this
+    // lag-free link both sides' timers fire together), not a stream of them.
+    let sent = p.a.stats().packets_sent + p.b.stats().packets_sent;
+    assert!((6..=30).contains(&sent), "keepalives flowed, sparingly: {sent} packets in 30 s");
     // A link that drops everything: the configured timeout.
     let mut p = pair(LinkConfig { loss: 1.0, ..Default::default() });
     p.a.send_message(0, 0, b"lost", flags::RELIABLE | flags::NO_NAGLE).unwrap();
