@@ -150,7 +150,8 @@ def gen_steam_shim(contract, extensions):
         "extends Node",
         "",
     ]
-    for sig in contract["signals"]:
+    signals = contract["signals"] + extensions.get("signals", [])
+    for sig in signals:
         args = ", ".join(f"{a['name']}: {a['type']}" for a in sig["args"])
         out.append(f"signal {sig['name']}({args})")
     out.append("")
@@ -169,7 +170,7 @@ def gen_steam_shim(contract, extensions):
         "\t\treturn",
         "\t_sockets = Engine.get_singleton(&\"SteamNetworkingSockets\")",
     ]
-    for sig in contract["signals"]:
+    for sig in signals:
         names = [a["name"] for a in sig["args"]]
         out.append(f"\t_sockets.{sig['name']}.connect(func({', '.join(names)}): {sig['name']}.emit({', '.join(names)}))")
     out += [

@@ -28,6 +28,8 @@ const COVERED := [
 	# steamnet extension; it takes no input. The authentication calls' bad input (and this one's
 	# answers) are in test_authentication.
 	"getIdentity",
+	# Networking Utils' relay readiness (no input; answers checked in test_p2p).
+	"initRelayNetworkAccess", "getRelayNetworkStatus",
 ]
 
 

@@ -7,6 +7,20 @@ func _my_id() -> int:
 	return int(S.getIdentity().trim_prefix("steamid:"))
 
 
+func test_relay_network_access_reports_readiness() -> void:
+	var seen: Array = []
+	var on_relay := func(available: int, _ping: int, _config: int, relay: int, message: String):
+		seen.append([available, relay, message])
+	S.relay_network_status.connect(on_relay)
+	check_eq(S.call("initRelayNetworkAccess"), null, "initRelayNetworkAccess returns nothing")
+	check(await until(func(): return S.getRelayNetworkStatus() == S.NETWORKING_AVAILABILITY_CURRENT), "the relay link comes up: %s" % [seen])
+	await frames(1)
+	S.relay_network_status.disconnect(on_relay)
+	check(seen.size() >= 1 and seen[-1][0] == S.NETWORKING_AVAILABILITY_CURRENT, "relay_network_status reported it: %s" % [seen])
+	if seen.size() >= 1:
+		check(str(seen[-1][2]).contains("relay"), "with a message: %s" % seen[-1][2])
+
+
 func test_connect_p2p_to_a_listen_socket_by_identity() -> void:
 	var listen := track_listen_socket(S.createListenSocketP2P(5, {}))
 	check(listen != 0, "createListenSocketP2P")
@@ -28,7 +42,10 @@ func test_connect_p2p_to_a_listen_socket_by_identity() -> void:
 	track_connection(incoming[0])
 	var info: Dictionary = S.getConnectionInfo(caller)
 	check_eq(info.get("identity"), me, "the listener's verified identity")
-	check_eq(info.get("remote_address"), "::", "a relayed peer's address is not shown")
+	var path: String = S.getConnectionRealTimeStatus(caller, 0)["connection_status"].get("path", "")
+	check(path == "relayed" or path == "direct", "real-time status names the path: " + path)
+	if path == "relayed":
+		check_eq(info.get("remote_address"), "::", "a relayed peer's address is not shown")
 	S.sendMessageToConnection(caller, "through the relay".to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
 	var got := []
 	check(await until(func():

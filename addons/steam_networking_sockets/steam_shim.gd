@@ -11,6 +11,7 @@ extends Node
 signal network_connection_status_changed(connect_handle: int, connection: Dictionary, old_state: int)
 signal network_authentication_status(available: int, debug_message: String)
 signal fake_ip_result(result: int, identity: int, fake_ip: String, port_list: Array)
+signal relay_network_status(available: int, ping_measurement: int, available_config: int, available_relay: int, debug_message: String)
 
 const MAX_STEAM_PACKET_SIZE := 524288
 const NET_POLL_GROUP_INVALID := 0
@@ -362,6 +363,7 @@ func _init() -> void:
 	_sockets.network_connection_status_changed.connect(func(connect_handle, connection, old_state): network_connection_status_changed.emit(connect_handle, connection, old_state))
 	_sockets.network_authentication_status.connect(func(available, debug_message): network_authentication_status.emit(available, debug_message))
 	_sockets.fake_ip_result.connect(func(result, identity, fake_ip, port_list): fake_ip_result.emit(result, identity, fake_ip, port_list))
+	_sockets.relay_network_status.connect(func(available, ping_measurement, available_config, available_relay, debug_message): relay_network_status.emit(available, ping_measurement, available_config, available_relay, debug_message))
 
 
 ## GodotSteam games call this every frame; steamnet also pumps callbacks on its own.
@@ -584,3 +586,11 @@ func setDebugOutputFunction(detail_level: int) -> void:
 
 func getIdentity() -> String:
 	return _sockets.getIdentity()
+
+
+func initRelayNetworkAccess() -> void:
+	_sockets.initRelayNetworkAccess()
+
+
+func getRelayNetworkStatus() -> int:
+	return _sockets.getRelayNetworkStatus()

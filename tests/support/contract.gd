@@ -55,6 +55,12 @@ static func extension_methods() -> Dictionary:
 	return out
 
 
+## The extension signals (Networking Utils' relay_network_status), checked like contract signals.
+static func extension_signals() -> Array:
+	var parsed: Variant = JSON.parse_string(FileAccess.get_file_as_string(EXTENSIONS_PATH))
+	return parsed.get("signals", []) if parsed is Dictionary else []
+
+
 static func omitted_methods(contract: Dictionary) -> Array:
 	var out := []
 	for m in contract.get("methods", []):
@@ -94,12 +100,20 @@ static func return_keys(contract: Dictionary, method: String) -> Array:
 	return keys.map(func(k): return k["name"]) + EXTRA_RETURN_KEYS.get(method, [])
 
 
-## Keys of a nested Dictionary in a method's result, e.g. connection_status.
+## Keys steamnet adds to a nested Dictionary of a method's result ("method/key").
+const EXTRA_NESTED_KEYS := {
+	"getConnectionRealTimeStatus/connection_status": ["path"],
+}
+
+
+## Keys of a nested Dictionary in a method's result, e.g. connection_status, with steamnet's
+## extension keys.
 static func nested_keys(contract: Dictionary, method: String, key: String) -> Array:
 	var m: Dictionary = implemented_methods(contract).get(method, {})
 	for k in m.get("returns", {}).get("keys", []):
 		if k["name"] == key:
-			return k.get("keys", k.get("item_keys", [])).map(func(x): return x["name"])
+			var names: Array = k.get("keys", k.get("item_keys", [])).map(func(x): return x["name"])
+			return names + EXTRA_NESTED_KEYS.get(method + "/" + key, [])
 	return []
 
 

@@ -70,6 +70,17 @@ pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
                 let args = [(availability as i64).to_variant(), GString::from(text.as_str()).to_variant()];
                 object.emit_signal("network_authentication_status", &args);
             }
+            Event::RelayNetworkStatus(status) => {
+                let text: String = status.debug_message.chars().take(MAX_SIGNAL_DEBUG_CHARS).collect();
+                let args = [
+                    (status.available as i64).to_variant(),
+                    (status.ping_measurement as i64).to_variant(),
+                    (status.available_config as i64).to_variant(),
+                    (status.available_relay as i64).to_variant(),
+                    GString::from(text.as_str()).to_variant(),
+                ];
+                object.emit_signal("relay_network_status", &args);
+            }
             Event::FakeIpResult { result, identity, fake_ip, ports } => {
                 let mut port_list = VarArray::new();
                 for port in ports {
@@ -91,7 +102,9 @@ pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
 pub fn disconnect_all(singleton: Gd<SteamNetworkingSockets>) {
     drop(singleton.bind().sockets.drain_events());
     let mut object = singleton.upcast::<Object>();
-    for signal in ["network_connection_status_changed", "network_authentication_status", "fake_ip_result"] {
+    for signal in
+        ["network_connection_status_changed", "network_authentication_status", "fake_ip_result", "relay_network_status"]
+    {
         for connection in object.get_signal_connection_list(signal).iter_shared() {
             if let Some(callable) = connection.get("callable") {
                 object.disconnect(signal, &callable.to::<Callable>());
@@ -143,6 +156,17 @@ impl SteamNetworkingSockets {
     /// A `beginAsyncRequestFakeIP` request finished.
     #[signal]
     fn fake_ip_result(result: i64, identity: i64, fake_ip: GString, port_list: VarArray);
+
+    /// steamnet extension (Networking Utils' signal, `SteamRelayNetworkStatus_t`): the link to
+    /// the relay changed state (NETWORKING_AVAILABILITY_* values and why).
+    #[signal]
+    fn relay_network_status(
+        available: i64,
+        ping_measurement: i64,
+        available_config: i64,
+        available_relay: i64,
+        debug_message: GString,
+    );
 
     // ----- connections ----------------------------------------------------------------------
 
@@ -275,6 +299,8 @@ impl SteamNetworkingSockets {
                     put(&mut s, "pending_reliable", status.pending_reliable as i64);
                     put(&mut s, "sent_unacknowledged_reliable", status.sent_unacked_reliable as i64);
                     put(&mut s, "queue_time", status.queue_time_usec);
+                    // steamnet extension: "direct", "relayed" (P2P through the relay) or "local".
+                    put(&mut s, "path", GString::from(status.path));
                 }
                 put(&mut d, "connection_status", s);
                 let mut lanes_array = VarArray::new();
@@ -564,6 +590,20 @@ impl SteamNetworkingSockets {
         put(&mut d, "response", result.is_ok());
         put(&mut d, "error", GString::from(result.err().unwrap_or_default().as_str()));
         d
+    }
+
+    /// steamnet extension (Networking Utils): get a certificate if needed and connect to the
+    /// relay now, so the first P2P call does not wait. Progress emits relay_network_status.
+    #[func(rename = initRelayNetworkAccess)]
+    fn init_relay_network_access(&self) {
+        self.sockets.init_relay_network_access();
+    }
+
+    /// steamnet extension (Networking Utils): readiness of the link to the relay, a
+    /// NETWORKING_AVAILABILITY_* value.
+    #[func(rename = getRelayNetworkStatus)]
+    fn get_relay_network_status(&self) -> i64 {
+        self.sockets.relay_network_status() as i64
     }
 
     /// steamnet extension (GNS's `GetIdentity`, which GodotSteam no longer binds): this

@@ -30,4 +30,31 @@ pub enum Event {
     AuthenticationStatus { availability: i32, debug_message: String },
     /// `fake_ip_result`.
     FakeIpResult { result: i32, identity: u64, fake_ip: String, ports: [u16; 8] },
+    /// `relay_network_status` (Networking Utils): the link to the relay changed state.
+    RelayNetworkStatus(RelayStatus),
+}
+
+/// `SteamRelayNetworkStatus_t`, as this relay network has it: one relay, so `available_relay`
+/// is the link to it, `ping_measurement` whether its round trip is known, and `available_config`
+/// whether its address could be worked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayStatus {
+    pub available: i32,
+    pub ping_measurement: i32,
+    pub available_config: i32,
+    pub available_relay: i32,
+    pub debug_message: String,
+}
+
+impl Default for RelayStatus {
+    fn default() -> Self {
+        let never = crate::types::availability::NEVER_TRIED;
+        RelayStatus {
+            available: never,
+            ping_measurement: never,
+            available_config: never,
+            available_relay: never,
+            debug_message: String::new(),
+        }
+    }
 }

@@ -25,7 +25,7 @@ pub mod types;
 
 pub use address::{format_ip, format_ip_port, parse_ip_port};
 pub use config::{ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig};
-pub use events::{ConnectionInfo, Event};
+pub use events::{ConnectionInfo, Event, RelayStatus};
 pub use identity::Identity;
 pub use sockets::{LaneStatus, RealTimeStatus, ReceivedMessage, Sockets};
 pub use types::*;

@@ -62,6 +62,8 @@ pub struct RealTimeStatus {
     pub pending_reliable: i32,
     pub sent_unacked_reliable: i32,
     pub queue_time_usec: i64,
+    /// steamnet extension: the path in use, `"direct"`, `"relayed"` (P2P) or `"local"` (a pair).
+    pub path: &'static str,
 }
 
 /// `SteamNetConnectionRealTimeLaneStatus_t`.
@@ -216,6 +218,8 @@ struct State {
     next_seq: u64,
     /// Identity key, certificate and authentication status.
     auth: auth::AuthState,
+    /// The link to the relay, as `getRelayNetworkStatus` reports it.
+    relay_status: crate::events::RelayStatus,
     /// UDP sockets and their protocol endpoints.
     endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
     next_endpoint_key: udp::EndpointKey,
@@ -708,6 +712,10 @@ impl Sockets {
                 pending_reliable: stats.pending_reliable_bytes.min(i32::MAX as u64) as i32,
                 sent_unacked_reliable: stats.sent_unacked_reliable_bytes.min(i32::MAX as u64) as i32,
                 queue_time_usec: stats.queue_time_usec as i64,
+                path: match p2p::relayed(&state, endpoint, id) {
+                    Some(true) => "relayed",
+                    _ => "direct",
+                },
             };
             return Ok((status, lane_status));
         }
@@ -727,6 +735,7 @@ impl Sockets {
             pending_reliable: 0,
             sent_unacked_reliable: 0,
             queue_time_usec: 0,
+            path: "local",
         };
         Ok((status, vec![LaneStatus::default(); lanes]))
     }

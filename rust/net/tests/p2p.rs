@@ -284,6 +284,7 @@ fn connections_move_to_a_direct_path_without_losing_a_message() {
     wait_until(|| is_direct(&caller, c) && is_direct(&listener, s));
     let status = caller.detailed_status(c).unwrap();
     assert!(status.contains("Path: direct"), "{status}");
+    assert_eq!(caller.real_time_status(c, 0).unwrap().0.path, "direct");
     let info = listener.connection_info(s).unwrap();
     assert!(info.remote_address.starts_with("127."), "the direct peer's address: {}", info.remote_address);
 }
@@ -313,4 +314,29 @@ fn ice_disabled_or_penalised_stays_relayed() {
     assert!(!is_direct(&caller, c1) && !is_direct(&listener, s1), "ICE disabled on one side: relayed");
     assert!(!is_direct(&caller, c2) && !is_direct(&listener, s2), "a 100 s ICE penalty: relayed");
     assert!(caller.detailed_status(c1).unwrap().contains("Path: relayed"));
+    assert_eq!(caller.real_time_status(c1, 0).unwrap().0.path, "relayed");
+}
+
+#[test]
+fn relay_network_status_follows_the_link() {
+    let mut relay = TestRelay::start("status");
+    let sockets = relay.sockets();
+    assert_eq!(sockets.relay_network_status(), availability::NEVER_TRIED);
+    sockets.init_relay_network_access();
+    let statuses = |sockets: &Sockets, until: i32| {
+        wait_for(sockets, |e| match e {
+            Event::RelayNetworkStatus(s) if s.available == until => Some(s.clone()),
+            _ => None,
+        })
+    };
+    let up = statuses(&sockets, availability::CURRENT);
+    assert!(up.debug_message.contains(&relay.address.to_string()), "{up:?}");
+    assert_eq!(sockets.relay_network_status(), availability::CURRENT);
+    // A listener keeps reconnecting when the relay goes away; the status says so.
+    sockets.set_global_config_value(25, &ConfigInput::Int(3000)).unwrap();
+    let listen = sockets.create_listen_socket_p2p(0, &[]);
+    assert_ne!(listen, 0);
+    relay.kill();
+    let down = statuses(&sockets, availability::RETRYING);
+    assert!(down.debug_message.contains("reconnecting"), "{down:?}");
 }

@@ -179,6 +179,8 @@ enum LinkNews {
     Datagram(u32, Vec<u8>),
     /// The link is gone, with why.
     Lost(String),
+    /// The link is up.
+    Up(String),
 }
 
 /// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
@@ -201,6 +203,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             EndpointEvent::Connected { .. } => {
                 link.up = true;
                 tracing::info!(relay = %link.relay, "relay link up");
+                news.push(LinkNews::Up(format!("Connected to the relay at {}.", link.relay)));
                 let mut messages: Vec<Vec<u8>> =
                     link.listening.keys().map(|&vport| RelayMessage::Listen { vport }.encode()).collect();
                 messages.append(&mut link.waiting);
@@ -247,6 +250,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 }
             }
             LinkNews::Lost(why) => lose_link(state, key, why, now),
+            LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
         }
     }
 }
@@ -263,10 +267,12 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     link.up = false;
     link.routes.clear();
     link.calling.clear();
-    if !link.listening.is_empty() {
+    let retrying = !link.listening.is_empty();
+    if retrying {
         // Listeners stay reachable: keep trying (each attempt takes up to TIMEOUT_INITIAL).
         link.start(now);
     }
+    let relay = link.relay;
     let ended: Vec<(ConnectionId, Handle)> = ep.handles.iter().map(|(&id, &h)| (id, h)).collect();
     for &(id, _) in &ended {
         ep.endpoint.close(id, 0, "", false);
@@ -282,6 +288,12 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
             state.post_status_change(handle, old);
         }
     }
+    let (status, next) = if retrying {
+        (availability::RETRYING, "reconnecting")
+    } else {
+        (availability::FAILED, "P2P calls connect again")
+    };
+    state.set_relay_status(status, format!("Relay at {relay}: {why}; {next}."));
 }
 
 fn truncate_debug(text: &str) -> String {
@@ -297,7 +309,58 @@ pub(super) fn p2p_endpoint_config(mut config: EndpointConfig) -> EndpointConfig 
     config
 }
 
+impl State {
+    /// The relay link's state changed: `getRelayNetworkStatus` and `relay_network_status`.
+    fn set_relay_status(&mut self, relay: i32, message: String) {
+        let status = crate::events::RelayStatus {
+            available: relay,
+            // One relay: its round trip is measured by the link itself once it is up.
+            ping_measurement: relay,
+            available_config: availability::CURRENT,
+            available_relay: relay,
+            debug_message: message,
+        };
+        if self.relay_status != status {
+            tracing::info!(relay, message = %status.debug_message, "relay network status");
+            self.relay_status = status.clone();
+            self.events.push(Event::RelayNetworkStatus(status));
+        }
+    }
+}
+
 impl Sockets {
+    /// `InitRelayNetworkAccess`: get a certificate if needed and connect to the relay now,
+    /// so the first P2P call does not wait for it. Progress posts `relay_network_status`.
+    pub fn init_relay_network_access(&self) {
+        let auth = self.p2p_authentication();
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let result = auth.and_then(|()| self.p2p_endpoint(&mut state, now));
+        if let Err(why) = result {
+            let failure = crate::events::RelayStatus {
+                available: availability::FAILED,
+                ping_measurement: availability::FAILED,
+                available_config: availability::FAILED,
+                available_relay: availability::FAILED,
+                debug_message: why,
+            };
+            if state.relay_status != failure {
+                state.relay_status = failure.clone();
+                state.events.push(Event::RelayNetworkStatus(failure));
+            }
+        }
+    }
+
+    /// `GetRelayNetworkStatus`: the summary availability of the link to the relay.
+    pub fn relay_network_status(&self) -> i32 {
+        self.lock().relay_status.available
+    }
+
+    /// The whole `SteamRelayNetworkStatus_t`.
+    pub fn relay_network_status_details(&self) -> crate::events::RelayStatus {
+        self.lock().relay_status.clone()
+    }
+
     /// The P2P endpoint and its relay link, made on first use; `Err` says why not.
     fn p2p_endpoint(&self, state: &mut State, now: u64) -> Result<EndpointKey, String> {
         let authenticated = !state.auth.certificate.is_empty();
@@ -323,10 +386,14 @@ impl Sockets {
         let mut link = RelayLink::new(relay, static_key.clone(), &config);
         link.control.set_credentials(static_key, certificate, trust);
         link.control.set_unix_time(now, steamnet_relay::unix_now());
-        if authenticated {
+        let status = if authenticated {
             link.start(now);
-        }
+            (availability::ATTEMPTING, format!("Connecting to the relay at {relay}."))
+        } else {
+            (availability::WAITING, format!("Waiting for a certificate before connecting to the relay at {relay}."))
+        };
         ep.relay = Some(Box::new(link));
+        state.set_relay_status(status.0, status.1);
         Ok(key)
     }
 
@@ -416,7 +483,11 @@ pub(super) fn on_authentication(state: &mut State, now: u64, failure: Option<&st
     match failure {
         None => {
             if let Some(link) = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()) {
-                link.start(now);
+                let relay = link.relay;
+                if link.conn.is_none() {
+                    link.start(now);
+                    state.set_relay_status(availability::ATTEMPTING, format!("Connecting to the relay at {relay}."));
+                }
             }
             pump(state, key, now);
         }
@@ -577,6 +648,13 @@ pub(super) fn on_path_validated(
     if direct <= relayed {
         ep.endpoint.switch_path(now, id, address);
     }
+}
+
+/// For a P2P connection, whether it goes through the relay now (`None` for other connections).
+pub(super) fn relayed(state: &State, key: EndpointKey, id: ConnectionId) -> Option<bool> {
+    let ep = state.endpoints.get(&key)?;
+    ep.relay.as_ref()?;
+    Some(route_of(ep.endpoint.peer_address(id)?).is_some())
 }
 
 /// Which path a relayed connection uses, for the detailed status.
