@@ -52,11 +52,13 @@ set +e
 play anonymous --anonymous="$strict_port"; anonymous_status=$?
 play client --client="$server_port,$server_id,$strict_port"; client_status=$?
 mkdir -p "$WORK/offline"
-play offline --offline="$WORK/offline" & offline=$!
+# The offline instance keeps its identity where STEAMNET_IDENTITY_DIR says.
+STEAMNET_IDENTITY_DIR="$WORK/identity-elsewhere" play offline --offline="$WORK/offline" & offline=$!
 wait_line offline 's/^auth_game: offline \(request written\)$/\1/p' > /dev/null
 "$RELAY" ca sign --ca-key "$WORK/offline-ca.key" --in "$WORK/offline/request" --out "$WORK/offline/certificate.tmp"
 mv "$WORK/offline/certificate.tmp" "$WORK/offline/certificate"
 wait $offline; offline_status=$?
+[ -s "$WORK/identity-elsewhere/slot-0/identity.key" ] || { echo "auth_game: STEAMNET_IDENTITY_DIR was not used" >&2; offline_status=1; }
 wait $server; server_status=$?
 wait $strict; strict_status=$?
 set -e
