@@ -31,17 +31,7 @@ play() { # role-args... -> runs one instance, output in $WORK/<name>.log
   shift
   timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- "$@" > "$WORK/$name.log" 2>&1
 }
-wait_line() { # log sed-pattern -> prints the first capture once the line appears
-  local value=""
-  for _ in $(seq 1 300); do
-    value=$(sed -n "$2" "$WORK/$1.log" 2>/dev/null | head -1)
-    [ -n "$value" ] && { echo "$value"; return 0; }
-    sleep 0.1
-  done
-  cat "$WORK/$1.log" >&2
-  echo "auth_game: $1 never got there" >&2
-  return 1
-}
+wait_line() { wait_for_line "$WORK/$1.log" "$2"; } # role sed-script -> the first capture
 play server --server & server=$!
 play strict --strict & strict=$!
 server_line=$(wait_line server 's/^auth_game: server \([0-9]*\) listening on 127.0.0.1:\([0-9]*\)$/\1 \2/p')

@@ -10,13 +10,7 @@ WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --server > "$WORK/server.log" 2>&1 &
 server=$!
-port=""
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/^godotsteam_game: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/server.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$WORK/server.log"; echo "godotsteam_game: the server never listened" >&2; exit 1; }
+port=$(wait_for_line "$WORK/server.log" 's/^godotsteam_game: listening on 127.0.0.1:\([0-9]*\)$/\1/p')
 set +e
 timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --client="$port" > "$WORK/client.log" 2>&1
 client_status=$?

@@ -16,15 +16,10 @@ RELAY="$HERE/../../target/debug/steamnet-relay"
 unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
 
 chat() { # name -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
-  local name=$1 host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id="" status_host status_guest
+  local name=$1 host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id status_host status_guest
   timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --host > "$host_log" 2>&1 &
   local host=$!
-  for _ in $(seq 1 300); do
-    id=$(sed -n 's/^p2p_game: host \([0-9]*\) listening on virtual port 0$/\1/p' "$host_log")
-    [ -n "$id" ] && break
-    sleep 0.1
-  done
-  [ -n "$id" ] || { cat "$host_log"; echo "p2p_game ($name): the host never listened" >&2; return 1; }
+  id=$(wait_for_line "$host_log" 's/^p2p_game: host \([0-9]*\) listening on virtual port 0$/\1/p')
   set +e
   timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --guest="$id" > "$guest_log" 2>&1
   status_guest=$?
@@ -45,13 +40,8 @@ XDG_DATA_HOME="$WORK/zero" chat zero-config
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$RELAY" --listen "127.0.0.1:$port" --ca-key "$WORK/relay-ca.key" > "$WORK/relay.log" 2>&1 &
 relay=$!
-key=""
-for _ in $(seq 1 100); do
-  key=$(sed -n 's/^steamnet-relay: CA public key \([0-9a-f]*\)$/\1/p' "$WORK/relay.log")
-  grep -q "^steamnet-relay: listening on" "$WORK/relay.log" && [ -n "$key" ] && break
-  sleep 0.1
-done
-[ -n "$key" ] || { cat "$WORK/relay.log"; echo "p2p_game: steamnet-relay did not start" >&2; exit 1; }
+key=$(wait_for_line "$WORK/relay.log" 's/^steamnet-relay: CA public key \([0-9a-f]*\)$/\1/p')
+wait_for_line "$WORK/relay.log" 's/^steamnet-relay: \(listening\) on.*/\1/p' > /dev/null
 STEAMNET_RELAY="127.0.0.1:$port" STEAMNET_TRUSTED_CA_KEYS="$key" XDG_DATA_HOME="$WORK/relay" chat relay-process
 grep -q "relay session" "$WORK/relay.log" || { cat "$WORK/relay.log"; echo "p2p_game: the chat did not go through steamnet-relay" >&2; exit 1; }
 kill $relay

@@ -1,6 +1,10 @@
-# Sourced by the multi-process test scripts: lay out a Godot project in a scratch folder, with
-# the given files and the built addon beside them, registered without an editor import.
-#   WORK=$(scratch_project SOURCE_DIR FILE...)   # removed again by the caller's trap
+# Sourced by the multi-process test scripts.
+#   WORK=$(scratch_project SOURCE_DIR FILE...)   # a Godot project in a scratch folder, with the
+#                                                # given files and the built addon beside them,
+#                                                # registered without an editor import; the
+#                                                # caller's trap removes it
+#   value=$(wait_for_line LOG SED_SCRIPT)        # poll LOG (up to 30 s) until SED_SCRIPT prints
+#                                                # something, print that; else show LOG and fail
 scratch_project() {
   local src=$1 root work
   shift
@@ -13,4 +17,16 @@ scratch_project() {
   cp -r "$root/addons/steam_networking_sockets" "$work/addons/"
   echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$work/.godot/extension_list.cfg"
   echo "$work"
+}
+
+wait_for_line() {
+  local log=$1 script=$2 value=""
+  for _ in $(seq 1 300); do
+    value=$(sed -n "$script" "$log" 2>/dev/null | head -1)
+    [ -n "$value" ] && { echo "$value"; return 0; }
+    sleep 0.1
+  done
+  cat "$log" >&2
+  echo "$(basename "$log"): the expected line never came ($script)" >&2
+  return 1
 }

@@ -478,21 +478,11 @@ fn seal_data(crypto: &StatelessTransportState, remote_id: u32, packet: &[u8]) ->
     Some(d)
 }
 
-/// CANDIDATES body: count, then per address its family (4 or 6), IP and port.
+/// CANDIDATES body: count, then the addresses (see [`crate::address`]).
 fn encode_candidates(addresses: &[SocketAddr]) -> Vec<u8> {
     let mut body = vec![addresses.len() as u8];
-    for address in addresses {
-        match address.ip() {
-            std::net::IpAddr::V4(ip) => {
-                body.push(4);
-                body.extend_from_slice(&ip.octets());
-            }
-            std::net::IpAddr::V6(ip) => {
-                body.push(6);
-                body.extend_from_slice(&ip.octets());
-            }
-        }
-        body.extend_from_slice(&address.port().to_be_bytes());
+    for &address in addresses {
+        crate::address::put(&mut body, address);
     }
     body
 }
@@ -502,19 +492,9 @@ fn parse_candidates(body: &[u8]) -> Vec<SocketAddr> {
     let Some((&count, mut rest)) = body.split_first() else { return Vec::new() };
     let mut out = Vec::new();
     for _ in 0..usize::from(count).min(MAX_CANDIDATES) {
-        let len = match rest.first() {
-            Some(4) => 4,
-            Some(6) => 16,
-            _ => break,
-        };
-        let Some(entry) = rest.get(1..1 + len + 2) else { break };
-        let ip: std::net::IpAddr = if len == 4 {
-            <[u8; 4]>::try_from(&entry[..4]).expect("length checked").into()
-        } else {
-            <[u8; 16]>::try_from(&entry[..16]).expect("length checked").into()
-        };
-        out.push(SocketAddr::new(ip, u16::from_be_bytes([entry[len], entry[len + 1]])));
-        rest = &rest[1 + len + 2..];
+        let Some((address, len)) = crate::address::take(rest) else { break };
+        out.push(address);
+        rest = &rest[len..];
     }
     out
 }

@@ -11,6 +11,7 @@
 //! - [`lanes`]: lane priorities, weights and per-lane message numbering.
 //! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake, packet encryption,
 //!   replay protection, path validation, timers and demultiplexing to sessions.
+//! - [`address`]: socket addresses on the wire (direct-path candidates).
 //! - [`cert`]: certificates (identity, app id, static key, expiry) signed by a CA, and the CA.
 //! - [`cookie`], [`admission`], [`replay`], [`random`]: the endpoint's defences (stateless
 //!   cookies, handshake and connection limits, the anti-replay window, the OS CSPRNG).
@@ -18,6 +19,7 @@
 //! - `sim` (tests, or the `sim` feature): two nodes joined by links, driven from a seed.
 //! - `fuzzing` (tests, or the `testing` feature): the fuzz targets' bodies.
 
+pub mod address;
 pub mod admission;
 pub mod cert;
 pub mod congestion;

@@ -184,17 +184,7 @@ impl<'a> RelayMessage<'a> {
             }
             RelayMessage::Observed { address } => {
                 out.push(OBSERVED);
-                match address.ip() {
-                    std::net::IpAddr::V4(ip) => {
-                        out.push(4);
-                        out.extend_from_slice(&ip.octets());
-                    }
-                    std::net::IpAddr::V6(ip) => {
-                        out.push(6);
-                        out.extend_from_slice(&ip.octets());
-                    }
-                }
-                out.extend_from_slice(&address.port().to_be_bytes());
+                steamnet_proto::address::put(&mut out, address);
             }
         }
         out
@@ -226,19 +216,9 @@ impl<'a> RelayMessage<'a> {
                 RelayMessage::CloseRoute { route: be_u32(bytes, 1)? }
             }
             OBSERVED => {
-                let ip: std::net::IpAddr = match *bytes.get(1)? {
-                    4 => {
-                        exact(8)?;
-                        <[u8; 4]>::try_from(&bytes[2..6]).ok()?.into()
-                    }
-                    6 => {
-                        exact(20)?;
-                        <[u8; 16]>::try_from(&bytes[2..18]).ok()?.into()
-                    }
-                    _ => return None,
-                };
-                let port = u16::from_be_bytes(bytes.get(bytes.len() - 2..)?.try_into().ok()?);
-                RelayMessage::Observed { address: std::net::SocketAddr::new(ip, port) }
+                let (address, len) = steamnet_proto::address::take(&bytes[1..])?;
+                exact(1 + len)?;
+                RelayMessage::Observed { address }
             }
             _ => return None,
         })

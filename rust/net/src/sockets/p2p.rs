@@ -410,24 +410,37 @@ impl Sockets {
         }
     }
 
+    /// What both P2P calls start with: the arguments checked, authentication under way, and
+    /// the P2P endpoint. `None` (with the reason logged as `call`'s) if any of that fails.
+    fn p2p_call(
+        &self,
+        call: &str,
+        virtual_port: i64,
+        options: &[(i64, ConfigInput)],
+    ) -> Option<(MutexGuard<'_, State>, EndpointKey, u32, ConnectionConfig, u64)> {
+        let vport = u32::try_from(virtual_port).ok()?;
+        let config = ConnectionConfig::from_options(options).ok()?;
+        let auth = self.p2p_authentication();
+        let now = self.inner.now();
+        let mut state = self.lock();
+        let config = config.over(&state.global_config);
+        match auth.and_then(|()| self.p2p_endpoint(&mut state, now)) {
+            Ok(key) => Some((state, key, vport, config, now)),
+            Err(why) => {
+                tracing::warn!("{call}: {why}");
+                None
+            }
+        }
+    }
+
     /// `ConnectP2P`: reach `remote`'s listen socket on `virtual_port` through the relay.
     pub fn connect_p2p(&self, remote: Identity, virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
         let Identity::SteamId(target) = remote else {
             tracing::warn!("connectP2P needs a Steam ID");
             return INVALID_HANDLE;
         };
-        let Ok(vport) = u32::try_from(virtual_port) else { return INVALID_HANDLE };
-        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
-        let auth = self.p2p_authentication();
-        let now = self.inner.now();
-        let mut state = self.lock();
-        let config = config.over(&state.global_config);
-        let key = match (auth, self.p2p_endpoint(&mut state, now)) {
-            (Ok(()), Ok(key)) => key,
-            (Err(why), _) | (_, Err(why)) => {
-                tracing::warn!("connectP2P: {why}");
-                return INVALID_HANDLE;
-            }
+        let Some((mut state, key, vport, config, now)) = self.p2p_call("connectP2P", virtual_port, options) else {
+            return INVALID_HANDLE;
         };
         let handle = state.allocate_handle();
         let ep = state.endpoints.get_mut(&key).expect("p2p endpoint");
@@ -449,18 +462,9 @@ impl Sockets {
 
     /// `CreateListenSocketP2P`: accept `connectP2P` calls for `virtual_port`.
     pub fn create_listen_socket_p2p(&self, virtual_port: i64, options: &[(i64, ConfigInput)]) -> Handle {
-        let Ok(vport) = u32::try_from(virtual_port) else { return INVALID_HANDLE };
-        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
-        let auth = self.p2p_authentication();
-        let now = self.inner.now();
-        let mut state = self.lock();
-        let config = config.over(&state.global_config);
-        let key = match (auth, self.p2p_endpoint(&mut state, now)) {
-            (Ok(()), Ok(key)) => key,
-            (Err(why), _) | (_, Err(why)) => {
-                tracing::warn!("createListenSocketP2P: {why}");
-                return INVALID_HANDLE;
-            }
+        let Some((mut state, key, vport, config, now)) = self.p2p_call("createListenSocketP2P", virtual_port, options)
+        else {
+            return INVALID_HANDLE;
         };
         if state.endpoints[&key].relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport)) {
             tracing::warn!(vport, "createListenSocketP2P: already listening on this virtual port");
