@@ -14,9 +14,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/scratch_project.sh
 source "$HERE/../support/scratch_project.sh"
-GODOT_BIN=$1
-WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+scratch_run "$1" "$HERE" project.godot game.gd game.tscn
 export XDG_DATA_HOME="$WORK/data"
 unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
 RELAY="$HERE/../../target/debug/steamnet-relay"

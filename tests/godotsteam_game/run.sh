@@ -5,9 +5,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/scratch_project.sh
 source "$HERE/../support/scratch_project.sh"
-GODOT_BIN=$1
-WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+scratch_run "$1" "$HERE" project.godot game.gd game.tscn
 timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --server > "$WORK/server.log" 2>&1 &
 server=$!
 port=$(wait_for_line "$WORK/server.log" 's/^godotsteam_game: listening on 127.0.0.1:\([0-9]*\)$/\1/p')

@@ -6,9 +6,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/scratch_project.sh
 source "$HERE/../support/scratch_project.sh"
-GODOT_BIN=$1
-WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+scratch_run "$1" "$HERE" project.godot game.gd game.tscn
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

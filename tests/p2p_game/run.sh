@@ -8,9 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../support/scratch_project.sh
 source "$HERE/../support/scratch_project.sh"
-GODOT_BIN=$1
-WORK=$(scratch_project "$HERE" project.godot game.gd game.tscn)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+scratch_run "$1" "$HERE" project.godot game.gd game.tscn
 RELAY="$HERE/../../target/debug/steamnet-relay"
 [ -x "$RELAY" ] || { echo "p2p_game: build steamnet-relay first (scripts/build.sh)" >&2; exit 1; }
 unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR

@@ -3,6 +3,8 @@
 #                                                # given files and the built addon beside them,
 #                                                # registered without an editor import; the
 #                                                # caller's trap removes it
+#   scratch_run GODOT_BIN SOURCE_DIR FILE...     # in a run.sh: sets GODOT_BIN and WORK, and at
+#                                                # exit kills background jobs and removes WORK
 #   value=$(wait_for_line LOG SED_SCRIPT)        # poll LOG (up to 30 s) until SED_SCRIPT prints
 #                                                # something, print that; else show LOG and fail
 scratch_project() {
@@ -29,4 +31,11 @@ wait_for_line() {
   cat "$log" >&2
   echo "$(basename "$log"): the expected line never came ($script)" >&2
   return 1
+}
+
+scratch_run() {
+  GODOT_BIN=$1
+  shift
+  WORK=$(scratch_project "$@")
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 }

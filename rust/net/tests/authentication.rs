@@ -10,7 +10,7 @@ use steamnet_net::config::ConfigInput;
 use steamnet_net::{ConnectionState, Event, Handle, Sockets, availability, parse_ip_port, send_flags};
 use steamnet_proto::cert::{Authority, to_hex};
 use steamnet_relay::authority::{CaService, Registry};
-use support::{wait_for, wait_until};
+use support::{accept_across, wait_for, wait_until};
 
 /// A CA on 127.0.0.1 for one test, on its own runtime.
 struct TestCa {
@@ -73,24 +73,6 @@ fn authenticate(sockets: &Sockets) -> u64 {
     text.strip_prefix("steamid:").unwrap().parse().unwrap()
 }
 
-/// Accept on `server`'s `listen` the connection `client_sockets` opened as `client`; wait
-/// until both ends are connected. Returns the server's handle.
-fn accept_between(server: &Sockets, listen: Handle, client_sockets: &Sockets, client: Handle) -> Handle {
-    let s = wait_for(server, |event| match event {
-        Event::ConnectionStatusChanged { handle, info, .. }
-            if info.listen_socket == listen && info.state == ConnectionState::Connecting =>
-        {
-            Some(*handle)
-        }
-        _ => None,
-    });
-    assert_eq!(server.accept_connection(s), steamnet_net::SteamResult::Ok);
-    let connected =
-        |sockets: &Sockets, h| sockets.connection_info(h).is_some_and(|i| i.state == ConnectionState::Connected);
-    wait_until(|| connected(server, s) && connected(client_sockets, client));
-    s
-}
-
 fn listen(sockets: &Sockets, options: &[(i64, ConfigInput)]) -> (Handle, String) {
     let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), options);
     assert_ne!(listen, 0);
@@ -108,7 +90,7 @@ fn two_authenticated_peers_see_each_others_verified_identity() {
 
     let (listen_handle, address) = listen(&server, &[]);
     let c = client.connect_by_ip_address(parse_ip_port(&address), &[]);
-    let s = accept_between(&server, listen_handle, &client, c);
+    let s = accept_across(&server, listen_handle, &client, c);
     assert_eq!(server.connection_info(s).unwrap().identity, client_id);
     assert_eq!(client.connection_info(c).unwrap().identity, server_id);
     assert_eq!(server.connection_info(s).unwrap().info_flags & 1, 0, "not flagged unauthenticated");
@@ -140,7 +122,7 @@ fn anonymous_peers_are_identity_zero_or_refused_with_remote_bad_cert() {
     // Default (GNS open source: 2): anonymous peers allowed, identity 0, flagged unauthenticated.
     let (open_listen, open_address) = listen(&server, &[]);
     let c = anonymous.connect_by_ip_address(parse_ip_port(&open_address), &[]);
-    let s = accept_between(&server, open_listen, &anonymous, c);
+    let s = accept_across(&server, open_listen, &anonymous, c);
     let info = server.connection_info(s).unwrap();
     assert_eq!((info.identity, info.info_flags & 1), (0, 1));
 
@@ -165,7 +147,7 @@ fn anonymous_peers_are_identity_zero_or_refused_with_remote_bad_cert() {
     let member = ca.sockets();
     let member_id = authenticate(&member);
     let c = member.connect_by_ip_address(parse_ip_port(&strict_address), &[]);
-    let s = accept_between(&server, strict_listen, &member, c);
+    let s = accept_across(&server, strict_listen, &member, c);
     assert_eq!(server.connection_info(s).unwrap().identity, member_id);
 }
 

@@ -11,7 +11,7 @@ use steamnet_net::config::ConfigInput;
 use steamnet_net::{ConnectionState, Event, Handle, Identity, Sockets, availability, send_flags};
 use steamnet_proto::cert::{Authority, to_hex};
 use steamnet_relay::authority::{CaService, Registry};
-use support::{wait_for, wait_until};
+use support::{accept_across, wait_for, wait_until};
 
 /// A relay (with its CA) on 127.0.0.1, on a runtime of its own so a test can kill it.
 struct TestRelay {
@@ -94,18 +94,7 @@ fn p2p_pair(caller: &Sockets, listener: &Sockets, listener_id: u64, vport: i64) 
     assert_ne!(listen, 0);
     let c = caller.connect_p2p(Identity::SteamId(listener_id), vport, &[]);
     assert_ne!(c, 0);
-    let s = wait_for(listener, |e| match e {
-        Event::ConnectionStatusChanged { handle, info, .. }
-            if info.listen_socket == listen && info.state == ConnectionState::Connecting =>
-        {
-            Some(*handle)
-        }
-        _ => None,
-    });
-    assert_eq!(listener.accept_connection(s), steamnet_net::SteamResult::Ok);
-    let connected =
-        |sockets: &Sockets, h| sockets.connection_info(h).is_some_and(|i| i.state == ConnectionState::Connected);
-    wait_until(|| connected(caller, c) && connected(listener, s));
+    let s = accept_across(listener, listen, caller, c);
     (c, s, listen)
 }
 

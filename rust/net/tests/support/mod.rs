@@ -44,7 +44,14 @@ pub fn wait_until_within(limit: Duration, mut condition: impl FnMut() -> bool) -
 /// Accept the connection arriving on `listen` and wait until it and `client` are connected.
 /// Returns the server-side handle.
 pub fn accept_and_wait(sockets: &Sockets, listen: Handle, client: Handle) -> Handle {
-    let server = wait_for(sockets, |event| match event {
+    accept_across(sockets, listen, sockets, client)
+}
+
+/// Accept on `server`'s `listen` the connection that `client_sockets` (another interface, as
+/// in another process) opened as `client`; wait until both ends are connected. Returns the
+/// server-side handle.
+pub fn accept_across(server: &Sockets, listen: Handle, client_sockets: &Sockets, client: Handle) -> Handle {
+    let accepted = wait_for(server, |event| match event {
         Event::ConnectionStatusChanged { handle, info, .. }
             if info.listen_socket == listen && info.state == ConnectionState::Connecting =>
         {
@@ -52,10 +59,11 @@ pub fn accept_and_wait(sockets: &Sockets, listen: Handle, client: Handle) -> Han
         }
         _ => None,
     });
-    assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
-    let connected = |h| sockets.connection_info(h).is_some_and(|i| i.state == ConnectionState::Connected);
-    wait_until(|| connected(server) && connected(client));
-    server
+    assert_eq!(server.accept_connection(accepted), SteamResult::Ok);
+    let connected =
+        |sockets: &Sockets, h| sockets.connection_info(h).is_some_and(|i| i.state == ConnectionState::Connected);
+    wait_until(|| connected(server, accepted) && connected(client_sockets, client));
+    accepted
 }
 
 /// The state of `handle` now.
