@@ -128,8 +128,8 @@ func test_wrong_state() -> void:
 
 
 func test_services_not_built_yet_fail_as_documented() -> void:
-	# No FakeIP or hosted servers yet: documented failure values (certificates:
-	# test_authentication; P2P: test_p2p).
+	# No hosted servers yet, and no FakeIP requested yet: documented failure values
+	# (certificates: test_authentication; P2P and FakeIP: test_p2p).
 	check_eq(S.connectP2P(0, 0, {}), 0, "connectP2P to nobody")
 	check_eq(S.connectP2P(76561197960287930, -1, {}), 0, "connectP2P to a negative virtual port")
 	check_eq(S.connectP2P(76561197960287930, 0, {"no such option": 1}), 0, "connectP2P with bad options")
@@ -137,7 +137,8 @@ func test_services_not_built_yet_fail_as_documented() -> void:
 	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {}), 0, "connectToHostedDedicatedServer")
 	check_eq(S.createListenSocketP2PFakeIP(0, {}), 0, "createListenSocketP2PFakeIP")
 	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
-	check_eq(S.beginAsyncRequestFakeIP(1), false, "beginAsyncRequestFakeIP")
+	check_eq(S.beginAsyncRequestFakeIP(0), false, "beginAsyncRequestFakeIP without ports")
+	check_eq(S.beginAsyncRequestFakeIP(5), false, "beginAsyncRequestFakeIP over Steam's 4 ports")
 	check_eq(S.beginAsyncRequestFakeIP(-4), false, "beginAsyncRequestFakeIP negative ports")
 	var fake: Dictionary = S.getFakeIP()
 	check_eq(fake["result"], S.RESULT_NO_MATCH, "getFakeIP never requested")

@@ -70,3 +70,43 @@ func test_calling_an_identity_nobody_has_fails_with_p2p_rendezvous() -> void:
 	if ended[0] != null:
 		check_eq(ended[0]["end_reason"], S.CONNECTION_END_MISC_P2P_RENDEZVOUS, "CONNECTION_END_MISC_P2P_RENDEZVOUS")
 		check(str(ended[0]["end_debug"]).contains("76561197960265729"), "end_debug names who: " + str(ended[0]["end_debug"]))
+
+
+func test_fake_ip_flow() -> void:
+	var results: Array = []
+	var on_fake := func(result: int, identity: int, fake_ip: String, port_list: Array):
+		results.append([result, identity, fake_ip, port_list])
+	S.fake_ip_result.connect(on_fake)
+	check_eq(S.beginAsyncRequestFakeIP(1), true, "beginAsyncRequestFakeIP")
+	check_eq(S.beginAsyncRequestFakeIP(1), false, "one request at a time")
+	check_eq(S.getFakeIP()["result"], S.RESULT_BUSY, "busy while the request is out")
+	check(await until(func(): return results.size() > 0), "fake_ip_result arrives")
+	S.fake_ip_result.disconnect(on_fake)
+	if results.is_empty():
+		return
+	check_eq(results[0][0], S.RESULT_OK, "allocated")
+	check_eq(results[0][1], _my_id(), "owned by our identity")
+	var fake: Dictionary = S.getFakeIP()
+	check_eq(fake["result"], S.RESULT_OK, "getFakeIP")
+	check(str(fake["ip"]).begins_with("169.254."), "GNS's FakeIP range: " + str(fake["ip"]))
+	check_eq(fake["ip"], results[0][2], "the same FakeIP as the signal")
+	var port: int = fake["ports"][0]
+	check(port > 1024, "a port above 1024")
+	var listen := track_listen_socket(S.createListenSocketP2PFakeIP(0, {}))
+	check(listen != 0, "createListenSocketP2PFakeIP")
+	var incoming := [0]
+	var on_status := func(handle: int, info: Dictionary, _old: int):
+		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
+			incoming[0] = handle
+			S.acceptConnection(handle)
+	S.network_connection_status_changed.connect(on_status)
+	var caller := track_connection(S.connectByIPAddress("%s:%d" % [fake["ip"], port], {}))
+	check(caller != 0, "connectByIPAddress to a FakeIP")
+	check(await until(func(): return S.getConnectionInfo(caller).get("connection_state") == S.CONNECTION_STATE_CONNECTED), "connected through the FakeIP")
+	S.network_connection_status_changed.disconnect(on_status)
+	track_connection(incoming[0])
+	var remote: Dictionary = S.getRemoteFakeIPForConnection(caller)
+	check_eq(remote["result"], S.RESULT_OK, "getRemoteFakeIPForConnection")
+	check_eq(remote["ip_address"], fake["ip"], "the FakeIP called")
+	check_eq(remote["port"], port, "and its port")
+	check_eq(remote["ip_type"], S.FAKE_IP_TYPE_GLOBAL_IPV4, "a global FakeIP")

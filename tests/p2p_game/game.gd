@@ -4,6 +4,9 @@
 ##                   quits when its guest leaves
 ##   --guest=ID      calls ID on virtual port 0, says three lines, checks the answers come from
 ##                   ID, leaves
+##   --fake-host     the same, but reachable at a FakeIP: beginAsyncRequestFakeIP(1), then
+##                   createListenSocketP2PFakeIP(0); prints its Steam ID and FakeIP address
+##   --fake-guest=ID,IP:PORT  the guest, dialling the FakeIP with connectByIPAddress
 ## Each prints "p2p_game: <role> ok" on success.
 extends Node
 
@@ -14,6 +17,7 @@ var listen_socket := 0
 var connection := 0
 var answers := 0
 var deadline := 0
+var fake := false
 
 
 func _ready() -> void:
@@ -26,6 +30,18 @@ func _ready() -> void:
 			listen_socket = S.createListenSocketP2P(0, {})
 			if listen_socket == 0:
 				_fail("createListenSocketP2P")
+		elif arg == "--fake-host":
+			role = "host"
+			fake = true
+			S.fake_ip_result.connect(_on_fake_ip_result)
+			S.initAuthentication()
+		elif arg.begins_with("--fake-guest="):
+			role = "guest"
+			var value := arg.trim_prefix("--fake-guest=")
+			host_id = int(value.get_slice(",", 0))
+			connection = S.connectByIPAddress(value.get_slice(",", 1), {})
+			if connection == 0:
+				_fail("connectByIPAddress to a FakeIP")
 		elif arg.begins_with("--guest="):
 			role = "guest"
 			host_id = int(arg.trim_prefix("--guest="))
@@ -44,7 +60,11 @@ func _process(_delta: float) -> void:
 		_fail("timed out (authentication %d)" % S.getAuthenticationStatus())
 	if role == "host" and not announced and S.getAuthenticationStatus() == S.NETWORKING_AVAILABILITY_CURRENT:
 		announced = true
-		print("p2p_game: host %s listening on virtual port 0" % S.getIdentity().trim_prefix("steamid:"))
+		if fake:
+			if not S.beginAsyncRequestFakeIP(1):
+				_fail("beginAsyncRequestFakeIP")
+		else:
+			print("p2p_game: host %s listening on virtual port 0" % S.getIdentity().trim_prefix("steamid:"))
 	if connection == 0:
 		return
 	for message in S.receiveMessagesOnConnection(connection, 16):
@@ -61,6 +81,16 @@ func _process(_delta: float) -> void:
 				connection = 0
 				print("p2p_game: guest ok")
 				get_tree().quit(0)
+
+
+func _on_fake_ip_result(result: int, _identity: int, fake_ip: String, port_list: Array) -> void:
+	if result != S.RESULT_OK:
+		_fail("FakeIP request: result %d" % result)
+		return
+	listen_socket = S.createListenSocketP2PFakeIP(0, {})
+	if listen_socket == 0:
+		_fail("createListenSocketP2PFakeIP")
+	print("p2p_game: host %s listening on fake %s:%d" % [S.getIdentity().trim_prefix("steamid:"), fake_ip, port_list[0]])
 
 
 func _on_status_changed(handle: int, info: Dictionary, _old_state: int) -> void:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A P2P chat by Steam ID between two separate Godot processes, twice:
 #   1. zero configuration: the first process hosts this machine's relay on 127.0.0.1:27190;
-#   2. through a `steamnet-relay` process, found with STEAMNET_RELAY and trusted with
+#   2. zero configuration again, but the guest dials the host's FakeIP with connectByIPAddress
+#      (beginAsyncRequestFakeIP, fake_ip_result, createListenSocketP2PFakeIP on the host);
+#   3. through a `steamnet-relay` process, found with STEAMNET_RELAY and trusted with
 #      STEAMNET_TRUSTED_CA_KEYS.
 # Usage: run.sh GODOT_BIN. XDG_DATA_HOME points at a scratch folder (identities, local CA).
 set -euo pipefail
@@ -13,13 +15,22 @@ RELAY="$HERE/../../target/debug/steamnet-relay"
 [ -x "$RELAY" ] || { echo "p2p_game: build steamnet-relay first (scripts/build.sh)" >&2; exit 1; }
 unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
 
-chat() { # name -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
-  local name=$1 host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id status_host status_guest
-  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --host > "$host_log" 2>&1 &
+chat() { # name [fake] -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
+  local name=$1 fake=${2:-} host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id status_host status_guest
+  local host_arg=--host guest_arg
+  [ -n "$fake" ] && host_arg=--fake-host
+  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- $host_arg > "$host_log" 2>&1 &
   local host=$!
-  id=$(wait_for_line "$host_log" 's/^p2p_game: host \([0-9]*\) listening on virtual port 0$/\1/p')
+  if [ -n "$fake" ]; then
+    id=$(wait_for_line "$host_log" 's/^p2p_game: host \([0-9]*\) listening on fake \([0-9.:]*\)$/\1,\2/p')
+    guest_arg="--fake-guest=$id"
+    id=${id%%,*}
+  else
+    id=$(wait_for_line "$host_log" 's/^p2p_game: host \([0-9]*\) listening on virtual port 0$/\1/p')
+    guest_arg="--guest=$id"
+  fi
   set +e
-  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- --guest="$id" > "$guest_log" 2>&1
+  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- "$guest_arg" > "$guest_log" 2>&1
   status_guest=$?
   wait $host
   status_host=$?
@@ -34,6 +45,7 @@ chat() { # name -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
 }
 
 XDG_DATA_HOME="$WORK/zero" chat zero-config
+XDG_DATA_HOME="$WORK/fake" chat fake-ip fake
 
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$RELAY" --listen "127.0.0.1:$port" --ca-key "$WORK/relay-ca.key" > "$WORK/relay.log" 2>&1 &
@@ -43,4 +55,4 @@ wait_for_line "$WORK/relay.log" 's/^steamnet-relay: \(listening\) on.*/\1/p' > /
 STEAMNET_RELAY="127.0.0.1:$port" STEAMNET_TRUSTED_CA_KEYS="$key" XDG_DATA_HOME="$WORK/relay" chat relay-process
 grep -q "relay session" "$WORK/relay.log" || { cat "$WORK/relay.log"; echo "p2p_game: the chat did not go through steamnet-relay" >&2; exit 1; }
 kill $relay
-echo "PASS  p2p_game (P2P chat by Steam ID between two processes: zero configuration, and through a steamnet-relay process)"
+echo "PASS  p2p_game (P2P chat between two processes: by Steam ID with zero configuration, by FakeIP, and through a steamnet-relay process)"

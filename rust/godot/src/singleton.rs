@@ -346,12 +346,14 @@ impl SteamNetworkingSockets {
     /// All four keys are always present.
     #[func(rename = getRemoteFakeIPForConnection)]
     fn get_remote_fake_ip_for_connection(&self, connection_handle: i64) -> VarDictionary {
-        let result = self.sockets.remote_fake_ip(handle(connection_handle));
+        let (result, fake) = self.sockets.remote_fake_ip(handle(connection_handle));
         let mut d = VarDictionary::new();
         put(&mut d, "result", result.code() as i64);
-        put(&mut d, "ip_address", GString::from(format_ip(std::net::Ipv6Addr::UNSPECIFIED.into()).as_str()));
-        put(&mut d, "port", 0i64);
-        put(&mut d, "ip_type", 0i64); // FAKE_IP_TYPE_INVALID
+        let ip = fake.map_or_else(|| format_ip(std::net::Ipv6Addr::UNSPECIFIED.into()), |f| f.ip().to_string());
+        put(&mut d, "ip_address", GString::from(ip.as_str()));
+        put(&mut d, "port", fake.map_or(0, |f| f.port() as i64));
+        // FAKE_IP_TYPE_INVALID without one.
+        put(&mut d, "ip_type", fake.map_or(0, |_| steamnet_net::sockets::fake_ip_type() as i64));
         d
     }
 
@@ -476,7 +478,7 @@ impl SteamNetworkingSockets {
     #[func(rename = createListenSocketP2PFakeIP)]
     fn create_listen_socket_p2p_fake_ip(&self, fake_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_relayed_listen_socket(fake_port, &options) as i64
+        self.sockets.create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
     }
 
     /// Listen on a virtual port; physical port from SDR_LISTEN_PORT env var, fails (0) if unset.

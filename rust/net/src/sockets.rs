@@ -220,6 +220,8 @@ struct State {
     auth: auth::AuthState,
     /// The link to the relay, as `getRelayNetworkStatus` reports it.
     relay_status: crate::events::RelayStatus,
+    /// Our FakeIP: asked for, and what the relay gave.
+    fake_ip: fake_ip::FakeIpState,
     /// UDP sockets and their protocol endpoints.
     endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
     next_endpoint_key: udp::EndpointKey,
@@ -770,11 +772,6 @@ impl Sockets {
         )
     }
 
-    /// `GetRemoteFakeIPForConnection`. No connection reaches us through a FakeIP yet.
-    pub fn remote_fake_ip(&self, handle: Handle) -> SteamResult {
-        if self.lock().connections.contains_key(&handle) { SteamResult::IpNotFound } else { SteamResult::InvalidParam }
-    }
-
     /// `ConnectToHostedDedicatedServer`: needs a relay ticket; 0 until the relay exists.
     pub fn connect_to_hosted_dedicated_server(
         &self,
@@ -785,24 +782,13 @@ impl Sockets {
         INVALID_HANDLE
     }
 
-    /// `CreateListenSocketP2PFakeIP` and `CreateHostedDedicatedServerListenSocket`: FakeIP and
-    /// hosted servers are not built yet, so the result is 0.
+    /// `CreateHostedDedicatedServerListenSocket`: hosted servers are not built yet, so the
+    /// result is 0.
     pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
         INVALID_HANDLE
     }
 
     // ----- services Steam's backend provides (relay, FakeIP, certificates) ------------------
-
-    /// `BeginAsyncRequestFakeIP`: FakeIPs come from the relay service, which is not built yet.
-    pub fn begin_async_request_fake_ip(&self, _num_ports: i64) -> bool {
-        false
-    }
-
-    /// `GetFakeIP`: nothing was ever allocated.
-    pub fn fake_ip(&self, first_port: i64) -> FakeIpInfo {
-        let result = if first_port != 0 { SteamResult::InvalidParam } else { SteamResult::NoMatch };
-        FakeIpInfo { result, identity_type: 0, ip: String::new(), ports: [0; 8] }
-    }
 
     /// `SDR_LISTEN_PORT`, the port a hosted dedicated server was told to listen on; 0 if unset.
     pub fn hosted_dedicated_server_port(&self) -> u16 {
@@ -833,9 +819,11 @@ impl Sockets {
 
 mod auth;
 mod config_values;
+mod fake_ip;
 mod p2p;
 #[cfg(test)]
 mod tests;
 mod udp;
 
 pub use config_values::{ConfigReading, data_type, get_result, scope};
+pub use fake_ip::{fake_ip_type, is_fake_ip};

@@ -329,3 +329,89 @@ fn relay_network_status_follows_the_link() {
     let down = statuses(&sockets, availability::RETRYING);
     assert!(down.debug_message.contains("reconnecting"), "{down:?}");
 }
+
+/// Ask for a FakeIP with `ports` ports and wait for it: (ip, ports).
+fn request_fake_ip(sockets: &Sockets, ports: i64) -> (std::net::Ipv4Addr, Vec<u16>) {
+    assert!(sockets.begin_async_request_fake_ip(ports));
+    assert!(!sockets.begin_async_request_fake_ip(ports), "one request at a time");
+    let (ip, list) = wait_for(sockets, |e| match e {
+        Event::FakeIpResult { result, fake_ip, ports, .. } => {
+            assert_eq!(*result, 1, "RESULT_OK");
+            Some((fake_ip.parse::<std::net::Ipv4Addr>().unwrap(), ports.to_vec()))
+        }
+        _ => None,
+    });
+    let list: Vec<u16> = list.into_iter().filter(|&p| p != 0).collect();
+    assert_eq!(list.len(), ports as usize);
+    assert!(list.iter().all(|&p| p > 1024), "ports above 1024, as GNS promises: {list:?}");
+    assert_eq!(ip.octets()[..2], [169, 254], "GNS's FakeIP range");
+    let info = sockets.fake_ip(0);
+    assert_eq!((info.result, info.ip.clone()), (steamnet_net::SteamResult::Ok, ip.to_string()));
+    (ip, list)
+}
+
+#[test]
+fn fake_ips_reach_their_owner_by_p2p() {
+    let relay = TestRelay::start("fakeip");
+    let (owner, caller) = (relay.sockets(), relay.sockets());
+    assert_eq!(owner.fake_ip(0).result, steamnet_net::SteamResult::NoMatch, "never requested");
+    assert_eq!(owner.fake_ip(3).result, steamnet_net::SteamResult::InvalidParam, "first_port must be 0");
+    assert!(!owner.begin_async_request_fake_ip(0) && !owner.begin_async_request_fake_ip(5), "1 to 4 ports");
+    assert_eq!(owner.create_listen_socket_p2p_fake_ip(0, &[]), 0, "no FakeIP yet");
+    let (ip, ports) = request_fake_ip(&owner, 2);
+    let (caller_ip, caller_ports) = request_fake_ip(&caller, 1);
+    assert_ne!(ip, caller_ip);
+    assert_eq!(owner.create_listen_socket_p2p_fake_ip(2, &[]), 0, "only indexes 0 and 1");
+    let listen = owner.create_listen_socket_p2p_fake_ip(1, &[]);
+    assert_ne!(listen, 0);
+    // Code written for IP addresses: connectByIPAddress to the FakeIP and its second port.
+    let c = caller.connect_by_ip_address(Some(std::net::SocketAddr::from((ip, ports[1]))), &[]);
+    assert_ne!(c, 0);
+    let s = accept_across(&owner, listen, &caller, c);
+    let owner_id: u64 = owner.identity_text().trim_start_matches("steamid:").parse().unwrap();
+    assert_eq!(caller.connection_info(c).unwrap().identity, owner_id, "the FakeIP's owner, verified");
+    assert_eq!(
+        caller.remote_fake_ip(c),
+        (steamnet_net::SteamResult::Ok, Some(std::net::SocketAddrV4::new(ip, ports[1])))
+    );
+    assert_eq!(
+        owner.remote_fake_ip(s),
+        (steamnet_net::SteamResult::Ok, Some(std::net::SocketAddrV4::new(caller_ip, caller_ports[0])))
+    );
+    caller.send_message(c, b"by fake ip", send_flags::RELIABLE).unwrap();
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(owner.receive_on_connection(s, 4).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!(got[0].payload, b"by fake ip");
+    // The wrong port of a real FakeIP, and a FakeIP nobody holds: rendezvous fails in time.
+    for (addr, port) in [(ip, ports[0]), (std::net::Ipv4Addr::new(169, 254, 0, 1), 2000)] {
+        let h = caller.connect_by_ip_address(Some((addr, port).into()), &[]);
+        let (_, reason, text, secs) = wait_for_end(&caller, h);
+        assert_eq!(reason, 5008, "{text}");
+        assert!(text.contains("FakeIP"), "{text}");
+        assert!(secs < 3.5);
+    }
+}
+
+#[test]
+fn fake_ips_are_never_shared_by_live_owners() {
+    let relay = TestRelay::start("fakeunique");
+    let owners: Vec<Sockets> = (0..12).map(|_| relay.sockets()).collect();
+    for s in &owners {
+        assert!(s.begin_async_request_fake_ip(1));
+    }
+    let mut ips: Vec<String> = owners
+        .iter()
+        .map(|s| {
+            wait_for(s, |e| match e {
+                Event::FakeIpResult { result: 1, fake_ip, .. } => Some(fake_ip.clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), owners.len(), "every live owner has its own FakeIP");
+}

@@ -612,6 +612,11 @@ impl Endpoint {
         }
     }
 
+    /// The fallback path of connection `id`, if it has one.
+    pub fn fallback_path(&self, id: ConnectionId) -> Option<SocketAddr> {
+        self.connections.get(&id)?.fallback
+    }
+
     /// The path connection `id` returns to when its current one goes quiet for 3 s.
     pub fn set_fallback_path(&mut self, id: ConnectionId, address: SocketAddr) {
         if let Some(conn) = self.connections.get_mut(&id) {

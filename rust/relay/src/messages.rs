@@ -112,6 +112,17 @@ mod tests {
 /// relay -> client   INCOMING     19 | route u32 | from u64 | vport u32
 ///                   OBSERVED     22 | family u8 (4 or 6) | ip (4 or 16) | port u16
 ///                                (the address the relay sees the client at, for NAT traversal)
+///                   FAKE_IP      24 | ip u32 | count u8 | port u16 * count   (0 ports: refused)
+///                   INCOMING_FAKE 26 | route u32 | from u64 | vport u32 | caller's FakeIP u32 | port u16
+/// client -> relay   FAKE_IP_REQUEST 23 | ports u8
+///                   CONNECT_FAKE 25 | route u32 | ip u32 | port u16
+/// ```
+///
+/// FakeIPs (GNS's, in 169.254.0.0/16) are handed out by the relay, one per session, unique
+/// among live sessions, and freed with the session. A call to a FakeIP port reaches the
+/// owner's listen socket for that port's index: virtual port [`FAKE_PORT_VPORT`] + index.
+///
+/// ```text
 /// both ways         FORWARD      20 | route u32 | datagram
 /// ```
 ///
@@ -128,7 +139,16 @@ pub enum RelayMessage<'a> {
     Forward { route: u32, datagram: &'a [u8] },
     CloseRoute { route: u32 },
     Observed { address: std::net::SocketAddr },
+    FakeIpRequest { ports: u8 },
+    FakeIp { ip: u32, ports: Vec<u16> },
+    ConnectFake { route: u32, ip: u32, port: u16 },
+    IncomingFake { route: u32, from: u64, vport: u32, caller_ip: u32, caller_port: u16 },
 }
+
+/// Virtual ports at and above this are FakeIP port indexes (`createListenSocketP2PFakeIP`).
+pub const FAKE_PORT_VPORT: u32 = 0x8000_0000;
+/// Most FakeIP ports one request may ask for (GNS on Steam).
+pub const MAX_FAKE_PORTS: u8 = 4;
 
 const LISTEN: u8 = 16;
 const UNLISTEN: u8 = 17;
@@ -137,6 +157,10 @@ const INCOMING: u8 = 19;
 const FORWARD: u8 = 20;
 const CLOSE_ROUTE: u8 = 21;
 const OBSERVED: u8 = 22;
+const FAKE_IP_REQUEST: u8 = 23;
+const FAKE_IP: u8 = 24;
+const CONNECT_FAKE: u8 = 25;
+const INCOMING_FAKE: u8 = 26;
 /// Bytes FORWARD adds to a datagram.
 pub const FORWARD_OVERHEAD: usize = 5;
 
@@ -186,6 +210,29 @@ impl<'a> RelayMessage<'a> {
                 out.push(OBSERVED);
                 steamnet_proto::address::put(&mut out, address);
             }
+            RelayMessage::FakeIpRequest { ports } => out.extend_from_slice(&[FAKE_IP_REQUEST, ports]),
+            RelayMessage::FakeIp { ip, ref ports } => {
+                out.push(FAKE_IP);
+                out.extend_from_slice(&ip.to_be_bytes());
+                out.push(ports.len() as u8);
+                for port in ports {
+                    out.extend_from_slice(&port.to_be_bytes());
+                }
+            }
+            RelayMessage::ConnectFake { route, ip, port } => {
+                out.push(CONNECT_FAKE);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&ip.to_be_bytes());
+                out.extend_from_slice(&port.to_be_bytes());
+            }
+            RelayMessage::IncomingFake { route, from, vport, caller_ip, caller_port } => {
+                out.push(INCOMING_FAKE);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+                out.extend_from_slice(&caller_ip.to_be_bytes());
+                out.extend_from_slice(&caller_port.to_be_bytes());
+            }
         }
         out
     }
@@ -220,6 +267,34 @@ impl<'a> RelayMessage<'a> {
                 exact(1 + len)?;
                 RelayMessage::Observed { address }
             }
+            FAKE_IP_REQUEST => {
+                exact(2)?;
+                RelayMessage::FakeIpRequest { ports: bytes[1] }
+            }
+            FAKE_IP => {
+                let count = usize::from(*bytes.get(5)?);
+                exact(6 + 2 * count)?;
+                let ports = (0..count).map(|i| u16::from_be_bytes([bytes[6 + 2 * i], bytes[7 + 2 * i]])).collect();
+                RelayMessage::FakeIp { ip: be_u32(bytes, 1)?, ports }
+            }
+            CONNECT_FAKE => {
+                exact(11)?;
+                RelayMessage::ConnectFake {
+                    route: be_u32(bytes, 1)?,
+                    ip: be_u32(bytes, 5)?,
+                    port: u16::from_be_bytes([bytes[9], bytes[10]]),
+                }
+            }
+            INCOMING_FAKE => {
+                exact(23)?;
+                RelayMessage::IncomingFake {
+                    route: be_u32(bytes, 1)?,
+                    from: be_u64(bytes, 5)?,
+                    vport: be_u32(bytes, 13)?,
+                    caller_ip: be_u32(bytes, 17)?,
+                    caller_port: u16::from_be_bytes([bytes[21], bytes[22]]),
+                }
+            }
             _ => return None,
         })
     }
@@ -242,6 +317,11 @@ mod relay_tests {
             RelayMessage::CloseRoute { route: 4 },
             RelayMessage::Observed { address: "192.0.2.7:27015".parse().unwrap() },
             RelayMessage::Observed { address: "[2001:db8::1]:9".parse().unwrap() },
+            RelayMessage::FakeIpRequest { ports: 2 },
+            RelayMessage::FakeIp { ip: 0xa9fe_0102, ports: vec![27015, 40000] },
+            RelayMessage::FakeIp { ip: 0, ports: vec![] },
+            RelayMessage::ConnectFake { route: 3, ip: 0xa9fe_0102, port: 27015 },
+            RelayMessage::IncomingFake { route: 4, from: 5, vport: FAKE_PORT_VPORT, caller_ip: 1, caller_port: 2 },
         ] {
             let bytes = m.encode();
             assert_eq!(RelayMessage::decode(&bytes), Some(m));

@@ -19,7 +19,7 @@ use tokio::net::UdpSocket;
 
 use crate::authority::CaService;
 use crate::driver::Driver;
-use crate::messages::{CaMessage, RelayMessage};
+use crate::messages::{CaMessage, FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
 
 /// Time a connected client has to send its first message.
 pub const REQUEST_DEADLINE_USEC: u64 = 5_000_000;
@@ -59,6 +59,8 @@ struct Session {
     /// Forwarding allowance left (bytes) and when it was last topped up.
     allowance: u64,
     topped_up: u64,
+    /// Its FakeIP and ports, once it asked for them.
+    fake: Option<(u32, Vec<u16>)>,
 }
 
 impl Session {
@@ -70,6 +72,7 @@ impl Session {
             next_route: 1,
             allowance: SESSION_BURST,
             topped_up: now,
+            fake: None,
         }
     }
 
@@ -106,6 +109,8 @@ pub struct RelayServer {
     open: HashMap<ConnectionId, (u64, Option<u64>)>,
     sessions: HashMap<ConnectionId, Session>,
     by_identity: HashMap<u64, ConnectionId>,
+    /// FakeIPs in use, and their sessions.
+    fake_ips: HashMap<u32, ConnectionId>,
     /// Connections closed by us, removed once their last datagrams are out.
     closing: Vec<ConnectionId>,
     /// Forwarding allowance per session, bytes per second.
@@ -148,6 +153,7 @@ impl RelayServer {
             open: HashMap::new(),
             sessions: HashMap::new(),
             by_identity: HashMap::new(),
+            fake_ips: HashMap::new(),
             closing: Vec::new(),
             session_rate: DEFAULT_SESSION_RATE,
             stats: RelayStats::default(),
@@ -235,6 +241,9 @@ impl RelayServer {
         if let Some(session) = self.sessions.remove(&id) {
             if self.by_identity.get(&session.identity) == Some(&id) {
                 self.by_identity.remove(&session.identity);
+            }
+            if let Some((ip, _)) = session.fake {
+                self.fake_ips.remove(&ip);
             }
             for (peer, peer_route) in session.routes.into_values() {
                 if let Some(peer_session) = self.sessions.get_mut(&peer) {
@@ -338,24 +347,77 @@ impl RelayServer {
                     peer_session.routes.remove(&peer_route);
                 }
             }
-            RelayMessage::Incoming { .. } | RelayMessage::Observed { .. } => self.stats.malformed += 1,
+            RelayMessage::FakeIpRequest { ports } => self.allocate_fake_ip(id, ports, now),
+            RelayMessage::ConnectFake { route, ip, port } => {
+                let target = self.fake_ips.get(&ip).copied().and_then(|owner| {
+                    let (_, ports) = self.sessions.get(&owner)?.fake.as_ref()?;
+                    Some((owner, FAKE_PORT_VPORT + ports.iter().position(|&p| p == port)? as u32))
+                });
+                if let Some((owner, vport)) = target {
+                    self.join(id, route, owner, vport, true, now);
+                }
+            }
+            RelayMessage::Incoming { .. }
+            | RelayMessage::Observed { .. }
+            | RelayMessage::FakeIp { .. }
+            | RelayMessage::IncomingFake { .. } => self.stats.malformed += 1,
         }
     }
 
-    /// Join `id`'s route `route` to a new route of `target`'s session, if `target` listens on
-    /// `vport`. Otherwise nothing happens: as on Steam, nobody learns who is online.
+    /// `id` asks for a FakeIP with `ports` ports: a fresh one, or the one it has.
+    fn allocate_fake_ip(&mut self, id: ConnectionId, ports: u8, now: u64) {
+        let Some(session) = self.sessions.get(&id) else { return };
+        let answer = if let Some((ip, ports)) = &session.fake {
+            RelayMessage::FakeIp { ip: *ip, ports: ports.clone() }
+        } else if ports == 0 || ports > MAX_FAKE_PORTS {
+            RelayMessage::FakeIp { ip: 0, ports: Vec::new() }
+        } else {
+            // 169.254.0.0/16, GNS's FakeIP range; a random address nobody live holds.
+            let ip = loop {
+                let host = steamnet_proto::random::u64() as u16;
+                let ip = 0xa9fe_0000 | u32::from(host);
+                if host != 0 && host != 0xffff && !self.fake_ips.contains_key(&ip) {
+                    break ip;
+                }
+            };
+            let mut chosen: Vec<u16> = Vec::new();
+            while chosen.len() < usize::from(ports) {
+                // Above 1024, as GNS promises.
+                let port = 1025 + (steamnet_proto::random::u64() % (65536 - 1025)) as u16;
+                if !chosen.contains(&port) {
+                    chosen.push(port);
+                }
+            }
+            self.fake_ips.insert(ip, id);
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.fake = Some((ip, chosen.clone()));
+            }
+            tracing::info!(id, ip = %std::net::Ipv4Addr::from(ip), "FakeIP allocated");
+            RelayMessage::FakeIp { ip, ports: chosen }
+        };
+        self.send(id, &answer.encode(), true, now);
+    }
+
+    /// Join `id`'s route `route` to `target`'s listen socket on `vport`, if it listens there.
+    /// Otherwise nothing happens: as on Steam, nobody learns who is online.
     fn connect(&mut self, id: ConnectionId, route: u32, target: u64, vport: u32, now: u64) {
         let Some(&peer) = self.by_identity.get(&target) else {
             tracing::debug!(target, "connect to an identity with no session");
             return;
         };
+        self.join(id, route, peer, vport, false, now);
+    }
+
+    /// Join `id`'s route `route` to a new route of session `peer`, if it listens on `vport`.
+    /// `by_fake_ip`: the caller dialled a FakeIP, so the listener learns the caller's FakeIP.
+    fn join(&mut self, id: ConnectionId, route: u32, peer: ConnectionId, vport: u32, by_fake_ip: bool, now: u64) {
         let from = match self.sessions.get(&id) {
             Some(s) if route != 0 && !s.routes.contains_key(&route) && s.routes.len() < MAX_ROUTES => s.identity,
             _ => return,
         };
         let Some(peer_session) = self.sessions.get_mut(&peer) else { return };
         if !peer_session.listening.contains(&vport) {
-            tracing::debug!(target, vport, "connect to a port nobody listens on");
+            tracing::debug!(vport, "connect to a port nobody listens on");
             return;
         }
         let Some(peer_route) = peer_session.free_route() else { return };
@@ -364,8 +426,17 @@ impl RelayServer {
             session.routes.insert(route, (peer, peer_route));
         }
         self.stats.routes += 1;
-        let incoming = RelayMessage::Incoming { route: peer_route, from, vport }.encode();
-        self.send(peer, &incoming, true, now);
+        let incoming = if by_fake_ip {
+            let (caller_ip, caller_port) = self
+                .sessions
+                .get(&id)
+                .and_then(|s| s.fake.as_ref())
+                .map_or((0, 0), |(ip, ports)| (*ip, ports.first().copied().unwrap_or(0)));
+            RelayMessage::IncomingFake { route: peer_route, from, vport, caller_ip, caller_port }
+        } else {
+            RelayMessage::Incoming { route: peer_route, from, vport }
+        };
+        self.send(peer, &incoming.encode(), true, now);
     }
 }
 

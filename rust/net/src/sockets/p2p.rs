@@ -61,9 +61,12 @@ pub(super) fn route_of(address: SocketAddr) -> Option<u32> {
 /// What a route leads to.
 #[derive(Debug, Clone)]
 pub(super) struct Route {
-    /// The identity at the other end (who we asked for, or who the relay says is calling).
+    /// The identity at the other end (who we asked for, or who the relay says is calling; 0
+    /// for a call to a FakeIP, whose owner only the relay knows).
     pub peer: u64,
     pub vport: u32,
+    /// The other end's FakeIP and port, for calls made to or from one.
+    pub fake: Option<std::net::SocketAddrV4>,
 }
 
 /// This installation's connection to the relay.
@@ -115,6 +118,10 @@ impl RelayLink {
         }
     }
 
+    pub(super) fn send_request(&mut self, now: u64, message: Vec<u8>) {
+        self.send_reliable(now, message);
+    }
+
     fn send_reliable(&mut self, now: u64, message: Vec<u8>) {
         match self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) {
             Some(session) => {
@@ -160,14 +167,17 @@ impl RelayLink {
             self.calling.remove(&route);
             return;
         };
-        let message = RelayMessage::Connect { route, target: r.peer, vport: r.vport }.encode();
+        let message = match r.fake.filter(|_| r.peer == 0) {
+            Some(fake) => RelayMessage::ConnectFake { route, ip: u32::from(*fake.ip()), port: fake.port() }.encode(),
+            None => RelayMessage::Connect { route, target: r.peer, vport: r.vport }.encode(),
+        };
         self.send_reliable(now, message);
         self.calling.insert(route, now + CONNECT_REPEAT_USEC);
     }
 
-    /// Our call on `address`'s route was answered (or ended): stop repeating it.
-    pub(super) fn answered(&mut self, address: Option<SocketAddr>) {
-        if let Some(route) = address.and_then(route_of) {
+    /// Our call on `route` was answered (or ended): stop repeating it.
+    pub(super) fn answered(&mut self, route: Option<u32>) {
+        if let Some(route) = route {
             self.calling.remove(&route);
         }
     }
@@ -181,6 +191,8 @@ enum LinkNews {
     Lost(String),
     /// The link is up.
     Up(String),
+    /// The relay answered our FakeIP request (no ports: refused).
+    FakeIp(u32, Vec<u16>),
 }
 
 /// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
@@ -233,11 +245,20 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 Some(RelayMessage::Observed { address }) => link.observed = Some(address),
                 Some(RelayMessage::Incoming { route, from, vport }) => {
                     if link.listening.contains_key(&vport) {
-                        link.routes.insert(route, Route { peer: from, vport });
+                        link.routes.insert(route, Route { peer: from, vport, fake: None });
                     } else {
                         link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
                     }
                 }
+                Some(RelayMessage::IncomingFake { route, from, vport, caller_ip, caller_port }) => {
+                    if link.listening.contains_key(&vport) {
+                        let fake = (caller_ip != 0).then(|| std::net::SocketAddrV4::new(caller_ip.into(), caller_port));
+                        link.routes.insert(route, Route { peer: from, vport, fake });
+                    } else {
+                        link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
+                    }
+                }
+                Some(RelayMessage::FakeIp { ip, ports }) => news.push(LinkNews::FakeIp(ip, ports)),
                 _ => {}
             }
         }
@@ -251,6 +272,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             }
             LinkNews::Lost(why) => lose_link(state, key, why, now),
             LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
+            LinkNews::FakeIp(ip, ports) => state.fake_ip_answered(ip, ports),
         }
     }
 }
@@ -288,6 +310,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
             state.post_status_change(handle, old);
         }
     }
+    state.fake_ip_lost(&why);
     let (status, next) = if retrying {
         (availability::RETRYING, "reconnecting")
     } else {
@@ -412,7 +435,7 @@ impl Sockets {
 
     /// What both P2P calls start with: the arguments checked, authentication under way, and
     /// the P2P endpoint. `None` (with the reason logged as `call`'s) if any of that fails.
-    fn p2p_call(
+    pub(super) fn p2p_call(
         &self,
         call: &str,
         virtual_port: i64,
@@ -442,21 +465,42 @@ impl Sockets {
         let Some((mut state, key, vport, config, now)) = self.p2p_call("connectP2P", virtual_port, options) else {
             return INVALID_HANDLE;
         };
+        self.open_p2p_call(
+            &mut state,
+            key,
+            Route { peer: target, vport, fake: None },
+            Identity::SteamId(target),
+            config,
+            now,
+        )
+    }
+
+    /// Call along a new relay route: a connection handle, CONNECTING, and the handshake on its
+    /// way (repeated CONNECTs until the relay joins the route).
+    pub(super) fn open_p2p_call(
+        &self,
+        state: &mut State,
+        key: EndpointKey,
+        route: Route,
+        remote: Identity,
+        config: ConnectionConfig,
+        now: u64,
+    ) -> Handle {
         let handle = state.allocate_handle();
         let ep = state.endpoints.get_mut(&key).expect("p2p endpoint");
         let link = ep.relay.as_mut().expect("p2p endpoint has a link");
-        let route = link.new_route(Route { peer: target, vport });
+        let route = link.new_route(route);
         link.call(now, route);
         let timeout = u64::from(config.int32(crate::config::ids::TIMEOUT_INITIAL).max(1) as u32) * 1000;
         let id = ep.endpoint.connect_within(now, relayed_address(route), timeout);
         ep.handles.insert(id, handle);
         ep.had_connection = true;
-        let mut conn = Connection::new(Identity::SteamId(target), config, Transport::Udp { endpoint: key, id });
+        let mut conn = Connection::new(remote, config, Transport::Udp { endpoint: key, id });
         conn.state = ConnectionState::Connecting;
         conn.info_flags = info_flags::UNAUTHENTICATED;
         state.connections.insert(handle, conn);
         state.post_status_change(handle, ConnectionState::None);
-        pump(&mut state, key, now);
+        pump(state, key, now);
         handle
     }
 
@@ -466,8 +510,20 @@ impl Sockets {
         else {
             return INVALID_HANDLE;
         };
+        self.listen_p2p(&mut state, key, vport, config, now)
+    }
+
+    /// A listen socket for relay calls to `vport`; 0 if one listens there already.
+    pub(super) fn listen_p2p(
+        &self,
+        state: &mut State,
+        key: EndpointKey,
+        vport: u32,
+        config: ConnectionConfig,
+        now: u64,
+    ) -> Handle {
         if state.endpoints[&key].relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport)) {
-            tracing::warn!(vport, "createListenSocketP2P: already listening on this virtual port");
+            tracing::warn!(vport, "already listening on this virtual port");
             return INVALID_HANDLE;
         }
         let handle = state.allocate_handle();
@@ -475,7 +531,7 @@ impl Sockets {
         let link = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()).expect("p2p endpoint has a link");
         link.listening.insert(vport, handle);
         link.send_reliable(now, RelayMessage::Listen { vport }.encode());
-        pump(&mut state, key, now);
+        pump(state, key, now);
         handle
     }
 }
@@ -512,18 +568,21 @@ pub(super) fn incoming_listen_socket(
     (identity == Some(route.peer)).then(|| link.listening.get(&route.vport).copied()).flatten()
 }
 
-/// The identity a relayed connection was meant to reach, for checking its certificate.
-pub(super) fn expected_peer(state: &State, key: EndpointKey, id: ConnectionId) -> Option<(u64, u32)> {
+/// The relay route of connection `id` of the P2P endpoint, whichever path it is on now.
+pub(super) fn route_for(endpoint: &Endpoint, id: ConnectionId) -> Option<u32> {
+    route_of(endpoint.fallback_path(id).or_else(|| endpoint.peer_address(id))?)
+}
+
+/// What a relayed connection was meant to reach (identity 0: a FakeIP's owner, whoever it is).
+pub(super) fn expected_peer(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Route> {
     let ep = state.endpoints.get(&key)?;
-    let link = ep.relay.as_ref()?;
-    let route = link.routes.get(&route_of(ep.endpoint.peer_address(id)?)?)?;
-    Some((route.peer, route.vport))
+    ep.relay.as_ref()?.routes.get(&route_for(&ep.endpoint, id)?).cloned()
 }
 
 /// A relayed connection is gone: let the relay free its route.
-pub(super) fn release_route(link: &mut RelayLink, address: Option<SocketAddr>, now: u64) {
-    link.answered(address);
-    if let Some(route) = address.and_then(route_of)
+pub(super) fn release_route(link: &mut RelayLink, route: Option<u32>, now: u64) {
+    link.answered(route);
+    if let Some(route) = route
         && link.routes.remove(&route).is_some()
     {
         link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());

@@ -362,6 +362,11 @@ impl Sockets {
         let Some(peer) = address.filter(|a| a.port() != 0 && !a.ip().is_unspecified()) else {
             return INVALID_HANDLE;
         };
+        if let SocketAddr::V4(v4) = peer
+            && super::fake_ip::is_fake_ip(peer.ip())
+        {
+            return self.connect_fake_ip(v4, options);
+        }
         let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
         let bind = match peer.ip() {
             IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
@@ -566,7 +571,7 @@ pub(super) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
     for id in finished {
         if let Some(link) = ep.relay.as_mut() {
-            super::p2p::release_route(link, ep.endpoint.peer_address(id), now);
+            super::p2p::release_route(link, super::p2p::route_for(&ep.endpoint, id), now);
         }
         ep.endpoint.remove(id);
         ep.lingering.retain(|&l| l != id);
@@ -696,7 +701,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
         }
         EndpointEvent::Connected { id, identity } => {
             if role == Role::P2P
-                && let Some((expected, _)) = super::p2p::expected_peer(state, key, id)
+                && let Some(expected) = super::p2p::expected_peer(state, key, id).map(|r| r.peer).filter(|&p| p != 0)
                 && identity != Some(expected)
             {
                 let text = format!("Cert was issued to steamid:{}, not steamid:{expected}", identity.unwrap_or(0));
@@ -716,7 +721,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             if let Some(ep) = state.endpoints.get_mut(&key)
                 && let Some(link) = ep.relay.as_mut()
             {
-                link.answered(ep.endpoint.peer_address(id));
+                link.answered(super::p2p::route_for(&ep.endpoint, id));
             }
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
@@ -769,12 +774,15 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 .is_some_and(|c| c.state == ConnectionState::Connecting);
             let (reason, text) = match (problem, role) {
                 (ConnectionProblem::Timeout, Role::P2P) if connecting => {
-                    let (peer, vport) = super::p2p::expected_peer(state, key, id).unwrap_or((0, 0));
+                    let whom = match super::p2p::expected_peer(state, key, id) {
+                        Some(super::p2p::Route { fake: Some(fake), peer: 0, .. }) => format!("FakeIP {fake}"),
+                        Some(route) => format!("steamid:{} on virtual port {}", route.peer, route.vport),
+                        None => "the peer".to_string(),
+                    };
                     (
                         super::p2p::END_MISC_P2P_RENDEZVOUS,
                         format!(
-                            "P2P rendezvous failed: steamid:{peer} did not answer on virtual port {vport} \
-                             (offline, not listening there, or not accepting)"
+                            "P2P rendezvous failed: {whom} did not answer (offline, not listening there, or not accepting)"
                         ),
                     )
                 }
@@ -803,7 +811,7 @@ fn end_connection(
     if let Some(ep) = state.endpoints.get_mut(&key)
         && let Some(link) = ep.relay.as_mut()
     {
-        link.answered(ep.endpoint.peer_address(id));
+        link.answered(super::p2p::route_for(&ep.endpoint, id));
     }
     let Some(handle) = handle_of(state, key, id) else { return };
     let Some(conn) = state.connections.get_mut(&handle) else { return };
