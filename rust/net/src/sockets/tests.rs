@@ -68,8 +68,8 @@ fn bad_handles_get_documented_failures() {
     assert_eq!(s.configure_lanes(bogus, 2, &[0, 0], &[1, 1]), SteamResult::NoConnection);
     assert_eq!(s.real_time_status(bogus, 0).unwrap_err(), SteamResult::NoConnection);
     assert!(s.detailed_status(bogus).is_none());
-    assert_eq!(s.remote_fake_ip(bogus), SteamResult::InvalidParam);
-    assert_eq!(s.remote_fake_ip(a), SteamResult::IpNotFound);
+    assert_eq!(s.remote_fake_ip(bogus), (SteamResult::InvalidParam, None));
+    assert_eq!(s.remote_fake_ip(a), (SteamResult::IpNotFound, None));
     assert_eq!(s.send_message(a, &vec![0; MAX_MESSAGE_SIZE_SEND + 1], 8), Err(SteamResult::InvalidParam));
 }
 
@@ -242,7 +242,7 @@ fn user_data_name_and_fake_ip_defaults() {
     assert!(s.connection_info(a).unwrap().debug_description.contains("lobby"));
     assert_eq!(s.fake_ip(0).result, SteamResult::NoMatch);
     assert_eq!(s.fake_ip(1).result, SteamResult::InvalidParam);
-    assert!(!s.begin_async_request_fake_ip(1));
+    assert!(!s.begin_async_request_fake_ip(0) && !s.begin_async_request_fake_ip(5), "1 to 4 ports");
 }
 
 #[test]
