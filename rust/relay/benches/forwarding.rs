@@ -33,6 +33,10 @@ struct Client {
     conn: ConnectionId,
     identity: u64,
     buf: Vec<u8>,
+    /// The relay's token for RELAYED datagrams, once sent.
+    token: Option<u64>,
+    /// RELAYED datagrams received: (route, bytes).
+    relayed: Vec<(u32, Vec<u8>)>,
 }
 
 impl Client {
@@ -48,7 +52,16 @@ impl Client {
         endpoint.set_credentials(private, cert.encode(), Trust { app_id: 480, cas: vec![ca.public_key()] });
         endpoint.set_unix_time(0, steamnet_relay::unix_now());
         let conn = endpoint.connect(0, relay);
-        Client { socket, endpoint, start: Instant::now(), conn, identity, buf: vec![0; 2048] }
+        Client {
+            socket,
+            endpoint,
+            start: Instant::now(),
+            conn,
+            identity,
+            buf: vec![0; 2048],
+            token: None,
+            relayed: Vec::new(),
+        }
     }
 
     fn now(&self) -> u64 {
@@ -59,7 +72,10 @@ impl Client {
     fn pump(&mut self) {
         let now = self.now();
         while let Ok((len, from)) = self.socket.recv_from(&mut self.buf) {
-            self.endpoint.handle_datagram(now, from, &self.buf[..len]);
+            match steamnet_relay::messages::parse_relayed_to_client(&self.buf[..len]) {
+                Some((route, datagram)) => self.relayed.push((route, datagram.to_vec())),
+                None => self.endpoint.handle_datagram(now, from, &self.buf[..len]),
+            }
         }
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
             self.endpoint.handle_timeout(now);
@@ -92,7 +108,17 @@ impl Client {
     }
 
     fn message(&mut self) -> Option<Vec<u8>> {
-        self.endpoint.poll_message(self.conn).map(|m| m.data)
+        let data = self.endpoint.poll_message(self.conn)?.data;
+        if let Some(RelayMessage::Token { token }) = RelayMessage::decode(&data) {
+            self.token = Some(token);
+        }
+        Some(data)
+    }
+
+    /// Send `datagram` along `route` as a RELAYED datagram beside the session.
+    fn relay(&mut self, relay: SocketAddr, route: u32, datagram: &[u8]) {
+        let token = self.token.expect("token from the relay");
+        let _ = self.socket.send_to(&steamnet_relay::messages::relayed_from_client(token, route, datagram), relay);
     }
 }
 
@@ -171,6 +197,11 @@ fn joined(relay: &Relay) -> (Client, Client, u32, u32) {
                 route_b = Some(route);
             }
         }
+    }
+    while a.token.is_none() {
+        assert!(Instant::now() < deadline, "no token");
+        a.pump();
+        while a.message().is_some() {}
     }
     (a, b, 1, route_b.unwrap())
 }
@@ -252,11 +283,9 @@ fn main() {
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 cb.pump();
-                while let Some(m) = cb.message() {
-                    if matches!(RelayMessage::decode(&m), Some(RelayMessage::Forward { .. })) {
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                delivered.fetch_add(cb.relayed.len() as u64, Ordering::Relaxed);
+                cb.relayed.clear();
+                while cb.message().is_some() {}
             }
             cb
         })
@@ -264,7 +293,7 @@ fn main() {
     let payload = [7u8; PAYLOAD];
     let started = Instant::now();
     while started.elapsed() < RUN {
-        ca.send(&RelayMessage::Forward { route: route_a, datagram: &payload }, false);
+        ca.relay(relay.address, route_a, &payload);
         ca.pump();
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -316,39 +345,36 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     // Through the relay: the listener echoes every FORWARD back on its route.
     let route_b = {
-        // Find the listener's route from its first FORWARD.
-        ca.send(&RelayMessage::Forward { route: route_a, datagram: b"route?" }, false);
+        // Find the listener's route from its first RELAYED datagram.
+        ca.relay(relay.address, route_a, b"route?");
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut found = None;
         while found.is_none() && Instant::now() < deadline {
             ca.pump();
             cb.pump();
-            while let Some(m) = cb.message() {
-                if let Some(RelayMessage::Forward { route, .. }) = RelayMessage::decode(&m) {
-                    found = Some(route);
-                }
-            }
-            while ca.message().is_some() {}
+            found = cb.relayed.drain(..).next().map(|(route, _)| route);
+            while cb.message().is_some() {}
         }
-        found.expect("a forward through the relay")
+        while cb.token.is_none() {
+            cb.pump();
+            while cb.message().is_some() {}
+        }
+        found.expect("a datagram through the relay")
     };
     let mut via_relay = Vec::new();
     let ping = [1u8; 64];
     for _ in 0..rounds {
         let t = Instant::now();
-        ca.send(&RelayMessage::Forward { route: route_a, datagram: &ping }, false);
-        let mut back = false;
-        while !back {
+        ca.relay(relay.address, route_a, &ping);
+        loop {
             cb.pump();
-            while let Some(m) = cb.message() {
-                if let Some(RelayMessage::Forward { datagram, .. }) = RelayMessage::decode(&m) {
-                    let datagram = datagram.to_vec();
-                    cb.send(&RelayMessage::Forward { route: route_b, datagram: &datagram }, false);
-                }
+            for (_, datagram) in std::mem::take(&mut cb.relayed) {
+                cb.relay(relay.address, route_b, &datagram);
             }
             ca.pump();
-            while let Some(m) = ca.message() {
-                back |= matches!(RelayMessage::decode(&m), Some(RelayMessage::Forward { .. }));
+            if !ca.relayed.is_empty() {
+                ca.relayed.clear();
+                break;
             }
         }
         via_relay.push(t.elapsed().as_secs_f64() * 1e6);
@@ -361,7 +387,7 @@ fn main() {
     println!("| --- | --- | --- | --- |");
     println!("| direct UDP | {d50:.0} | {d99:.0} | - |");
     println!("| via plain UDP forwarder | {f50:.0} | {f99:.0} | {:.0} |", (f50 - d50) / 2.0);
-    println!("| via steamnet-relay (sessions both ends) | {r50:.0} | {r99:.0} | {:.0} |", (r50 - d50) / 2.0);
+    println!("| via steamnet-relay | {r50:.0} | {r99:.0} | {:.0} |", (r50 - d50) / 2.0);
     drop((ca, cb));
 
     // ----- memory -------------------------------------------------------------------------

@@ -16,13 +16,15 @@ pub(crate) struct Driver {
     pub socket: UdpSocket,
     pub endpoint: Endpoint,
     start: Instant,
-    buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
+    /// A RELAYED datagram the last turn received, for the caller (`buf[..len]`, from).
+    pub(crate) raw: Option<(SocketAddr, usize)>,
 }
 
 impl Driver {
     pub fn new(socket: UdpSocket, mut endpoint: Endpoint) -> Driver {
         endpoint.set_unix_time(0, crate::unix_now());
-        Driver { socket, endpoint, start: Instant::now(), buf: vec![0; MAX_DATAGRAM] }
+        Driver { socket, endpoint, start: Instant::now(), buf: vec![0; MAX_DATAGRAM], raw: None }
     }
 
     /// Microseconds since the driver started: the endpoint's clock.
@@ -45,14 +47,34 @@ impl Driver {
 
     /// Wait for a datagram or the endpoint's next deadline, handle what came, and send what
     /// became due.
+    /// Take one more datagram that has already arrived, without waiting: a RELAYED one is left
+    /// for the caller (as after `turn`), any other goes to the endpoint. `false` if none was
+    /// waiting.
+    pub fn try_more(&mut self) -> bool {
+        self.raw = None;
+        let Ok((len, from)) = self.socket.try_recv_from(&mut self.buf) else { return false };
+        if self.buf.first() == Some(&crate::messages::KIND_RELAYED) {
+            self.raw = Some((from, len));
+        } else {
+            let now = self.now();
+            self.endpoint.handle_datagram(now, from, &self.buf[..len]);
+        }
+        true
+    }
+
     pub async fn turn(&mut self) {
+        self.raw = None;
         let now = self.now();
         let wait = self.endpoint.poll_timeout().map_or(IDLE_TURN, |at| Duration::from_micros(at.saturating_sub(now)));
         tokio::select! {
             received = self.socket.recv_from(&mut self.buf) => {
                 if let Ok((len, from)) = received {
-                    let now = self.now();
-                    self.endpoint.handle_datagram(now, from, &self.buf[..len]);
+                    if self.buf.first() == Some(&crate::messages::KIND_RELAYED) {
+                        self.raw = Some((from, len));
+                    } else {
+                        let now = self.now();
+                        self.endpoint.handle_datagram(now, from, &self.buf[..len]);
+                    }
                 }
             }
             _ = tokio::time::sleep(wait.min(IDLE_TURN)) => {}

@@ -60,6 +60,12 @@ pub fn fuzz(data: &[u8]) {
     if let Some(message) = RelayMessage::decode(data) {
         assert_eq!(message.encode(), data, "relay messages have one encoding");
     }
+    if let Some((token, route, datagram)) = parse_relayed_from_client(data) {
+        assert_eq!(relayed_from_client(token, route, datagram), data);
+    }
+    if let Some((route, datagram)) = parse_relayed_to_client(data) {
+        assert_eq!(relayed_to_client(route, datagram), data);
+    }
 }
 
 #[cfg(test)]
@@ -114,9 +120,17 @@ mod tests {
 ///                                (the address the relay sees the client at, for NAT traversal)
 ///                   FAKE_IP      24 | ip u32 | count u8 | port u16 * count   (0 ports: refused)
 ///                   INCOMING_FAKE 26 | route u32 | from u64 | vport u32 | caller's FakeIP u32 | port u16
+///                   TOKEN        27 | token u64   (for RELAYED datagrams, below)
 /// client -> relay   FAKE_IP_REQUEST 23 | ports u8
 ///                   CONNECT_FAKE 25 | route u32 | ip u32 | port u16
 /// ```
+///
+/// Relayed datagrams also travel beside the session, as plain UDP datagrams of their own
+/// (no second encryption, no second congestion control): RELAYED (first byte 9, a kind the
+/// steamnet handshake and session datagrams never use) is `9 | token u64 | route u32 | datagram`
+/// from a client, and `9 | route u32 | datagram` to one. The token, sent over the encrypted
+/// session, and the session's address must both match, so nobody else can use a session's
+/// routes; what is forwarded is the peers' own sealed datagram.
 ///
 /// FakeIPs (GNS's, in 169.254.0.0/16) are handed out by the relay, one per session, unique
 /// among live sessions, and freed with the session. A call to a FakeIP port reaches the
@@ -143,6 +157,41 @@ pub enum RelayMessage<'a> {
     FakeIp { ip: u32, ports: Vec<u16> },
     ConnectFake { route: u32, ip: u32, port: u16 },
     IncomingFake { route: u32, from: u64, vport: u32, caller_ip: u32, caller_port: u16 },
+    Token { token: u64 },
+}
+
+/// First byte of a RELAYED datagram.
+pub const KIND_RELAYED: u8 = 9;
+
+/// A client's RELAYED datagram for `route`.
+pub fn relayed_from_client(token: u64, route: u32, datagram: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(13 + datagram.len());
+    out.push(KIND_RELAYED);
+    out.extend_from_slice(&token.to_be_bytes());
+    out.extend_from_slice(&route.to_be_bytes());
+    out.extend_from_slice(datagram);
+    out
+}
+
+/// Read a client's RELAYED datagram: (token, route, datagram). Never panics.
+pub fn parse_relayed_from_client(bytes: &[u8]) -> Option<(u64, u32, &[u8])> {
+    (*bytes.first()? == KIND_RELAYED).then_some(())?;
+    Some((be_u64(bytes, 1)?, be_u32(bytes, 9)?, bytes.get(13..)?))
+}
+
+/// The relay's RELAYED datagram for a client's `route`.
+pub fn relayed_to_client(route: u32, datagram: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + datagram.len());
+    out.push(KIND_RELAYED);
+    out.extend_from_slice(&route.to_be_bytes());
+    out.extend_from_slice(datagram);
+    out
+}
+
+/// Read the relay's RELAYED datagram: (route, datagram). Never panics.
+pub fn parse_relayed_to_client(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    (*bytes.first()? == KIND_RELAYED).then_some(())?;
+    Some((be_u32(bytes, 1)?, bytes.get(5..)?))
 }
 
 /// Virtual ports at and above this are FakeIP port indexes (`createListenSocketP2PFakeIP`).
@@ -161,6 +210,7 @@ const FAKE_IP_REQUEST: u8 = 23;
 const FAKE_IP: u8 = 24;
 const CONNECT_FAKE: u8 = 25;
 const INCOMING_FAKE: u8 = 26;
+const TOKEN: u8 = 27;
 /// Bytes FORWARD adds to a datagram.
 pub const FORWARD_OVERHEAD: usize = 5;
 
@@ -225,6 +275,10 @@ impl<'a> RelayMessage<'a> {
                 out.extend_from_slice(&ip.to_be_bytes());
                 out.extend_from_slice(&port.to_be_bytes());
             }
+            RelayMessage::Token { token } => {
+                out.push(TOKEN);
+                out.extend_from_slice(&token.to_be_bytes());
+            }
             RelayMessage::IncomingFake { route, from, vport, caller_ip, caller_port } => {
                 out.push(INCOMING_FAKE);
                 out.extend_from_slice(&route.to_be_bytes());
@@ -285,6 +339,10 @@ impl<'a> RelayMessage<'a> {
                     port: u16::from_be_bytes([bytes[9], bytes[10]]),
                 }
             }
+            TOKEN => {
+                exact(9)?;
+                RelayMessage::Token { token: be_u64(bytes, 1)? }
+            }
             INCOMING_FAKE => {
                 exact(23)?;
                 RelayMessage::IncomingFake {
@@ -322,6 +380,7 @@ mod relay_tests {
             RelayMessage::FakeIp { ip: 0, ports: vec![] },
             RelayMessage::ConnectFake { route: 3, ip: 0xa9fe_0102, port: 27015 },
             RelayMessage::IncomingFake { route: 4, from: 5, vport: FAKE_PORT_VPORT, caller_ip: 1, caller_port: 2 },
+            RelayMessage::Token { token: u64::MAX },
         ] {
             let bytes = m.encode();
             assert_eq!(RelayMessage::decode(&bytes), Some(m));

@@ -61,6 +61,8 @@ struct Session {
     topped_up: u64,
     /// Its FakeIP and ports, once it asked for them.
     fake: Option<(u32, Vec<u16>)>,
+    /// The secret its RELAYED datagrams carry.
+    token: u64,
 }
 
 impl Session {
@@ -73,6 +75,7 @@ impl Session {
             allowance: SESSION_BURST,
             topped_up: now,
             fake: None,
+            token: steamnet_proto::random::u64(),
         }
     }
 
@@ -111,6 +114,8 @@ pub struct RelayServer {
     by_identity: HashMap<u64, ConnectionId>,
     /// FakeIPs in use, and their sessions.
     fake_ips: HashMap<u32, ConnectionId>,
+    /// Tokens of RELAYED datagrams, and their sessions.
+    tokens: HashMap<u64, ConnectionId>,
     /// Connections closed by us, removed once their last datagrams are out.
     closing: Vec<ConnectionId>,
     /// Forwarding allowance per session, bytes per second.
@@ -154,6 +159,7 @@ impl RelayServer {
             sessions: HashMap::new(),
             by_identity: HashMap::new(),
             fake_ips: HashMap::new(),
+            tokens: HashMap::new(),
             closing: Vec::new(),
             session_rate: DEFAULT_SESSION_RATE,
             stats: RelayStats::default(),
@@ -183,8 +189,41 @@ impl RelayServer {
     /// One turn of the loop: wait for input or a timer, then answer what came.
     pub async fn step(&mut self) {
         self.driver.turn().await;
+        // Forward a burst of what has arrived before anything else: relayed datagrams need no
+        // more than a lookup each.
+        self.forward_raw();
+        for _ in 0..256 {
+            if !self.driver.try_more() {
+                break;
+            }
+            self.forward_raw();
+        }
         self.serve();
         self.driver.flush().await;
+    }
+
+    /// A RELAYED datagram: from a session's own address with its token, along one of its
+    /// routes, within its allowance; anything else is dropped.
+    fn forward_raw(&mut self) {
+        let now = self.driver.now();
+        let rate = self.session_rate;
+        let (endpoint, socket) = (&self.driver.endpoint, &self.driver.socket);
+        let Some((from, bytes)) = self.driver.raw.take().map(|(f, len)| (f, &self.driver.buf[..len])) else { return };
+        let Some((token, route, datagram)) = crate::messages::parse_relayed_from_client(bytes) else { return };
+        let target =
+            self.tokens.get(&token).copied().filter(|&id| endpoint.peer_address(id) == Some(from)).and_then(|id| {
+                let session = self.sessions.get_mut(&id)?;
+                let &(peer, peer_route) = session.routes.get(&route)?;
+                session.spend(now, datagram.len() as u64, rate).then_some((peer, peer_route))
+            });
+        let Some((peer, peer_route)) = target else {
+            self.stats.dropped += 1;
+            return;
+        };
+        if let Some(to) = endpoint.peer_address(peer) {
+            self.stats.forwarded += 1;
+            let _ = socket.try_send_to(&crate::messages::relayed_to_client(peer_route, datagram), to);
+        }
     }
 
     fn serve(&mut self) {
@@ -245,6 +284,7 @@ impl RelayServer {
             if let Some((ip, _)) = session.fake {
                 self.fake_ips.remove(&ip);
             }
+            self.tokens.remove(&session.token);
             for (peer, peer_route) in session.routes.into_values() {
                 if let Some(peer_session) = self.sessions.get_mut(&peer) {
                     peer_session.routes.remove(&peer_route);
@@ -283,8 +323,12 @@ impl RelayServer {
         if let Some(old) = self.by_identity.insert(identity, id) {
             self.close(old, CLOSE_REPLACED, "replaced by a newer session of the same identity");
         }
-        self.sessions.insert(id, Session::new(identity, now));
+        let session = Session::new(identity, now);
+        let token = session.token;
+        self.tokens.insert(token, id);
+        self.sessions.insert(id, session);
         self.stats.sessions += 1;
+        self.send(id, &RelayMessage::Token { token }.encode(), true, now);
         tracing::info!(identity, "relay session");
         // Where we see it from: its public address behind any NAT, a candidate for direct paths.
         if let Some(address) = self.driver.endpoint.peer_address(id) {
@@ -360,7 +404,8 @@ impl RelayServer {
             RelayMessage::Incoming { .. }
             | RelayMessage::Observed { .. }
             | RelayMessage::FakeIp { .. }
-            | RelayMessage::IncomingFake { .. } => self.stats.malformed += 1,
+            | RelayMessage::IncomingFake { .. }
+            | RelayMessage::Token { .. } => self.stats.malformed += 1,
         }
     }
 

@@ -86,6 +86,9 @@ pub(super) struct RelayLink {
     calling: HashMap<u32, u64>,
     /// The address the relay sees us at (behind any NAT), a candidate for direct paths.
     observed: Option<SocketAddr>,
+    /// The secret that lets our datagrams go beside the session (RELAYED), once the relay
+    /// sent it.
+    token: Option<u64>,
 }
 
 impl RelayLink {
@@ -115,6 +118,7 @@ impl RelayLink {
             listening: HashMap::new(),
             calling: HashMap::new(),
             observed: None,
+            token: None,
         }
     }
 
@@ -133,9 +137,28 @@ impl RelayLink {
 
     /// A datagram of the P2P endpoint for route `route`: into a FORWARD on the link. Dropped
     /// (like any loss; the handshake retries) while the link is not up.
-    pub(super) fn forward(&mut self, now: u64, route: u32, datagram: &[u8]) {
-        let Some(session) = self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) else { return };
+    pub(super) fn forward(&mut self, now: u64, route: u32, datagram: &[u8], socket: &std::net::UdpSocket) {
+        if !self.up {
+            return;
+        }
+        // Beside the session when we can (no second sealing, no second congestion control);
+        // inside it until the relay has told us our token.
+        if let Some(token) = self.token {
+            let _ = socket.send_to(&steamnet_relay::messages::relayed_from_client(token, route, datagram), self.relay);
+            return;
+        }
+        let Some(session) = self.conn.and_then(|id| self.control.session_mut(id)) else { return };
         let _ = session.send_message(now, 0, &RelayMessage::Forward { route, datagram }.encode(), flags::NO_NAGLE);
+    }
+
+    /// A datagram from the relay's address: a RELAYED one goes to the P2P endpoint (returned:
+    /// the stand-in address and the peer's datagram), anything else to the link itself.
+    pub(super) fn input<'a>(&mut self, now: u64, datagram: &'a [u8]) -> Option<(SocketAddr, &'a [u8])> {
+        if let Some((route, inner)) = steamnet_relay::messages::parse_relayed_to_client(datagram) {
+            return self.routes.contains_key(&route).then(|| (relayed_address(route), inner));
+        }
+        self.control.handle_datagram(now, self.relay, datagram);
+        None
     }
 
     /// Connect to the relay (once authenticated), if not connected or connecting.
@@ -243,6 +266,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                     news.push(LinkNews::Datagram(route, datagram.to_vec()));
                 }
                 Some(RelayMessage::Observed { address }) => link.observed = Some(address),
+                Some(RelayMessage::Token { token }) => link.token = Some(token),
                 Some(RelayMessage::Incoming { route, from, vport }) => {
                     if link.listening.contains_key(&vport) {
                         link.routes.insert(route, Route { peer: from, vport, fake: None });
@@ -287,6 +311,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
         link.control.remove(id);
     }
     link.up = false;
+    link.token = None;
     link.routes.clear();
     link.calling.clear();
     let retrying = !link.listening.is_empty();

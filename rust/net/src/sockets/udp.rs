@@ -80,7 +80,9 @@ impl UdpEndpoint {
     /// endpoint, through the fake network if on.
     fn input(&mut self, now: u64, from: SocketAddr, datagram: &[u8]) {
         if let Some(link) = self.relay.as_mut().filter(|l| l.relay == from) {
-            link.control.handle_datagram(now, from, datagram);
+            if let Some((stand_in, inner)) = link.input(now, datagram) {
+                self.endpoint.handle_datagram(now, stand_in, inner);
+            }
             return;
         }
         if self.fake.recv.config().is_perfect() && self.fake.recv.is_idle() {
@@ -157,7 +159,7 @@ fn transmit(
     datagram: &[u8],
 ) {
     match (super::p2p::route_of(to), relay) {
-        (Some(route), Some(link)) => link.forward(now, route, datagram),
+        (Some(route), Some(link)) => link.forward(now, route, datagram, sender),
         (Some(_), None) => {}
         (None, _) => {
             let _ = sender.send_to(datagram, to);
