@@ -14,4 +14,4 @@ bash scripts/godot-tests.sh
 DEMO_LOG=$(mktemp)
 trap 'rm -f "$DEMO_LOG"' EXIT
 DISPLAY= WAYLAND_DISPLAY= bash scripts/demo.sh 2>&1 | tee "$DEMO_LOG"
-grep -q '^demo ok' "$DEMO_LOG" || { echo "test.sh: the demo did not finish its chat" >&2; exit 1; }
+grep -q '^demo ok: both chats' "$DEMO_LOG" || { echo "test.sh: the demo did not finish its chat" >&2; exit 1; }
