@@ -32,21 +32,13 @@ func test_init_authentication_reaches_current_with_an_identity() -> void:
 	# Over UDP to ourselves, both ends now prove that identity.
 	var listen := track_listen_socket(S.createListenSocketIP("127.0.0.1:0", {}))
 	var client := track_connection(S.connectByIPAddress(S.getListenSocketAddress(listen), {}))
-	var incoming := [0]
-	var on_status := func(handle: int, info: Dictionary, _old: int):
-		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
-			incoming[0] = handle
-			S.acceptConnection(handle)
-	S.network_connection_status_changed.connect(on_status)
-	check(await until(func(): return incoming[0] != 0 and S.getConnectionInfo(client).get("connection_state") == S.CONNECTION_STATE_CONNECTED), "connected")
-	S.network_connection_status_changed.disconnect(on_status)
-	track_connection(incoming[0])
+	var accepted := await accept_and_connect(listen, client, "over UDP")
 	check_eq(S.getConnectionInfo(client).get("identity"), id, "the server's verified identity")
-	check_eq(S.getConnectionInfo(incoming[0]).get("identity"), id, "the client's verified identity")
+	check_eq(S.getConnectionInfo(accepted).get("identity"), id, "the client's verified identity")
 	S.sendMessageToConnection(client, "hi".to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
 	var got := []
 	check(await until(func():
-		got.append_array(S.receiveMessagesOnConnection(incoming[0], 4))
+		got.append_array(S.receiveMessagesOnConnection(accepted, 4))
 		return got.size() > 0), "message arrives")
 	if got.size() > 0:
 		check_eq(got[0]["identity"], id, "the message carries the sender's identity")

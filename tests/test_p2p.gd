@@ -28,18 +28,11 @@ func test_connect_p2p_to_a_listen_socket_by_identity() -> void:
 	check_eq(S.getListenSocketAddress(listen), "", "a P2P listen socket has no IP address")
 	check(await until(func(): return S.getAuthenticationStatus() == S.NETWORKING_AVAILABILITY_CURRENT), "P2P starts authentication")
 	var me := _my_id()
-	var incoming := [0]
-	var on_status := func(handle: int, info: Dictionary, _old: int):
-		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
-			incoming[0] = handle
-			check_eq(info["identity"], me, "the caller's verified identity, before accepting")
-			check_eq(S.acceptConnection(handle), S.RESULT_OK, "accept")
-	S.network_connection_status_changed.connect(on_status)
 	var caller := track_connection(S.connectP2P(me, 5, {}))
 	check(caller != 0, "connectP2P")
-	check(await until(func(): return incoming[0] != 0 and S.getConnectionInfo(caller).get("connection_state") == S.CONNECTION_STATE_CONNECTED), "connected through the relay")
-	S.network_connection_status_changed.disconnect(on_status)
-	track_connection(incoming[0])
+	var before_accepting := func(_handle: int, info: Dictionary):
+		check_eq(info["identity"], me, "the caller's verified identity, before accepting")
+	var accepted := await accept_and_connect(listen, caller, "through the relay", before_accepting)
 	var info: Dictionary = S.getConnectionInfo(caller)
 	check_eq(info.get("identity"), me, "the listener's verified identity")
 	var path: String = S.getConnectionRealTimeStatus(caller, 0)["connection_status"].get("path", "")
@@ -49,7 +42,7 @@ func test_connect_p2p_to_a_listen_socket_by_identity() -> void:
 	S.sendMessageToConnection(caller, "through the relay".to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
 	var got := []
 	check(await until(func():
-		got.append_array(S.receiveMessagesOnConnection(incoming[0], 4))
+		got.append_array(S.receiveMessagesOnConnection(accepted, 4))
 		return got.size() > 0), "a message arrives")
 	if got.size() > 0:
 		check_eq(got[0]["payload"].get_string_from_utf8(), "through the relay", "payload")
@@ -94,17 +87,9 @@ func test_fake_ip_flow() -> void:
 	check(port > 1024, "a port above 1024")
 	var listen := track_listen_socket(S.createListenSocketP2PFakeIP(0, {}))
 	check(listen != 0, "createListenSocketP2PFakeIP")
-	var incoming := [0]
-	var on_status := func(handle: int, info: Dictionary, _old: int):
-		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
-			incoming[0] = handle
-			S.acceptConnection(handle)
-	S.network_connection_status_changed.connect(on_status)
 	var caller := track_connection(S.connectByIPAddress("%s:%d" % [fake["ip"], port], {}))
 	check(caller != 0, "connectByIPAddress to a FakeIP")
-	check(await until(func(): return S.getConnectionInfo(caller).get("connection_state") == S.CONNECTION_STATE_CONNECTED), "connected through the FakeIP")
-	S.network_connection_status_changed.disconnect(on_status)
-	track_connection(incoming[0])
+	await accept_and_connect(listen, caller, "through the FakeIP")
 	var remote: Dictionary = S.getRemoteFakeIPForConnection(caller)
 	check_eq(remote["result"], S.RESULT_OK, "getRemoteFakeIPForConnection")
 	check_eq(remote["ip_address"], fake["ip"], "the FakeIP called")

@@ -69,6 +69,24 @@ func until(condition: Callable, seconds: float = 10.0) -> bool:
 	return true
 
 
+## Accept, on `listen`, the connection the caller opened as `caller` (checking it with `on_incoming`
+## (handle, info) first, if given); wait until both ends are connected. Returns the accepted
+## handle (closed after the test), or 0 if that did not happen within 10 s.
+func accept_and_connect(listen: int, caller: int, what: String, on_incoming := Callable()) -> int:
+	var incoming := [0]
+	var on_status := func(handle: int, info: Dictionary, _old: int):
+		if info["listen_socket"] == listen and info["connection_state"] == S.CONNECTION_STATE_CONNECTING:
+			incoming[0] = handle
+			if on_incoming.is_valid():
+				on_incoming.call(handle, info)
+			check_eq(S.acceptConnection(handle), S.RESULT_OK, what + ": accept")
+	S.network_connection_status_changed.connect(on_status)
+	var connected: bool = await until(func(): return incoming[0] != 0 and S.getConnectionInfo(caller).get("connection_state") == S.CONNECTION_STATE_CONNECTED)
+	S.network_connection_status_changed.disconnect(on_status)
+	check(connected, what + ": connected")
+	return track_connection(incoming[0]) if incoming[0] != 0 else 0
+
+
 ## A connected in-process pair, closed again after the test.
 func make_pair(id1: int = 0, id2: int = 0) -> Array[int]:
 	var pair: Dictionary = S.createSocketPair(false, id1, id2)
