@@ -256,7 +256,7 @@ impl Sockets {
 
 /// A CA address on this machine with nobody serving it: serve this machine's local CA there,
 /// in this process. Returns whether we host it.
-fn host_local_ca(runtime: &tokio::runtime::Handle, ca: std::net::SocketAddr) -> bool {
+pub(super) fn host_local_ca(runtime: &tokio::runtime::Handle, ca: std::net::SocketAddr) -> bool {
     if !ca.ip().is_loopback() {
         return false;
     }

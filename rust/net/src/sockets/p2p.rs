@@ -419,6 +419,11 @@ impl Sockets {
             return Ok(key);
         }
         let relay = state.auth.settings.relay_address()?;
+        // A relay address on this machine that nobody serves is ours to host (a saved
+        // certificate means authentication may not have needed the CA, so it may not be up).
+        if let Some(runtime) = self.runtime() {
+            super::auth::host_local_ca(runtime.handle(), relay);
+        }
         let bind = match relay {
             SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
             SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
