@@ -1,7 +1,16 @@
 //! Socket addresses on the wire (candidates for direct paths, the address a relay observed):
-//! a family byte (4 or 6), the IP's bytes, then the port, big-endian.
+//! a family byte (4 or 6), the IP's bytes, then the port, big-endian. Also where to bind to
+//! reach an address.
 
 use std::net::{IpAddr, SocketAddr};
+
+/// Where to bind a socket that will talk to `peer`: any local address of its family, any port.
+pub fn any_local_for(peer: SocketAddr) -> SocketAddr {
+    match peer.ip() {
+        IpAddr::V4(_) => SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0),
+        IpAddr::V6(_) => SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0),
+    }
+}
 
 /// Append `address`'s encoding (7 bytes for IPv4, 19 for IPv6).
 pub fn put(out: &mut Vec<u8>, address: SocketAddr) {

@@ -1,6 +1,6 @@
 //! Asking a CA for a certificate over a steamnet connection.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use steamnet_proto::cert::{Certificate, Trust};
@@ -20,10 +20,7 @@ pub async fn request_certificate(
     app_id: u32,
     timeout: Duration,
 ) -> Result<Certificate, String> {
-    let bind = match ca.ip() {
-        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-    };
+    let bind = steamnet_proto::address::any_local_for(ca);
     let socket = UdpSocket::bind(bind).await.map_err(|e| format!("cannot open a UDP socket: {e}"))?;
     let config = EndpointConfig { handshake_timeout_usec: timeout.as_micros() as u64, ..EndpointConfig::default() };
     let mut endpoint = Endpoint::new(config, static_key.clone());

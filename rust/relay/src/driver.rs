@@ -53,13 +53,19 @@ impl Driver {
     pub fn try_more(&mut self) -> bool {
         self.raw = None;
         let Ok((len, from)) = self.socket.try_recv_from(&mut self.buf) else { return false };
+        self.take(from, len);
+        true
+    }
+
+    /// The datagram now in `buf[..len]`: a RELAYED one is kept for the caller, any other goes
+    /// to the endpoint.
+    fn take(&mut self, from: SocketAddr, len: usize) {
         if self.buf.first() == Some(&crate::messages::KIND_RELAYED) {
             self.raw = Some((from, len));
         } else {
             let now = self.now();
             self.endpoint.handle_datagram(now, from, &self.buf[..len]);
         }
-        true
     }
 
     pub async fn turn(&mut self) {
@@ -69,12 +75,7 @@ impl Driver {
         tokio::select! {
             received = self.socket.recv_from(&mut self.buf) => {
                 if let Ok((len, from)) = received {
-                    if self.buf.first() == Some(&crate::messages::KIND_RELAYED) {
-                        self.raw = Some((from, len));
-                    } else {
-                        let now = self.now();
-                        self.endpoint.handle_datagram(now, from, &self.buf[..len]);
-                    }
+                    self.take(from, len);
                 }
             }
             _ = tokio::time::sleep(wait.min(IDLE_TURN)) => {}

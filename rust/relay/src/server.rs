@@ -91,6 +91,13 @@ impl Session {
         true
     }
 
+    /// Where a datagram of `len` bytes on `route` goes (the peer session and its route), if the
+    /// route exists and the allowance covers it (then spent).
+    fn route_out(&mut self, route: u32, len: usize, now: u64, rate: u64) -> Option<(ConnectionId, u32)> {
+        let &(peer, peer_route) = self.routes.get(&route)?;
+        self.spend(now, len as u64, rate).then_some((peer, peer_route))
+    }
+
     fn free_route(&mut self) -> Option<u32> {
         if self.routes.len() >= MAX_ROUTES {
             return None;
@@ -210,12 +217,12 @@ impl RelayServer {
         let (endpoint, socket) = (&self.driver.endpoint, &self.driver.socket);
         let Some((from, bytes)) = self.driver.raw.take().map(|(f, len)| (f, &self.driver.buf[..len])) else { return };
         let Some((token, route, datagram)) = crate::messages::parse_relayed_from_client(bytes) else { return };
-        let target =
-            self.tokens.get(&token).copied().filter(|&id| endpoint.peer_address(id) == Some(from)).and_then(|id| {
-                let session = self.sessions.get_mut(&id)?;
-                let &(peer, peer_route) = session.routes.get(&route)?;
-                session.spend(now, datagram.len() as u64, rate).then_some((peer, peer_route))
-            });
+        let target = self
+            .tokens
+            .get(&token)
+            .copied()
+            .filter(|&id| endpoint.peer_address(id) == Some(from))
+            .and_then(|id| self.sessions.get_mut(&id)?.route_out(route, datagram.len(), now, rate));
         let Some((peer, peer_route)) = target else {
             self.stats.dropped += 1;
             return;
@@ -371,15 +378,10 @@ impl RelayServer {
             }
             RelayMessage::Connect { route, target, vport } => self.connect(id, route, target, vport, now),
             RelayMessage::Forward { route, datagram } => {
-                let rate = self.session_rate;
-                let Some(&(peer, peer_route)) = session.routes.get(&route) else {
+                let Some((peer, peer_route)) = session.route_out(route, datagram.len(), now, self.session_rate) else {
                     self.stats.dropped += 1;
                     return;
                 };
-                if !session.spend(now, datagram.len() as u64, rate) {
-                    self.stats.dropped += 1;
-                    return;
-                }
                 self.stats.forwarded += 1;
                 let forward = RelayMessage::Forward { route: peer_route, datagram }.encode();
                 self.send(peer, &forward, false, now);

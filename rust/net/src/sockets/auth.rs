@@ -63,11 +63,7 @@ impl State {
 
     pub(super) fn trust(&mut self) -> Trust {
         if self.auth.trust.is_none() {
-            let (cas, bad) = self.auth.settings.trusted_cas(false);
-            for why in bad {
-                tracing::warn!("trusted CA keys: {why}");
-            }
-            self.auth.trust = Some(Trust { app_id: self.auth.settings.app_id(), cas });
+            self.load_trust(false);
         }
         self.auth.trust.clone().unwrap_or_default()
     }

@@ -82,7 +82,7 @@ impl Sockets {
         let Some((mut state, key, _, _, now)) = self.p2p_call("beginAsyncRequestFakeIP", 0, &[]) else { return false };
         state.fake_ip.pending = true;
         if let Some(link) = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()) {
-            link.send_request(now, RelayMessage::FakeIpRequest { ports }.encode());
+            link.send_reliable(now, RelayMessage::FakeIpRequest { ports }.encode());
         }
         pump(&mut state, key, now);
         true

@@ -122,11 +122,8 @@ impl RelayLink {
         }
     }
 
-    pub(super) fn send_request(&mut self, now: u64, message: Vec<u8>) {
-        self.send_reliable(now, message);
-    }
-
-    fn send_reliable(&mut self, now: u64, message: Vec<u8>) {
+    /// Send a message to the relay reliably (held until the link is up).
+    pub(super) fn send_reliable(&mut self, now: u64, message: Vec<u8>) {
         match self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) {
             Some(session) => {
                 let _ = session.send_message(now, 0, &message, flags::RELIABLE | flags::NO_NAGLE);
@@ -360,11 +357,16 @@ pub(super) fn p2p_endpoint_config(mut config: EndpointConfig) -> EndpointConfig 
 impl State {
     /// The relay link's state changed: `getRelayNetworkStatus` and `relay_network_status`.
     fn set_relay_status(&mut self, relay: i32, message: String) {
+        self.post_relay_status(relay, availability::CURRENT, message);
+    }
+
+    /// `config`: whether the relay could be worked out at all (its address, our certificate).
+    fn post_relay_status(&mut self, relay: i32, config: i32, message: String) {
         let status = crate::events::RelayStatus {
             available: relay,
             // One relay: its round trip is measured by the link itself once it is up.
             ping_measurement: relay,
-            available_config: availability::CURRENT,
+            available_config: config,
             available_relay: relay,
             debug_message: message,
         };
@@ -385,17 +387,7 @@ impl Sockets {
         let mut state = self.lock();
         let result = auth.and_then(|()| self.p2p_endpoint(&mut state, now));
         if let Err(why) = result {
-            let failure = crate::events::RelayStatus {
-                available: availability::FAILED,
-                ping_measurement: availability::FAILED,
-                available_config: availability::FAILED,
-                available_relay: availability::FAILED,
-                debug_message: why,
-            };
-            if state.relay_status != failure {
-                state.relay_status = failure.clone();
-                state.events.push(Event::RelayNetworkStatus(failure));
-            }
+            state.post_relay_status(availability::FAILED, availability::FAILED, why);
         }
     }
 
@@ -424,10 +416,7 @@ impl Sockets {
         if let Some(runtime) = self.runtime() {
             super::auth::host_local_ca(runtime.handle(), relay);
         }
-        let bind = match relay {
-            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-            SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-        };
+        let bind = steamnet_proto::address::any_local_for(relay);
         let config = ConnectionConfig::default().over(&state.global_config);
         let key = self
             .open_endpoint(state, bind, &config, true, Role::P2P)
@@ -650,6 +639,11 @@ mod ice {
     pub const PUBLIC: i32 = 4;
 }
 
+/// The `P2P_TRANSPORT_ICE_ENABLE` mask of connection `handle` (0 if it is gone).
+fn ice_mask(state: &State, handle: Handle) -> i32 {
+    state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE))
+}
+
 /// Whether `address` is a private (LAN, loopback, link-local) address rather than a public one.
 fn is_private(address: SocketAddr) -> bool {
     match address.ip() {
@@ -687,8 +681,7 @@ fn candidates(ep: &super::udp::UdpEndpoint) -> Vec<SocketAddr> {
 /// A relayed connection is established: note its relay path as the one to fall back to, and
 /// offer our direct addresses if ICE is enabled for it.
 pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle) {
-    let mask =
-        state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE));
+    let mask = ice_mask(state, handle);
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     let Some(relayed) = ep.endpoint.peer_address(id).filter(|a| route_of(*a).is_some()) else { return };
     ep.endpoint.set_fallback_path(id, relayed);
@@ -707,10 +700,9 @@ pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId
 /// (Linux's conntrack does) and would later give our peer's own outgoing packets another port;
 /// openers first and challenges a moment later let both NATs map before anything crosses.
 pub(super) fn on_candidates(state: &mut State, key: EndpointKey, id: ConnectionId, addresses: &[SocketAddr], now: u64) {
+    let Some(&handle) = state.endpoints.get(&key).and_then(|ep| ep.handles.get(&id)) else { return };
+    let mask = ice_mask(state, handle);
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    let Some(&handle) = ep.handles.get(&id) else { return };
-    let mask =
-        state.connections.get(&handle).map_or(0, |c| c.config.int32(crate::config::ids::P2P_TRANSPORT_ICE_ENABLE));
     for &address in addresses.iter().filter(|&&a| ice_allows(mask, a)) {
         ep.send_opener(address);
         ep.endpoint.probe_path(now, id, address);

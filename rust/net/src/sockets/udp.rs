@@ -6,7 +6,7 @@
 //! A listen socket owns one endpoint that accepts handshakes. A connecting client gets an
 //! endpoint (and an ephemeral port) of its own, as in GNS, which goes away with the connection.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -370,10 +370,7 @@ impl Sockets {
             return self.connect_fake_ip(v4, options);
         }
         let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
-        let bind = match peer.ip() {
-            IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-            IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-        };
+        let bind = steamnet_proto::address::any_local_for(peer);
         let now = self.inner.now();
         let mut state = self.lock();
         let config = config.over(&state.global_config);
