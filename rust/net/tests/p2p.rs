@@ -185,6 +185,8 @@ fn a_relay_that_dies_ends_relayed_connections_and_a_restarted_one_serves_again()
     let (caller, listener) = (relay.sockets(), relay.sockets());
     for s in [&caller, &listener] {
         s.set_global_config_value(25, &ConfigInput::Int(3000)).unwrap(); // TIMEOUT_CONNECTED
+        // Relayed for good (ICE off), so the relay is the connection's only path.
+        s.set_global_config_value(104, &ConfigInput::Int(0)).unwrap();
     }
     let listener_id = authenticate(&listener);
     let (c, _, _) = p2p_pair(&caller, &listener, listener_id, 3);
@@ -276,6 +278,39 @@ fn connections_move_to_a_direct_path_without_losing_a_message() {
     assert_eq!(caller.real_time_status(c, 0).unwrap().0.path, "direct");
     let info = listener.connection_info(s).unwrap();
     assert!(info.remote_address.starts_with("127."), "the direct peer's address: {}", info.remote_address);
+}
+
+#[test]
+fn a_direct_connection_outlives_the_relay() {
+    let mut relay = TestRelay::start("outlive");
+    let (caller, listener) = (relay.sockets(), relay.sockets());
+    for s in [&caller, &listener] {
+        s.set_global_config_value(25, &ConfigInput::Int(3000)).unwrap(); // TIMEOUT_CONNECTED
+    }
+    let listener_id = authenticate(&listener);
+    let (c, s, _) = p2p_pair(&caller, &listener, listener_id, 9);
+    wait_until(|| is_direct(&caller, c) && is_direct(&listener, s));
+    caller.drain_events();
+    relay.kill();
+    // Both sides notice the relay is gone...
+    wait_for(&caller, |e| match e {
+        Event::RelayNetworkStatus(st) if st.available == availability::FAILED => Some(()),
+        _ => None,
+    });
+    wait_for(&listener, |e| match e {
+        Event::RelayNetworkStatus(st) if st.available == availability::RETRYING => Some(()),
+        _ => None,
+    });
+    // ...and the connection, which no longer needs it, carries on.
+    assert_eq!(caller.connection_info(c).unwrap().state, ConnectionState::Connected);
+    assert_eq!(listener.connection_info(s).unwrap().state, ConnectionState::Connected);
+    caller.send_message(c, b"still here", send_flags::RELIABLE).unwrap();
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(listener.receive_on_connection(s, 4).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!(got[0].payload, b"still here");
 }
 
 #[test]

@@ -298,8 +298,8 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
     }
 }
 
-/// The relay link is gone: every relayed connection ends (there is no path left), and the next
-/// P2P call connects again.
+/// The relay link is gone: every connection whose path is the relay ends (there is no path
+/// left); connections on a direct path go on without it. The next P2P call connects again.
 fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     let Some(link) = ep.relay.as_mut() else { return };
@@ -309,28 +309,30 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     }
     link.up = false;
     link.token = None;
-    link.routes.clear();
     link.calling.clear();
+    let relayed = |id: &ConnectionId| ep.endpoint.peer_address(*id).and_then(route_of).is_some();
+    let (ended, direct): (Vec<ConnectionId>, Vec<ConnectionId>) = ep.handles.keys().copied().partition(relayed);
+    let kept: Vec<u32> = direct.iter().filter_map(|&id| route_for(&ep.endpoint, id)).collect();
+    link.routes.retain(|route, _| kept.contains(route));
     let retrying = !link.listening.is_empty();
     if retrying {
         // Listeners stay reachable: keep trying (each attempt takes up to TIMEOUT_INITIAL).
         link.start(now);
     }
     let relay = link.relay;
-    let ended: Vec<(ConnectionId, Handle)> = ep.handles.iter().map(|(&id, &h)| (id, h)).collect();
-    for &(id, _) in &ended {
-        ep.endpoint.close(id, 0, "", false);
+    let text = truncate_debug(&format!("Relay: {why}"));
+    for &id in &ended {
+        ep.endpoint.close(id, END_MISC_RELAY_CONNECTIVITY as u32, &text, false);
     }
-    for (_, handle) in ended {
-        if let Some(conn) = state.connections.get_mut(&handle)
-            && conn.is_alive()
-        {
-            let old = conn.state;
-            conn.state = ConnectionState::ProblemDetectedLocally;
-            conn.end_reason = END_MISC_RELAY_CONNECTIVITY;
-            conn.end_debug = truncate_debug(&format!("Relay: {why}"));
-            state.post_status_change(handle, old);
-        }
+    for id in ended {
+        super::udp::end_connection(
+            state,
+            key,
+            id,
+            ConnectionState::ProblemDetectedLocally,
+            END_MISC_RELAY_CONNECTIVITY,
+            text.clone(),
+        );
     }
     state.fake_ip_lost(&why);
     let (status, next) = if retrying {

@@ -799,7 +799,7 @@ fn handle_of(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Handle
     state.endpoints.get(&key)?.handles.get(&id).copied()
 }
 
-fn end_connection(
+pub(super) fn end_connection(
     state: &mut State,
     key: EndpointKey,
     id: ConnectionId,
