@@ -1,60 +1,109 @@
 #!/usr/bin/env bash
 # Obtain a runnable Godot 4 on a bare Debian bookworm machine and print the path of a wrapper
 # script that starts it.
+#   scripts/get-godot.sh                     the editor (what the tests and the demo run)
+#   scripts/get-godot.sh --template-release  also Debian's release export template; prints its path
 #
 # Why this way: bookworm has no Godot 4 package; Debian sid has `godot` 4.6.x, but it links against a
 # newer glibc than bookworm's. We never install sid packages into the system. Instead a private apt
 # configuration (its own lists, an EMPTY dpkg status so the whole dependency closure is resolved,
-# its own archive cache) downloads the debs, `dpkg -x` unpacks each into one folder, and the wrapper
-# starts the binary through that folder's own dynamic loader and libraries.
+# its own archive cache) downloads the debs, and `dpkg -x` unpacks each into one folder. A copy of
+# each binary then gets that folder's dynamic loader as its ELF interpreter and the folder's
+# libraries as its run path (patchelf; DT_RPATH rather than RUNPATH, so that it also serves the
+# libraries those libraries load), so it starts directly: the editor's Run button, which
+# starts the game with the editor's own executable, and a game exported from the template both
+# work, which they would not if Godot only ran through `ld-linux.so <godot>`.
 #
-# Idempotent: a second run finds the wrapper and prints it. GODOT=/path/to/godot skips all of it.
+# Idempotent: a second run finds the wrapper and prints it. GODOT=/path/to/godot skips all of it
+# (and GODOT_TEMPLATE_RELEASE=/path/to/template the template download).
 # Output: the last line on stdout is the path to run; progress goes to stderr.
 set -euo pipefail
+
+want_template=false
+[ "${1:-}" = "--template-release" ] && want_template=true
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${STEAMNET_GODOT_CACHE:-$HERE/.cache/godot}
+ROOT=$CACHE/root
+WRAPPER=$CACHE/godot
+TEMPLATE=$CACHE/godot-template-release
+LIB=$ROOT/usr/lib/x86_64-linux-gnu
+
+log() { echo "get-godot: $*" >&2; }
+
+# Give the unpacked binary $1 our loader and libraries, as $2.
+relink() {
+  local loader=$LIB/ld-linux-x86-64.so.2
+  [ -e "$loader" ] || loader=$ROOT/lib64/ld-linux-x86-64.so.2
+  if ! command -v patchelf >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get install -y -qq patchelf >/dev/null 2>&1 || true
+    fi
+    command -v patchelf >/dev/null || { log "patchelf is needed (apt-get install patchelf)"; exit 1; }
+  fi
+  # A library with its own RUNPATH (libpulse points at /usr/lib/.../pulseaudio) ignores the
+  # program's RPATH for what it loads, so point those at the unpacked folder too.
+  local lib
+  for lib in "$LIB"/*.so* "$LIB"/pulseaudio/*.so*; do
+    if [ -f "$lib" ] && [ ! -L "$lib" ] && patchelf --print-rpath "$lib" 2>/dev/null | grep -q '^/usr'; then
+      patchelf --set-rpath "$LIB:$LIB/pulseaudio" "$lib"
+    fi
+  done
+  cp "$1" "$2.tmp"
+  patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$LIB:$LIB/pulseaudio" "$2.tmp"
+  mv -f "$2.tmp" "$2"
+}
+
+fetch() {
+  local package=$1
+  APT=$CACHE/apt
+  mkdir -p "$ROOT"
+  # shellcheck source=lib/sid-apt.sh
+  source "$HERE/scripts/lib/sid-apt.sh"
+  sid_apt_setup "$APT"
+  if [ -z "$(ls "$APT/archives/${package}"_*.deb 2>/dev/null)" ]; then
+    log "downloading $package and its dependency closure from Debian sid"
+    apt-get -q update >&2
+    apt-get -q -y --download-only install "$package" >&2
+  fi
+  log "unpacking $(ls "$APT/archives"/*.deb | wc -l) packages"
+  for deb in "$APT/archives"/*.deb; do
+    dpkg -x "$deb" "$ROOT"
+  done
+}
+
+if $want_template; then
+  if [ -n "${GODOT_TEMPLATE_RELEASE:-}" ]; then
+    echo "$GODOT_TEMPLATE_RELEASE"
+    exit 0
+  fi
+  if [ ! -x "$TEMPLATE" ]; then
+    fetch godot-template-release
+    relink "$ROOT/usr/bin/godot-template-release" "$TEMPLATE"
+    log "release export template ready at $TEMPLATE"
+  fi
+  echo "$TEMPLATE"
+  exit 0
+fi
 
 if [ -n "${GODOT:-}" ]; then
   echo "$GODOT"
   exit 0
 fi
 
-HERE=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${STEAMNET_GODOT_CACHE:-$HERE/.cache/godot}
-ROOT=$CACHE/root
-WRAPPER=$CACHE/godot
-
-if [ -x "$WRAPPER" ] && "$WRAPPER" --version >/dev/null 2>&1; then
+if [ -x "$WRAPPER" ] && [ -x "$CACHE/godot.bin" ] && "$WRAPPER" --version >/dev/null 2>&1; then
   echo "$WRAPPER"
   exit 0
 fi
 
-log() { echo "get-godot: $*" >&2; }
-
-APT=$CACHE/apt
-mkdir -p "$ROOT"
-# shellcheck source=lib/sid-apt.sh
-source "$HERE/scripts/lib/sid-apt.sh"
-sid_apt_setup "$APT"
-
-if [ -z "$(ls "$APT/archives"/godot_*.deb 2>/dev/null)" ]; then
-  log "downloading godot and its dependency closure from Debian sid (~150 MB)"
-  apt-get -q update >&2
-  apt-get -q -y --download-only install godot >&2
-fi
-
-log "unpacking $(ls "$APT/archives"/*.deb | wc -l) packages"
-for deb in "$APT/archives"/*.deb; do
-  dpkg -x "$deb" "$ROOT"
-done
-
-LIB=$ROOT/usr/lib/x86_64-linux-gnu
-LOADER=$LIB/ld-linux-x86-64.so.2
-[ -e "$LOADER" ] || LOADER=$ROOT/lib64/ld-linux-x86-64.so.2
+[ -x "$ROOT/usr/bin/godot" ] || fetch godot
 [ -x "$ROOT/usr/bin/godot" ] || { log "no usr/bin/godot after unpacking"; exit 1; }
+relink "$ROOT/usr/bin/godot" "$CACHE/godot.bin"
 
 cat > "$WRAPPER" <<WRAP
 #!/usr/bin/env bash
-# Generated by scripts/get-godot.sh: start Debian sid's Godot through its own loader and libraries.
-exec "$LOADER" --library-path "$LIB:$LIB/pulseaudio" "$ROOT/usr/bin/godot" "\$@"
+# Generated by scripts/get-godot.sh: Debian sid's Godot, relinked to its own loader and libraries.
+exec "$CACHE/godot.bin" "\$@"
 WRAP
 chmod +x "$WRAPPER"
 log "Godot $("$WRAPPER" --version 2>/dev/null | head -1) ready at $WRAPPER"

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Run every test: the generated API tables are current, the Rust unit, property and loopback
-# tests, the GDScript suites inside headless Godot 4 against the freshly built extension, and
-# the demo scene played headless as a smoke test.
+# Run every test: the generated API tables are current, the workflow files lint clean, the Rust
+# unit, property and loopback tests, the GDScript suites inside headless Godot 4 against the
+# freshly built extension, the class reference is complete, a fresh user project imports, runs and
+# exports, and the demo scene played headless as a smoke test.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"
 if [ -f ../shared/api/networking_sockets.json ]; then
   python3 scripts/gen_api_tables.py --check
 fi
+bash scripts/lint-workflows.sh
 cargo test --workspace
 bash scripts/build.sh
 bash scripts/godot-tests.sh
+GODOT_BIN=$(bash scripts/get-godot.sh | tail -n 1)
+bash tests/docs/check.sh "$GODOT_BIN"
+# A user's project: needs the release library (a release build, several minutes) and Debian's
+# release export template.
+bash scripts/build.sh --release --lib-only
+bash tests/fresh_project/run.sh "$GODOT_BIN"
 DEMO_LOG=$(mktemp)
 trap 'rm -f "$DEMO_LOG"' EXIT
 DISPLAY= WAYLAND_DISPLAY= bash scripts/demo.sh 2>&1 | tee "$DEMO_LOG"

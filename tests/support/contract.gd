@@ -9,8 +9,6 @@ const EXTENSIONS_PATH := "res://tests/api/extensions.json"
 const CLASS_NAME := "SteamNetworkingSockets"
 ## D25: removed from GodotSteam; the contract says omit.
 const OMITTED_CONSTANTS := ["IDENTITY_TYPE_GOOGLE_STADIA"]
-## D24: the documented spelling, bound beside the source spelling.
-const EXTRA_CONSTANTS := {"NETWORKING_CONFIG_P2P_TURN_USER_LIST": 108}
 
 const TYPE_BY_NAME := {
 	"void": TYPE_NIL, "int": TYPE_INT, "bool": TYPE_BOOL, "float": TYPE_FLOAT, "String": TYPE_STRING,
@@ -79,8 +77,11 @@ static func expected_constants(contract: Dictionary) -> Dictionary:
 			out[member["name"]] = int(member["value"])
 	for name in OMITTED_CONSTANTS:
 		out.erase(name)
-	for name in EXTRA_CONSTANTS:
-		out[name] = EXTRA_CONSTANTS[name]
+	# Correctly spelled aliases (D23, D24) carry the value of GodotSteam's name.
+	var parsed: Variant = JSON.parse_string(FileAccess.get_file_as_string(EXTENSIONS_PATH))
+	var aliases: Dictionary = parsed.get("constant_aliases", {}) if parsed is Dictionary else {}
+	for alias in aliases:
+		out[alias] = out[aliases[alias]]
 	return out
 
 

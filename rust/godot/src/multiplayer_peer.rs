@@ -11,6 +11,15 @@ use steamnet_net::multiplayer::{MAX_PACKET_SIZE, MultiplayerPeer, PeerError, Pee
 
 use crate::convert;
 
+/// A `MultiplayerPeer` on steamnet's encrypted UDP transport, for `@rpc`, `MultiplayerSpawner` and
+/// `MultiplayerSynchronizer`.
+///
+/// Use it like `ENetMultiplayerPeer`: `create_server(port, max_clients)` on the host,
+/// `create_client_ip(address, port)` on a player, then set it as `multiplayer.multiplayer_peer`.
+/// GodotSteam's `create_host(virtual_port)` and `create_client(steam_id, virtual_port)` connect by
+/// Steam ID through the relay instead (see `SteamNetworkingSockets.initAuthentication`).
+/// Godot's channels map to connection lanes; reliable and unreliable transfer modes map to
+/// reliable and unreliable messages.
 #[derive(GodotClass)]
 #[class(init, tool, base = MultiplayerPeerExtension)]
 pub struct SteamMultiplayerPeer {
@@ -30,6 +39,7 @@ pub struct SteamMultiplayerPeer {
     #[var]
     #[init(val = true)]
     no_nagle: bool,
+    /// GodotSteam's flag, kept for compatibility: steamnet never holds a packet back.
     #[var]
     no_delay: bool,
     base: Base<MultiplayerPeerExtension>,
@@ -185,11 +195,13 @@ impl SteamMultiplayerPeer {
         self.options.set(config, &value);
     }
 
+    /// GodotSteam: forget one config value set with `set_config`.
     #[func]
     fn clear_config(&mut self, config: i64) {
         self.options.remove(config);
     }
 
+    /// GodotSteam: forget every config value set with `set_config`.
     #[func]
     fn clear_all_configs(&mut self) {
         self.options.clear();

@@ -13,6 +13,7 @@ use steamnet_net::{
     Event, INVALID_HANDLE, Identity, MAX_MESSAGE_SIZE_SEND, Sockets, SteamResult, format_ip, parse_ip_port,
 };
 
+use crate::complaints::Call;
 use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
 
 /// Mirrors GodotSteam's 255-byte buffer for debug text in signals.
@@ -43,6 +44,11 @@ pub struct SteamNetworkingSockets {
 impl SteamNetworkingSockets {
     pub(crate) fn sockets(&self) -> &Sockets {
         &self.sockets
+    }
+
+    /// The sockets for one call of the GDScript method `method`, which then says why it failed.
+    pub(crate) fn call(&self, method: &'static str) -> Call<'_> {
+        Call::new(&self.sockets, method)
     }
 }
 
@@ -175,24 +181,31 @@ impl SteamNetworkingSockets {
     /// symmetric connect.
     #[func(rename = acceptConnection)]
     fn accept_connection(&self, connection_handle: i64) -> i64 {
-        self.sockets.accept_connection(handle(connection_handle)).code() as i64
+        self.call("acceptConnection").accept_connection(handle(connection_handle)).code() as i64
     }
 
-    /// Close and invalidate the handle; false if the handle is invalid. No default arguments in
-    /// GodotSteam.
+    /// Close a connection and free its handle at once. The peer gets `reason` (0 for the generic
+    /// application reason, or 1000 to 1999 of your own) and `debug_message`; with `linger` true,
+    /// reliable messages still queued are delivered first. `false` for a bad handle.
     #[func(rename = closeConnection)]
     fn close_connection(&self, connection_handle: i64, reason: i64, debug_message: GString, linger: bool) -> bool {
         let reason = i32::try_from(reason).unwrap_or(-1);
-        self.sockets.close_connection(handle(connection_handle), reason, &debug_message.to_string(), linger)
+        self.call("closeConnection").close_connection(
+            handle(connection_handle),
+            reason,
+            &debug_message.to_string(),
+            linger,
+        )
     }
 
-    /// Start a UDP connection to "ip:port" ("[v6]:port" for IPv6). Returns connection handle or 0
-    /// (NETWORKING_CONNECTION_INVALID). Emits network_connection_status_changed on state changes.
-    /// Unparsable string -> cleared address (:: port 0).
+    /// Connect to a steamnet listen socket at "ip:port" ("[v6]:port" for IPv6). Returns the new
+    /// connection's handle, or 0 (NETWORKING_CONNECTION_INVALID) with the reason in the output.
+    /// Progress arrives through `network_connection_status_changed`: CONNECTING, then CONNECTED or
+    /// an end state. `config_options` is a Dictionary of NETWORKING_CONFIG_* keys and values.
     #[func(rename = connectByIPAddress)]
     fn connect_by_ip_address(&self, ip_address_with_port: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.connect_by_ip_address(address_arg(&ip_address_with_port), &options) as i64
+        self.call("connectByIPAddress").connect_by_ip_address(address_arg(&ip_address_with_port), &options) as i64
     }
 
     /// Connect to a peer by identity (Steam ID -> SteamNetworkingIdentity::SetSteamID64) and
@@ -201,10 +214,11 @@ impl SteamNetworkingSockets {
     fn connect_p2p(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         let remote = Identity::from_steam_id(steam_id(remote_steam_id));
-        self.sockets.connect_p2p(remote, virtual_port, &options) as i64
+        self.call("connectP2P").connect_p2p(remote, virtual_port, &options) as i64
     }
 
-    /// Connect to a relay-hosted dedicated server; requires a cached ticket. Returns handle or 0.
+    /// Connect to a hosted dedicated server by its Steam ID and virtual port. Not available yet:
+    /// returns 0 and says why in the output; hosted servers behind the relay are planned.
     #[func(rename = connectToHostedDedicatedServer)]
     fn connect_to_hosted_dedicated_server(
         &self,
@@ -214,7 +228,8 @@ impl SteamNetworkingSockets {
     ) -> i64 {
         let options = convert::config_options(&config_options);
         let remote = Identity::from_steam_id(steam_id(remote_steam_id));
-        self.sockets.connect_to_hosted_dedicated_server(remote, virtual_port, &options) as i64
+        self.call("connectToHostedDedicatedServer").connect_to_hosted_dedicated_server(remote, virtual_port, &options)
+            as i64
     }
 
     /// Two connected handles talking to each other, already CONNECTED, no callbacks posted at
@@ -222,7 +237,7 @@ impl SteamNetworkingSockets {
     /// SteamID identities.
     #[func(rename = createSocketPair)]
     fn create_socket_pair(&self, loopback: bool, remote_steam_id1: i64, remote_steam_id2: i64) -> VarDictionary {
-        let pair = self.sockets.create_socket_pair(
+        let pair = self.call("createSocketPair").create_socket_pair(
             loopback,
             Identity::from_steam_id(steam_id(remote_steam_id1)),
             Identity::from_steam_id(steam_id(remote_steam_id2)),
@@ -235,43 +250,53 @@ impl SteamNetworkingSockets {
         d
     }
 
-    /// Empty Dictionary if the handle is invalid.
+    /// What a connection is: `identity`, `user_data`, `listen_socket`, `remote_address`,
+    /// `remote_pop`, `pop_relay`, `connection_state`, `end_reason`, `end_debug`,
+    /// `connection_description` and `info_flags` (NETWORKING_CONNECTION_INFO_FLAG_*). An empty
+    /// Dictionary for a bad handle.
     #[func(rename = getConnectionInfo)]
     fn get_connection_info(&self, connection_handle: i64) -> VarDictionary {
-        self.sockets
+        self.call("getConnectionInfo")
             .connection_info(handle(connection_handle))
             .map(|info| convert::connection_info(&info))
             .unwrap_or_default()
     }
 
-    /// "" if the handle is invalid or no name set (GodotSteam buffer 255 bytes).
+    /// The name given with `setConnectionName`, "" when none was given or the handle is bad.
     #[func(rename = getConnectionName)]
     fn get_connection_name(&self, connection_handle: i64) -> GString {
-        GString::from(self.sockets.connection_name(handle(connection_handle)).unwrap_or_default().as_str())
+        GString::from(
+            self.call("getConnectionName").connection_name(handle(connection_handle)).unwrap_or_default().as_str(),
+        )
     }
 
-    /// Debug name for the connection.
+    /// Name a connection for your own logs and steamnet's diagnostics.
     #[func(rename = setConnectionName)]
     fn set_connection_name(&self, connection_handle: i64, name: GString) {
-        self.sockets.set_connection_name(handle(connection_handle), &name.to_string());
+        self.call("setConnectionName").set_connection_name(handle(connection_handle), &name.to_string());
     }
 
-    /// -1 if the handle is invalid or no user data was set.
+    /// The number set with `setConnectionUserData`; -1 when none was set or the handle is bad.
     #[func(rename = getConnectionUserData)]
     fn get_connection_user_data(&self, connection_handle: i64) -> i64 {
-        self.sockets.connection_user_data(handle(connection_handle))
+        self.call("getConnectionUserData").connection_user_data(handle(connection_handle))
     }
 
-    /// false if the handle is invalid. Also updates user data on already-queued inbound messages.
-    /// In the seed; absent from the 4.11/4.12 source, added in GodotSteam 4.16 per the 2025-08
-    /// changelog, so bind parameter names are unverified (seed names used).
+    /// Attach a number of your own to a connection (a player id, say); it comes back as
+    /// `receiver_user_data` on every message, including ones already waiting. `false` for a bad
+    /// handle.
     #[func(rename = setConnectionUserData)]
     fn set_connection_user_data(&self, connection_handle: i64, user_data: i64) -> bool {
-        self.sockets.set_connection_user_data(handle(connection_handle), user_data)
+        self.call("setConnectionUserData").set_connection_user_data(handle(connection_handle), user_data)
     }
 
-    /// Seed function box spells it GetConnectionRealTimeStatus; the bound name is
-    /// getConnectionRealTimeStatus.
+    /// How a connection is doing right now: `{response, connection_status, lanes_status}`.
+    /// `response` is a RESULT_* value; on RESULT_OK `connection_status` has `state`, `ping` (ms),
+    /// `local_quality` and `remote_quality` (share of packets arriving, 0 to 1, -1 while unknown),
+    /// packets and bytes in and out per second, `send_rate`, the bytes waiting (`pending_reliable`,
+    /// `pending_unreliable`, `sent_unacknowledged_reliable`), `queue_time` (µs), and steamnet's `path`
+    /// ("direct", "relayed" or "local"). `lanes_status` has the queue figures of the first `lanes`
+    /// lanes. Pass `get_status = false` to skip `connection_status`.
     #[func(rename = getConnectionRealTimeStatus)]
     fn get_connection_real_time_status(
         &self,
@@ -280,7 +305,7 @@ impl SteamNetworkingSockets {
         #[opt(default = true)] get_status: bool,
     ) -> VarDictionary {
         let mut d = VarDictionary::new();
-        match self.sockets.real_time_status(handle(connection_handle), lanes) {
+        match self.call("getConnectionRealTimeStatus").real_time_status(handle(connection_handle), lanes) {
             Err(result) => put(&mut d, "response", result.code() as i64),
             Ok((status, lane_status)) => {
                 put(&mut d, "response", SteamResult::Ok.code() as i64);
@@ -318,11 +343,12 @@ impl SteamNetworkingSockets {
         d
     }
 
-    /// Seed documents key "buffer"; the GodotSteam source (godot3/godot4/gdextension) writes key
-    /// "status". Recommended: fill both with the same text. GodotSteam buffer is 8160 bytes.
+    /// A multi-line report on a connection for a debug overlay or a bug report: `{success, status,
+    /// buffer}`, where `status` and `buffer` hold the same text (GodotSteam's source writes `status`,
+    /// its documentation says `buffer`). `success` is 0, or -1 for a bad handle.
     #[func(rename = getDetailedConnectionStatus)]
     fn get_detailed_connection_status(&self, connection_handle: i64) -> VarDictionary {
-        let text = self.sockets.detailed_status(handle(connection_handle));
+        let text = self.call("getDetailedConnectionStatus").detailed_status(handle(connection_handle));
         let mut d = VarDictionary::new();
         put(&mut d, "success", if text.is_some() { 0i64 } else { -1 });
         let text = GString::from(text.unwrap_or_default().as_str());
@@ -340,13 +366,15 @@ impl SteamNetworkingSockets {
         let (Some(priorities), Some(weights)) = (convert::int_array(&priorities), convert::int_array(&weights)) else {
             return SteamResult::InvalidParam.code() as i64;
         };
-        self.sockets.configure_lanes(handle(connection), lanes, &priorities, &weights).code() as i64
+        self.call("configureConnectionLanes").configure_lanes(handle(connection), lanes, &priorities, &weights).code()
+            as i64
     }
 
-    /// All four keys are always present.
+    /// The FakeIP and port the peer of a connection uses: `{result, ip_address, port, ip_type}`;
+    /// `result` is RESULT_OK, or RESULT_IP_NOT_FOUND when the peer has none.
     #[func(rename = getRemoteFakeIPForConnection)]
     fn get_remote_fake_ip_for_connection(&self, connection_handle: i64) -> VarDictionary {
-        let (result, fake) = self.sockets.remote_fake_ip(handle(connection_handle));
+        let (result, fake) = self.call("getRemoteFakeIPForConnection").remote_fake_ip(handle(connection_handle));
         let mut d = VarDictionary::new();
         put(&mut d, "result", result.code() as i64);
         let ip = fake.map_or_else(|| format_ip(std::net::Ipv6Addr::UNSPECIFIED.into()), |f| f.ip().to_string());
@@ -365,7 +393,8 @@ impl SteamNetworkingSockets {
     #[func(rename = sendMessageToConnection)]
     fn send_message_to_connection(&self, connection_handle: i64, data: PackedByteArray, flags: i64) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let outcome = self.sockets.send_message(handle(connection_handle), data.as_slice(), flags);
+        let outcome =
+            self.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
         let mut d = VarDictionary::new();
         match outcome {
             Ok(number) => {
@@ -380,19 +409,23 @@ impl SteamNetworkingSockets {
         d
     }
 
-    /// D12: the seed form. One entry per message: its number, or the negative Result.
-    ///
-    /// steamnet extension: an item may also be a Dictionary mirroring
-    /// `SteamNetworkingMessage_t`, `{payload, lane, flags, connection}`, where `payload` is
-    /// required and the others default to lane 0 and the call's `flags` and
-    /// `connection_handle`; so one call can send on several lanes and to several connections.
+    /// Send several messages in one call; returns one entry per message: its message number, or a
+    /// negative RESULT_* value if it was not sent. Each item is a PackedByteArray sent to
+    /// `connection_handle` with `flags`, or (a steamnet extension) a Dictionary
+    /// `{payload, lane, flags, connection}` where only `payload` is required, so one call can send on
+    /// several lanes and to several connections.
     #[func(rename = sendMessages)]
     fn send_messages(&self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match self.sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags) {
+                    match self.call("sendMessages").send_message_on_lane(
+                        m.connection,
+                        m.lane,
+                        m.payload.as_slice(),
+                        m.flags,
+                    ) {
                         Ok(number) => number,
                         Err(result) => -(result.code() as i64),
                     }
@@ -408,16 +441,17 @@ impl SteamNetworkingSockets {
     /// RESULT_NO_CONNECTION, RESULT_IGNORED (not yet connected).
     #[func(rename = flushMessagesOnConnection)]
     fn flush_messages_on_connection(&self, connection_handle: i64) -> i64 {
-        self.sockets.flush_messages(handle(connection_handle)).code() as i64
+        self.call("flushMessagesOnConnection").flush_messages(handle(connection_handle)).code() as i64
     }
 
-    /// Up to max_messages messages in order; empty Array when none or handle invalid (SDK returns
-    /// -1 for an invalid handle; GodotSteam just returns []). 4.11 also added keys channel and
-    /// sender_user_data, removed later ("unnecessary keys" in the 2025 changelog); the seed lists
-    /// only the 8 keys here.
+    /// Take up to `max_messages` messages that arrived on a connection, oldest first. Each is a
+    /// Dictionary: `payload` (PackedByteArray), `size`, `connection`, `identity` (the sender's Steam
+    /// ID, 0 when anonymous), `receiver_user_data`, `time_received` (µs, `getLocalTimestamp`'s clock),
+    /// `message_number`, `flags` and steamnet's `lane`. An empty Array when nothing is waiting or the
+    /// handle is bad.
     #[func(rename = receiveMessagesOnConnection)]
     fn receive_messages_on_connection(&self, connection_handle: i64, max_messages: i64) -> VarArray {
-        self.sockets
+        self.call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
             .map(messages_to_array)
             .unwrap_or_default()
@@ -428,13 +462,13 @@ impl SteamNetworkingSockets {
     /// New poll group handle (0 = NET_POLL_GROUP_INVALID on failure).
     #[func(rename = createPollGroup)]
     fn create_poll_group(&self) -> i64 {
-        self.sockets.create_poll_group() as i64
+        self.call("createPollGroup").create_poll_group() as i64
     }
 
     /// Connections in it are left in no group. false for an invalid handle.
     #[func(rename = destroyPollGroup)]
     fn destroy_poll_group(&self, poll_group: i64) -> bool {
-        self.sockets.destroy_poll_group(handle(poll_group))
+        self.call("destroyPollGroup").destroy_poll_group(handle(poll_group))
     }
 
     /// A connection belongs to at most one group; pending messages move to the new group in
@@ -443,14 +477,14 @@ impl SteamNetworkingSockets {
     fn set_connection_poll_group(&self, connection_handle: i64, poll_group: i64) -> bool {
         // An out-of-range group is not the "remove from group" value 0.
         let Ok(group) = u32::try_from(poll_group) else { return false };
-        self.sockets.set_connection_poll_group(handle(connection_handle), group)
+        self.call("setConnectionPollGroup").set_connection_poll_group(handle(connection_handle), group)
     }
 
     /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
     /// key to demultiplex.
     #[func(rename = receiveMessagesOnPollGroup)]
     fn receive_messages_on_poll_group(&self, poll_group: i64, max_messages: i64) -> VarArray {
-        self.sockets
+        self.call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
             .map(messages_to_array)
             .unwrap_or_default()
@@ -463,14 +497,25 @@ impl SteamNetworkingSockets {
     #[func(rename = createListenSocketIP)]
     fn create_listen_socket_ip(&self, ip_address: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_listen_socket_ip(address_arg(&ip_address), &options) as i64
+        let address = address_arg(&ip_address);
+        if address.is_none() {
+            // GodotSteam's behaviour (a cleared address), said out loud.
+            crate::complaints::complain(
+                "createListenSocketIP",
+                &format!(
+                    "'{ip_address}' is not \"ip:port\" (such as \"0.0.0.0:27015\" or \"[::]:27015\"); \
+                     listening on [::]:0, every address and a port the system picks, as GodotSteam does"
+                ),
+            );
+        }
+        self.call("createListenSocketIP").create_listen_socket_ip(address, &options) as i64
     }
 
     /// Listen for connectP2P peers on a virtual port (small int, 0 typical). Returns handle or 0.
     #[func(rename = createListenSocketP2P)]
     fn create_listen_socket_p2p(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_listen_socket_p2p(virtual_port, &options) as i64
+        self.call("createListenSocketP2P").create_listen_socket_p2p(virtual_port, &options) as i64
     }
 
     /// Listen for connections addressed to our FakeIP; call after beginAsyncRequestFakeIP. Returns
@@ -478,29 +523,34 @@ impl SteamNetworkingSockets {
     #[func(rename = createListenSocketP2PFakeIP)]
     fn create_listen_socket_p2p_fake_ip(&self, fake_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
+        self.call("createListenSocketP2PFakeIP").create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
     }
 
-    /// Listen on a virtual port; physical port from SDR_LISTEN_PORT env var, fails (0) if unset.
-    /// GodotSteam 4.11 routes it through the game-server interface; the 2025-08 changelog removes
-    /// it from the main build (server-only).
+    /// Listen as a hosted dedicated server on a virtual port. Not available yet: returns 0
+    /// (LISTEN_SOCKET_INVALID) and says why in the output; hosted servers behind the relay are
+    /// planned.
     #[func(rename = createHostedDedicatedServerListenSocket)]
     fn create_hosted_dedicated_server_listen_socket(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.sockets.create_relayed_listen_socket(virtual_port, &options) as i64
+        self.call("createHostedDedicatedServerListenSocket").create_relayed_listen_socket(virtual_port, &options) as i64
     }
 
     /// Destroy a listen socket; its accepted connections are closed ungracefully. false if invalid.
     #[func(rename = closeListenSocket)]
     fn close_listen_socket(&self, socket: i64) -> bool {
-        self.sockets.close_listen_socket(handle(socket))
+        self.call("closeListenSocket").close_listen_socket(handle(socket))
     }
 
-    /// "" if the socket is invalid. Seed: local IP and port. GodotSteam 4.11 ignores with_port and
-    /// always returns the IP without port. Recommended: honour with_port ("ip:port" / "[v6]:port").
+    /// The address a listen socket is bound to: "ip:port" ("[v6]:port" for IPv6), or the IP alone
+    /// when `with_port` is false; "" for a bad handle. Useful after listening on port 0.
     #[func(rename = getListenSocketAddress)]
     fn get_listen_socket_address(&self, socket: i64, #[opt(default = true)] with_port: bool) -> GString {
-        GString::from(self.sockets.listen_socket_address(handle(socket), with_port).unwrap_or_default().as_str())
+        GString::from(
+            self.call("getListenSocketAddress")
+                .listen_socket_address(handle(socket), with_port)
+                .unwrap_or_default()
+                .as_str(),
+        )
     }
 
     // ----- FakeIP, hosted servers, identity and certificates --------------------------------
@@ -509,14 +559,14 @@ impl SteamNetworkingSockets {
     /// Completion emits fake_ip_result.
     #[func(rename = beginAsyncRequestFakeIP)]
     fn begin_async_request_fake_ip(&self, num_ports: i64) -> bool {
-        self.sockets.begin_async_request_fake_ip(num_ports)
+        self.call("beginAsyncRequestFakeIP").begin_async_request_fake_ip(num_ports)
     }
 
     /// Result RESULT_BUSY (pending), RESULT_INVALID_PARAM, RESULT_LIMIT_EXCEEDED, RESULT_NO_MATCH
     /// (never requested).
     #[func(rename = getFakeIP)]
     fn get_fake_ip(&self, #[opt(default = 0)] first_port: i64) -> VarDictionary {
-        let info = self.sockets.fake_ip(first_port);
+        let info = self.call("getFakeIP").fake_ip(first_port);
         let mut d = VarDictionary::new();
         put(&mut d, "result", info.result.code() as i64);
         put(&mut d, "identity_type", info.identity_type as i64);
@@ -532,38 +582,40 @@ impl SteamNetworkingSockets {
         let _ = fake_server_port;
     }
 
-    /// 0 if SDR_LISTEN_PORT is unset, else the POP id (DATAGRAM_POP_ID_DEV outside production).
-    /// Note capitalisation POPId.
+    /// The relay point of presence a hosted dedicated server is behind: 0 while the
+    /// `SDR_LISTEN_PORT` environment variable is unset; else the `SDR_POPID` environment variable
+    /// (up to four characters packed into an int, as GNS does), or DATAGRAM_POP_ID_DEV without it.
     #[func(rename = getHostedDedicatedServerPOPId)]
     fn get_hosted_dedicated_server_pop_id(&self) -> i64 {
-        self.sockets.hosted_dedicated_server_pop_id() as i64
+        self.call("getHostedDedicatedServerPOPId").hosted_dedicated_server_pop_id() as i64
     }
 
-    /// Value of SDR_LISTEN_PORT env var (0 if unset).
+    /// The port a hosted dedicated server listens on: the `SDR_LISTEN_PORT` environment variable, 0
+    /// when unset.
     #[func(rename = getHostedDedicatedServerPort)]
     fn get_hosted_dedicated_server_port(&self) -> i64 {
-        self.sockets.hosted_dedicated_server_port() as i64
+        self.call("getHostedDedicatedServerPort").hosted_dedicated_server_port() as i64
     }
 
     /// Reset local identity to the given Steam ID; closes all connections and drops certificates.
     /// Not supported on Steam itself.
     #[func(rename = resetIdentity)]
     fn reset_identity(&self, remote_steam_id: i64) {
-        self.sockets.reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
+        self.call("resetIdentity").reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
     }
 
     /// High-level auth readiness only (details pointer is NULL). Default/failed-interface value
     /// NETWORKING_AVAILABILITY_UNKNOWN (0).
     #[func(rename = getAuthenticationStatus)]
     fn get_authentication_status(&self) -> i64 {
-        self.sockets.authentication_status() as i64
+        self.call("getAuthenticationStatus").authentication_status() as i64
     }
 
     /// Begin obtaining certificates; returns the status getAuthenticationStatus would return.
     /// Changes emit network_authentication_status.
     #[func(rename = initAuthentication)]
     fn init_authentication(&self) -> i64 {
-        self.sockets.init_authentication() as i64
+        self.call("initAuthentication").init_authentication() as i64
     }
 
     /// A request for this installation's identity key in this app, for a CA to sign offline
@@ -572,7 +624,7 @@ impl SteamNetworkingSockets {
     #[func(rename = getCertificateRequest)]
     fn get_certificate_request(&self) -> VarDictionary {
         let mut d = VarDictionary::new();
-        match self.sockets.certificate_request() {
+        match self.call("getCertificateRequest").certificate_request() {
             Ok(request) => {
                 put(&mut d, "certificate", PackedByteArray::from(request.as_slice()));
                 put(&mut d, "error_message", GString::new());
@@ -588,7 +640,7 @@ impl SteamNetworkingSockets {
     #[func(rename = setCertificate)]
     fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
         let mut d = VarDictionary::new();
-        let result = self.sockets.set_certificate(certificate.as_slice());
+        let result = self.call("setCertificate").set_certificate(certificate.as_slice());
         put(&mut d, "response", result.is_ok());
         put(&mut d, "error", GString::from(result.err().unwrap_or_default().as_str()));
         d
@@ -598,21 +650,21 @@ impl SteamNetworkingSockets {
     /// relay now, so the first P2P call does not wait. Progress emits relay_network_status.
     #[func(rename = initRelayNetworkAccess)]
     fn init_relay_network_access(&self) {
-        self.sockets.init_relay_network_access();
+        self.call("initRelayNetworkAccess").init_relay_network_access();
     }
 
     /// steamnet extension (Networking Utils): readiness of the link to the relay, a
     /// NETWORKING_AVAILABILITY_* value.
     #[func(rename = getRelayNetworkStatus)]
     fn get_relay_network_status(&self) -> i64 {
-        self.sockets.relay_network_status() as i64
+        self.call("getRelayNetworkStatus").relay_network_status() as i64
     }
 
     /// steamnet extension (GNS's `GetIdentity`, which GodotSteam no longer binds): this
     /// installation's identity as text, `"steamid:<id64>"`, or `""` before one is known.
     #[func(rename = getIdentity)]
     fn get_identity(&self) -> GString {
-        GString::from(self.sockets.identity_text().as_str())
+        GString::from(self.call("getIdentity").identity_text().as_str())
     }
 
     // ----- callbacks ------------------------------------------------------------------------

@@ -56,7 +56,7 @@ impl SteamNetworkingSockets {
     /// Microseconds on the clock `time_received` uses.
     #[func(rename = getLocalTimestamp)]
     fn get_local_timestamp(&self) -> i64 {
-        self.sockets().local_timestamp()
+        self.call("getLocalTimestamp").local_timestamp()
     }
 
     /// `{result, type, value, buffer}`: `value` holds the bytes GNS would write (little-endian
@@ -64,7 +64,7 @@ impl SteamNetworkingSockets {
     #[func(rename = getConfigValue)]
     fn get_config_value(&self, config_value: i64, scope_type: i64, connection_handle: i64) -> VarDictionary {
         let scope = i32::try_from(scope_type).unwrap_or(-1);
-        let reading = self.sockets().config_value(config_value, scope, handle(connection_handle));
+        let reading = self.call("getConfigValue").config_value(config_value, scope, handle(connection_handle));
         let mut d = VarDictionary::new();
         put(&mut d, "result", reading.result as i64);
         put(&mut d, "type", reading.data_type as i64);
@@ -77,7 +77,7 @@ impl SteamNetworkingSockets {
     #[func(rename = getConfigValueInfo)]
     fn get_config_value_info(&self, config_value: i64) -> VarDictionary {
         let mut d = VarDictionary::new();
-        if let Some((data_type, scope)) = self.sockets().config_value_info(config_value) {
+        if let Some((data_type, scope)) = self.call("getConfigValueInfo").config_value_info(config_value) {
             put(&mut d, "type", data_type as i64);
             put(&mut d, "scope", scope as i64);
         }
@@ -92,31 +92,45 @@ impl SteamNetworkingSockets {
         DEBUG_OUTPUT.set_level(detail_level.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     }
 
+    /// Networking Utils' `SetGlobalConfigValueInt32`: set an int config value (a
+    /// `NETWORKING_CONFIG_*` key) for every connection made from now on. `false`, with an error in
+    /// the output saying why, for an unknown key, a key of another type or a value out of range.
     #[func(rename = setGlobalConfigValueInt32)]
     fn set_global_config_value_int32(&self, config: i64, value: i64) -> bool {
         self.set_global("setGlobalConfigValueInt32", config, ConfigInput::Int(value))
     }
 
+    /// Networking Utils' `SetGlobalConfigValueFloat`: like `setGlobalConfigValueInt32`, for the
+    /// float keys (the `FAKE_PACKET_*` percentages among them).
     #[func(rename = setGlobalConfigValueFloat)]
     fn set_global_config_value_float(&self, config: i64, value: f64) -> bool {
         self.set_global("setGlobalConfigValueFloat", config, ConfigInput::Float(value))
     }
 
+    /// Networking Utils' `SetGlobalConfigValueString`: like `setGlobalConfigValueInt32`, for the
+    /// string keys.
     #[func(rename = setGlobalConfigValueString)]
     fn set_global_config_value_string(&self, config: i64, value: GString) -> bool {
         self.set_global("setGlobalConfigValueString", config, ConfigInput::Str(value.to_string()))
     }
 
+    /// Networking Utils' `SetConnectionConfigValueInt32`: set an int config value on one open
+    /// connection. `false`, with an error saying why, for a bad handle, an unknown key, a key of
+    /// another type or scope, or a value out of range.
     #[func(rename = setConnectionConfigValueInt32)]
     fn set_connection_config_value_int32(&self, connection: i64, config: i64, value: i64) -> bool {
         self.set_connection("setConnectionConfigValueInt32", connection, config, ConfigInput::Int(value))
     }
 
+    /// Networking Utils' `SetConnectionConfigValueFloat`: like `setConnectionConfigValueInt32`, for
+    /// the float keys.
     #[func(rename = setConnectionConfigValueFloat)]
     fn set_connection_config_value_float(&self, connection: i64, config: i64, value: f64) -> bool {
         self.set_connection("setConnectionConfigValueFloat", connection, config, ConfigInput::Float(value))
     }
 
+    /// Networking Utils' `SetConnectionConfigValueString`: like `setConnectionConfigValueInt32`,
+    /// for the string keys (`NETWORKING_CONFIG_P2P_STUN_SERVER_LIST` among them).
     #[func(rename = setConnectionConfigValueString)]
     fn set_connection_config_value_string(&self, connection: i64, config: i64, value: GString) -> bool {
         self.set_connection("setConnectionConfigValueString", connection, config, ConfigInput::Str(value.to_string()))

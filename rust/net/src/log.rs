@@ -25,6 +25,47 @@ pub mod detail {
     pub const EVERYTHING: i32 = 8;
 }
 
+/// GNS's log categories, each with its own level (the `NETWORKING_CONFIG_LOG_LEVEL_*` values):
+/// an event of a category is kept only if its level is within both the category's level and the
+/// debug output's. Events name their category as their `tracing` target.
+pub mod category {
+    /// Round-trip time measurements (`LOG_LEVEL_ACK_RTT`, 13).
+    pub const ACK_RTT: &str = "steamnet::ack_rtt";
+    /// Datagrams refused before or while decoding (`LOG_LEVEL_PACKET_DECODE`, 14).
+    pub const PACKET_DECODE: &str = "steamnet::packet_decode";
+    /// Each message sent and received (`LOG_LEVEL_MESSAGE`, 15).
+    pub const MESSAGE: &str = "steamnet::message";
+    /// Packets found lost (`LOG_LEVEL_PACKET_GAPS`, 16).
+    pub const PACKET_GAPS: &str = "steamnet::packet_gaps";
+    /// Finding a direct path to a P2P peer (`LOG_LEVEL_P2P_RENDEZVOUS`, 17).
+    pub const P2P_RENDEZVOUS: &str = "steamnet::p2p_rendezvous";
+    /// The link to the relay (`LOG_LEVEL_SRD_RELAY_PINGS`, 18).
+    pub const RELAY_PINGS: &str = "steamnet::relay_pings";
+
+    /// `(target, config value id)`, in config id order.
+    pub(super) const ALL: [(&str, i32); 6] =
+        [(ACK_RTT, 13), (PACKET_DECODE, 14), (MESSAGE, 15), (PACKET_GAPS, 16), (P2P_RENDEZVOUS, 17), (RELAY_PINGS, 18)];
+}
+
+/// Each category's level, GNS's default (warnings) until a game sets the config value globally.
+static CATEGORY_LEVELS: [AtomicI32; 6] = [const { AtomicI32::new(detail::WARNING) }; 6];
+
+/// Set the level of the category whose `LOG_LEVEL_*` config value is `config_id`; other ids are
+/// not log levels and change nothing.
+pub fn set_category_level(config_id: i32, level: i32) {
+    if let Some(index) = category::ALL.iter().position(|(_, id)| *id == config_id) {
+        CATEGORY_LEVELS[index].store(level.clamp(detail::NONE, detail::EVERYTHING), Ordering::Relaxed);
+    }
+}
+
+/// Whether a category lets an event of `detail` through (events of no category always pass).
+fn category_allows(target: &str, detail: i32) -> bool {
+    match category::ALL.iter().position(|(name, _)| *name == target) {
+        Some(index) => detail <= CATEGORY_LEVELS[index].load(Ordering::Relaxed),
+        None => true,
+    }
+}
+
 /// Lines kept while nobody takes them; older ones are dropped first.
 const MAX_QUEUED: usize = 1000;
 
@@ -59,8 +100,9 @@ impl DebugOutput {
         self.level.load(Ordering::Relaxed)
     }
 
-    fn wants(&self, level: &Level) -> bool {
-        detail_of(level) <= self.level()
+    fn wants(&self, metadata: &Metadata<'_>) -> bool {
+        let detail = detail_of(metadata.level());
+        detail <= self.level() && category_allows(metadata.target(), detail)
     }
 
     /// Everything queued since the last call, with its GNS detail level.
@@ -109,7 +151,7 @@ impl<S: Subscriber> Layer<S> for DebugOutputLayer {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        self.0.wants(metadata.level())
+        self.0.wants(metadata)
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
@@ -152,5 +194,24 @@ mod tests {
         assert!(lines[0].1.contains("peer broke the protocol") && lines[0].1.contains("id=7"), "{}", lines[0].1);
         assert_eq!(lines[1].0, detail::EVERYTHING);
         assert!(OUTPUT.take().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_category_keeps_only_what_its_level_allows() {
+        static OUTPUT: DebugOutput = DebugOutput::new(detail::EVERYTHING);
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(DebugOutputLayer(&OUTPUT));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: category::MESSAGE, "hidden: MESSAGE defaults to warnings");
+            tracing::debug!("shown: no category");
+            set_category_level(15, detail::EVERYTHING);
+            tracing::debug!(target: category::MESSAGE, "shown: MESSAGE raised");
+            tracing::debug!(target: category::PACKET_GAPS, "hidden: another category");
+            set_category_level(40, detail::NONE); // not a log level: changes nothing
+            set_category_level(15, detail::WARNING);
+        });
+        let lines: Vec<String> = OUTPUT.take().into_iter().map(|(_, line)| line).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|line| line.contains("shown")), "{lines:?}");
     }
 }

@@ -21,7 +21,9 @@ use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, Glo
 use crate::events::{ConnectionInfo, Event};
 use crate::handles::HandleAllocator;
 use crate::identity::Identity;
+use crate::log::category;
 use crate::rate::RateMeter;
+use crate::refusal;
 use crate::types::*;
 
 /// GNS caps the close reason text at 128 bytes including the terminating NUL.
@@ -44,6 +46,27 @@ pub struct ReceivedMessage {
     /// Only `send_flags::RELIABLE` is meaningful on receive.
     pub flags: i32,
     pub lane: u16,
+}
+
+/// Why the hosted dedicated server calls fail for now.
+const HOSTED_SERVERS_PLANNED: &str = "hosted dedicated servers behind the relay are not built yet (planned); \
+     use createListenSocketIP on the server and connectByIPAddress, or P2P by Steam ID (connectP2P)";
+
+/// What every connection adds up to: the figures a game's performance monitors show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Connection handles open, in any state.
+    pub connections: usize,
+    /// Of those, the connected ones; the figures below are over these.
+    pub connected: usize,
+    /// The worst ping, ms (0 with no connection).
+    pub ping_ms_max: i32,
+    /// The worst share of the peer's packets that reach us (0 to 1), once any is known.
+    pub quality_min: Option<f32>,
+    pub bytes_in_per_sec: f64,
+    pub bytes_out_per_sec: f64,
+    /// Reliable and unreliable bytes waiting to be sent.
+    pub queued_bytes: u64,
 }
 
 /// `SteamNetConnectionRealTimeStatus_t`.
@@ -235,6 +258,44 @@ struct State {
 }
 
 impl State {
+    /// The connection `handle` names; `None`, with the reason for the caller, when it names none.
+    fn connection(&self, handle: Handle) -> Option<&Connection> {
+        let found = self.connections.get(&handle);
+        if found.is_none() {
+            refusal::refuse(self.not_a("connection", handle));
+        }
+        found
+    }
+
+    fn connection_mut(&mut self, handle: Handle) -> Option<&mut Connection> {
+        if !self.connections.contains_key(&handle) {
+            refusal::refuse(self.not_a("connection", handle));
+        }
+        self.connections.get_mut(&handle)
+    }
+
+    /// Why `handle` is not a live `wanted` (a connection, a listen socket or a poll group).
+    fn not_a(&self, wanted: &str, handle: Handle) -> String {
+        let kind = if self.connections.contains_key(&handle) {
+            Some("a connection")
+        } else if self.listen_sockets.contains_key(&handle) {
+            Some("a listen socket")
+        } else if self.poll_groups.contains_key(&handle) {
+            Some("a poll group")
+        } else {
+            None
+        };
+        match kind {
+            _ if handle == INVALID_HANDLE => {
+                format!("handle 0 is the invalid handle: the call that should have made this {wanted} failed")
+            }
+            Some(kind) => format!("handle {handle} is {kind}, not a {wanted}"),
+            None => format!(
+                "no {wanted} has handle {handle}: it was closed (closing frees a handle at once) or never existed"
+            ),
+        }
+    }
+
     fn allocate_handle(&mut self) -> Handle {
         let (connections, poll_groups, listen) = (&self.connections, &self.poll_groups, &self.listen_sockets);
         self.handles
@@ -253,6 +314,7 @@ impl State {
         let seq = self.next_seq;
         self.next_seq += 1;
         let Some(conn) = self.connections.get_mut(&handle) else { return };
+        tracing::debug!(target: category::MESSAGE, handle, lane = message.lane, bytes = message.payload.len(), "message received");
         conn.inbox_bytes += message.payload.len();
         conn.inbox.push_back(QueuedMessage { seq, message });
         if let Some(group) = self.poll_groups.get_mut(&conn.poll_group) {
@@ -393,7 +455,7 @@ impl Sockets {
     /// `AcceptConnection`.
     pub fn accept_connection(&self, handle: Handle) -> SteamResult {
         let mut state = self.lock();
-        let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
+        let Some(conn) = state.connection(handle) else { return SteamResult::InvalidParam };
         // As GNS checks, in this order: it must wait in Connecting, and it must have been
         // initiated by the peer (arrived on a listen socket), not by us.
         if conn.state != ConnectionState::Connecting {
@@ -410,7 +472,10 @@ impl Sockets {
     /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
     pub fn close_connection(&self, handle: Handle, reason: i32, debug: &str, linger: bool) -> bool {
         let mut state = self.lock();
-        let Some(mut conn) = state.connections.remove(&handle) else { return false };
+        if state.connection(handle).is_none() {
+            return false;
+        }
+        let mut conn = state.connections.remove(&handle).expect("checked above");
         let (reason, debug) = normalise_close_reason(reason, debug);
         let debug = truncate_utf8(debug, MAX_CLOSE_DEBUG_BYTES).to_string();
         // GNS tells the application about connections it destroys too: one last change, to
@@ -451,11 +516,11 @@ impl Sockets {
     }
 
     pub fn connection_info(&self, handle: Handle) -> Option<ConnectionInfo> {
-        self.lock().connections.get(&handle).map(|c| c.info(handle))
+        self.lock().connection(handle).map(|c| c.info(handle))
     }
 
     pub fn set_connection_user_data(&self, handle: Handle, user_data: i64) -> bool {
-        match self.lock().connections.get_mut(&handle) {
+        match self.lock().connection_mut(handle) {
             Some(conn) => {
                 conn.user_data = user_data;
                 true
@@ -466,11 +531,11 @@ impl Sockets {
 
     /// -1 when the handle is invalid, as in GNS.
     pub fn connection_user_data(&self, handle: Handle) -> i64 {
-        self.lock().connections.get(&handle).map_or(-1, |c| c.user_data)
+        self.lock().connection(handle).map_or(-1, |c| c.user_data)
     }
 
     pub fn set_connection_name(&self, handle: Handle, name: &str) -> bool {
-        match self.lock().connections.get_mut(&handle) {
+        match self.lock().connection_mut(handle) {
             Some(conn) => {
                 conn.name = name.to_string();
                 true
@@ -480,7 +545,7 @@ impl Sockets {
     }
 
     pub fn connection_name(&self, handle: Handle) -> Option<String> {
-        self.lock().connections.get(&handle).map(|c| c.name.clone())
+        self.lock().connection(handle).map(|c| c.name.clone())
     }
 
     /// `SendMessageToConnection`: the message number on success.
@@ -494,10 +559,16 @@ impl Sockets {
     pub fn send_message_on_lane(&self, handle: Handle, lane: i64, data: &[u8], flags: i32) -> Result<i64, SteamResult> {
         let now = self.local_timestamp();
         let mut state = self.lock();
-        let Some(conn) = state.connections.get(&handle) else { return Err(SteamResult::InvalidParam) };
+        let Some(conn) = state.connection(handle) else { return Err(SteamResult::InvalidParam) };
         let lane = match usize::try_from(lane) {
             Ok(lane) if lane < conn.lanes.count() => lane as u16,
-            _ => return Err(SteamResult::InvalidParam),
+            _ => {
+                refusal::refuse(format!(
+                    "lane {lane} does not exist: connection {handle} has {} lane(s)",
+                    conn.lanes.count()
+                ));
+                return Err(SteamResult::InvalidParam);
+            }
         };
         match conn.state {
             ConnectionState::Connected => {}
@@ -506,14 +577,26 @@ impl Sockets {
             // Queued until the connection is established, as in GNS.
             ConnectionState::Connecting if matches!(conn.transport, Transport::Udp { .. }) => {}
             ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => {
+                refusal::refuse(format!(
+                    "connection {handle} has ended (end reason {}: {}); closeConnection frees its handle",
+                    conn.end_reason, conn.end_debug
+                ));
                 return Err(SteamResult::NoConnection);
             }
-            _ => return Err(SteamResult::InvalidState),
+            state => {
+                refusal::refuse(format!("connection {handle} cannot send in state {state:?}"));
+                return Err(SteamResult::InvalidState);
+            }
         }
         if data.len() > MAX_MESSAGE_SIZE_SEND {
+            refusal::refuse(format!(
+                "a message of {} bytes is over the {MAX_MESSAGE_SIZE_SEND}-byte limit",
+                data.len()
+            ));
             return Err(SteamResult::InvalidParam);
         }
         let reliable = flags & send_flags::RELIABLE != 0;
+        tracing::debug!(target: category::MESSAGE, handle, lane, bytes = data.len(), reliable, "message sent");
         if let Transport::Udp { endpoint, id } = conn.transport {
             return udp::send(&mut state, handle, (endpoint, id), lane, data, flags, now as u64);
         }
@@ -555,7 +638,7 @@ impl Sockets {
     /// Nagle is holding.
     pub fn flush_messages(&self, handle: Handle) -> SteamResult {
         let mut state = self.lock();
-        let Some(conn) = state.connections.get(&handle) else { return SteamResult::InvalidParam };
+        let Some(conn) = state.connection(handle) else { return SteamResult::InvalidParam };
         match conn.state {
             ConnectionState::Connected => {
                 if let Transport::Udp { endpoint, id } = conn.transport {
@@ -573,7 +656,7 @@ impl Sockets {
     /// `ReceiveMessagesOnConnection`: `None` for an invalid handle.
     pub fn receive_on_connection(&self, handle: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
         let mut state = self.lock();
-        let conn = state.connections.get_mut(&handle)?;
+        let conn = state.connection_mut(handle)?;
         let count = max_messages.min(conn.inbox.len());
         let out = (0..count).filter_map(|_| dequeue(conn)).collect();
         self.refill(&mut state, [handle]);
@@ -613,6 +696,7 @@ impl Sockets {
     pub fn destroy_poll_group(&self, group: Handle) -> bool {
         let mut state = self.lock();
         if state.poll_groups.remove(&group).is_none() {
+            refusal::refuse(state.not_a("poll group", group));
             return false;
         }
         for conn in state.connections.values_mut().filter(|c| c.poll_group == group) {
@@ -626,9 +710,10 @@ impl Sockets {
     pub fn set_connection_poll_group(&self, handle: Handle, group: Handle) -> bool {
         let mut state = self.lock();
         if group != INVALID_HANDLE && !state.poll_groups.contains_key(&group) {
+            refusal::refuse(state.not_a("poll group", group));
             return false;
         }
-        let Some(conn) = state.connections.get_mut(&handle) else { return false };
+        let Some(conn) = state.connection_mut(handle) else { return false };
         if conn.poll_group == group {
             return true;
         }
@@ -644,6 +729,10 @@ impl Sockets {
     pub fn receive_on_poll_group(&self, group: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
         let mut state = self.lock();
         let state = &mut *state;
+        if !state.poll_groups.contains_key(&group) {
+            refusal::refuse(state.not_a("poll group", group));
+            return None;
+        }
         let arrivals = &mut state.poll_groups.get_mut(&group)?.arrivals;
         let mut out = Vec::new();
         while out.len() < max_messages {
@@ -666,7 +755,7 @@ impl Sockets {
     /// `ConfigureConnectionLanes`.
     pub fn configure_lanes(&self, handle: Handle, count: i64, priorities: &[i64], weights: &[i64]) -> SteamResult {
         let mut state = self.lock();
-        let Some(conn) = state.connections.get_mut(&handle) else { return SteamResult::NoConnection };
+        let Some(conn) = state.connection_mut(handle) else { return SteamResult::NoConnection };
         if !conn.is_alive() {
             return SteamResult::InvalidState;
         }
@@ -688,7 +777,7 @@ impl Sockets {
     ) -> Result<(RealTimeStatus, Vec<LaneStatus>), SteamResult> {
         let now = self.local_timestamp() as u64;
         let mut state = self.lock();
-        let Some(conn) = state.connections.get_mut(&handle) else { return Err(SteamResult::NoConnection) };
+        let Some(conn) = state.connection_mut(handle) else { return Err(SteamResult::NoConnection) };
         let lanes =
             usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
         let (packets_out, bytes_out) = conn.sent.rates(now);
@@ -742,11 +831,33 @@ impl Sockets {
         Ok((status, vec![LaneStatus::default(); lanes]))
     }
 
+    /// Totals over every connection, for the game's performance monitors.
+    pub fn totals(&self) -> Totals {
+        let handles: Vec<Handle> = self.lock().connections.keys().copied().collect();
+        let mut totals = Totals { connections: handles.len(), ..Totals::default() };
+        for handle in handles {
+            let Ok((status, _)) = self.real_time_status(handle, 0) else { continue };
+            if status.state != ConnectionState::Connected {
+                continue;
+            }
+            totals.connected += 1;
+            totals.ping_ms_max = totals.ping_ms_max.max(status.ping_ms);
+            if status.local_quality >= 0.0 {
+                totals.quality_min =
+                    Some(totals.quality_min.map_or(status.local_quality, |q| q.min(status.local_quality)));
+            }
+            totals.bytes_in_per_sec += status.bytes_in_per_sec as f64;
+            totals.bytes_out_per_sec += status.bytes_out_per_sec as f64;
+            totals.queued_bytes += (status.pending_reliable + status.pending_unreliable) as u64;
+        }
+        totals
+    }
+
     /// `GetDetailedConnectionStatus`: a human-readable report, `None` for an invalid handle.
     pub fn detailed_status(&self, handle: Handle) -> Option<String> {
         let (status, _) = self.real_time_status(handle, 0).ok()?;
         let state = self.lock();
-        let conn = state.connections.get(&handle)?;
+        let conn = state.connection(handle)?;
         Some(
             format!(
                 "Connection {}\nState: {}\nEnd reason: {} {}\nPing: {} ms  Quality local {:.0}% remote {:.0}%\n\
@@ -779,12 +890,14 @@ impl Sockets {
         _virtual_port: i64,
         _options: &[(i64, ConfigInput)],
     ) -> Handle {
+        refusal::refuse(HOSTED_SERVERS_PLANNED);
         INVALID_HANDLE
     }
 
     /// `CreateHostedDedicatedServerListenSocket`: hosted servers are not built yet, so the
     /// result is 0.
     pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
+        refusal::refuse(HOSTED_SERVERS_PLANNED);
         INVALID_HANDLE
     }
 

@@ -1160,7 +1160,7 @@ impl Endpoint {
             Ok(plain) => plain,
             Err(replay) => {
                 self.stats.replays_refused += u64::from(replay);
-                tracing::trace!(id, number, replay, "datagram refused before the session");
+                tracing::trace!(target: "steamnet::packet_decode", id, number, replay, "datagram refused before the session");
                 return false;
             }
         };
@@ -1185,7 +1185,7 @@ impl Endpoint {
                 Some(probe) => probe.moves = true,
                 None if probing < MAX_PROBES => {
                     // Genuine and fresh, from somewhere new: the peer may have moved. Check it.
-                    tracing::debug!(id, %from, "authenticated packet from a new address: validating the path");
+                    tracing::debug!(target: "steamnet::p2p_rendezvous", id, %from, "authenticated packet from a new address: validating the path");
                     conn.probes.push(PathProbe::new(from, now, true));
                 }
                 None => {}
@@ -1250,7 +1250,7 @@ impl Endpoint {
                 conn.last_heard = now;
                 if !probe.moves {
                     let rtt_usec = now.saturating_sub(probe.sent_at);
-                    tracing::debug!(id, %from, rtt_usec, "candidate path works");
+                    tracing::debug!(target: "steamnet::p2p_rendezvous", id, %from, rtt_usec, "candidate path works");
                     self.events.push_back(EndpointEvent::PathValidated { id, address: from, rtt_usec });
                     return true;
                 }

@@ -1220,6 +1220,8 @@ impl Session {
             sample
         };
         self.latest_rtt = adjusted;
+        // Targets name GNS's log categories (see steamnet_net::log::category).
+        tracing::trace!(target: "steamnet::ack_rtt", sample, ack_delay, adjusted, "round-trip sample");
         match self.smoothed_rtt {
             None => {
                 self.smoothed_rtt = Some(adjusted);
@@ -1272,6 +1274,7 @@ impl Session {
 
     fn declare_lost(&mut self, number: u64) {
         let Some(packet) = self.sent.remove(&number) else { return };
+        tracing::debug!(target: "steamnet::packet_gaps", number, bytes = packet.size, "packet lost");
         self.stats.packets_lost += 1;
         self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
         self.congestion.on_lost(packet.size);

@@ -79,6 +79,11 @@ impl Sockets {
         let id = i32::try_from(id).map_err(|_| ConfigError(format!("unknown config value {id}")))?;
         let mut state = self.lock();
         state.global_config.set(id, input, true)?;
+        // The LOG_LEVEL_* values set the level of their log category (process-wide, like the
+        // debug output itself).
+        if let Some(&ConfigValue::Int32(level)) = state.global_config.get(id) {
+            crate::log::set_category_level(id, level);
+        }
         state.config_epoch += 1;
         self.rearm_all(&mut state);
         Ok(())

@@ -161,7 +161,7 @@ impl RelayLink {
     /// Connect to the relay (once authenticated), if not connected or connecting.
     fn start(&mut self, now: u64) {
         if self.conn.is_none() {
-            tracing::info!(relay = %self.relay, "connecting to the relay");
+            tracing::info!(target: category::RELAY_PINGS, relay = %self.relay, "connecting to the relay");
             self.conn = Some(self.control.connect(now, self.relay));
         }
     }
@@ -234,7 +234,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
         match event {
             EndpointEvent::Connected { .. } => {
                 link.up = true;
-                tracing::info!(relay = %link.relay, "relay link up");
+                tracing::info!(target: category::RELAY_PINGS, relay = %link.relay, "relay link up");
                 news.push(LinkNews::Up(format!("Connected to the relay at {}.", link.relay)));
                 let mut messages: Vec<Vec<u8>> =
                     link.listening.keys().map(|&vport| RelayMessage::Listen { vport }.encode()).collect();
@@ -689,7 +689,7 @@ pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId
     ep.endpoint.set_fallback_path(id, relayed);
     let offer: Vec<SocketAddr> = candidates(ep).into_iter().filter(|&a| ice_allows(mask, a)).collect();
     if !offer.is_empty() {
-        tracing::debug!(id, ?offer, "offering direct paths");
+        tracing::debug!(target: category::P2P_RENDEZVOUS, id, ?offer, "offering direct paths");
         ep.endpoint.send_candidates(id, &offer);
     }
 }
@@ -731,7 +731,7 @@ pub(super) fn on_path_validated(
     let direct = rtt_usec as i64 + penalty(crate::config::ids::P2P_TRANSPORT_ICE_PENALTY);
     // A direct path takes load off the relay, so it wins anything closer than this.
     let relayed = relay_rtt + penalty(crate::config::ids::P2P_TRANSPORT_SDR_PENALTY) + DIRECT_PREFERENCE_USEC;
-    tracing::info!(id, %address, direct, relayed, "direct path works");
+    tracing::info!(target: category::P2P_RENDEZVOUS, id, %address, direct, relayed, "direct path works");
     if direct <= relayed {
         ep.endpoint.switch_path(now, id, address);
     }

@@ -281,6 +281,12 @@ impl Sockets {
             Ok(socket) => socket,
             Err(error) => {
                 tracing::warn!(%bind, %error, "cannot bind a UDP socket");
+                let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+                    ": another socket (this game, another instance of it, or another program) has it; pick another port"
+                } else {
+                    ""
+                };
+                refusal::refuse(format!("cannot bind UDP {bind}: {error}{hint}"));
                 return None;
             }
         };
@@ -322,7 +328,13 @@ impl Sockets {
     /// `CreateListenSocketIP`: bind `address` (a missing or unparsable one means any address,
     /// any port) and accept handshakes there.
     pub fn create_listen_socket_ip(&self, address: Option<SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
-        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let config = match ConnectionConfig::from_options(options) {
+            Ok(config) => config,
+            Err(why) => {
+                refusal::refuse(format!("config_options: {why}"));
+                return INVALID_HANDLE;
+            }
+        };
         let bind = address.unwrap_or(crate::address::CLEARED);
         let mut state = self.lock();
         let config = config.over(&state.global_config);
@@ -337,7 +349,10 @@ impl Sockets {
     /// `CloseListenSocket`: its connections are destroyed without ceremony, as in GNS.
     pub fn close_listen_socket(&self, handle: Handle) -> bool {
         let mut state = self.lock();
-        let Some(listen) = state.listen_sockets.remove(&handle) else { return false };
+        let Some(listen) = state.listen_sockets.remove(&handle) else {
+            refusal::refuse(state.not_a("listen socket", handle));
+            return false;
+        };
         if let Some(vport) = listen.vport {
             super::p2p::close_listen_socket(&mut state, listen.endpoint, handle, vport, self.inner.now());
             return true;
@@ -362,6 +377,10 @@ impl Sockets {
     /// `ConnectByIPAddress`. An address without a port or IP cannot be connected to (0).
     pub fn connect_by_ip_address(&self, address: Option<SocketAddr>, options: &[(i64, ConfigInput)]) -> Handle {
         let Some(peer) = address.filter(|a| a.port() != 0 && !a.ip().is_unspecified()) else {
+            refusal::refuse(match address {
+                None => "not an address: give \"ip:port\", such as \"127.0.0.1:27015\" or \"[::1]:27015\"".to_string(),
+                Some(a) => format!("{a} cannot be connected to: it needs a specific IP and a port other than 0"),
+            });
             return INVALID_HANDLE;
         };
         if let SocketAddr::V4(v4) = peer
@@ -369,7 +388,13 @@ impl Sockets {
         {
             return self.connect_fake_ip(v4, options);
         }
-        let Ok(config) = ConnectionConfig::from_options(options) else { return INVALID_HANDLE };
+        let config = match ConnectionConfig::from_options(options) {
+            Ok(config) => config,
+            Err(why) => {
+                refusal::refuse(format!("config_options: {why}"));
+                return INVALID_HANDLE;
+            }
+        };
         let bind = steamnet_proto::address::any_local_for(peer);
         let now = self.inner.now();
         let mut state = self.lock();
