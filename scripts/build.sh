@@ -50,20 +50,21 @@ case "$target" in
 esac
 
 BIN=addons/steam_networking_sockets/bin
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$BIN"
 if [ "$target" = universal-apple-darwin ]; then
   for arch in x86_64-apple-darwin aarch64-apple-darwin; do
     cargo build -p steamnet-godot --target "$arch" "${cargo_flags[@]}" >&2
   done
   lipo -create -output "$BIN/.$name.tmp" \
-    "target/x86_64-apple-darwin/$profile/$built" "target/aarch64-apple-darwin/$profile/$built"
+    "$TARGET_DIR/x86_64-apple-darwin/$profile/$built" "$TARGET_DIR/aarch64-apple-darwin/$profile/$built"
 elif $host_build; then
   # The extension, and steamnet-relay (the CA/relay server: target/<profile>/steamnet-relay).
   cargo build -p steamnet-godot "${relay[@]}" "${cargo_flags[@]}" >&2
-  cp "target/$profile/$built" "$BIN/.$name.tmp"
+  cp "$TARGET_DIR/$profile/$built" "$BIN/.$name.tmp"
 else
   cargo build -p steamnet-godot --target "$target" "${cargo_flags[@]}" >&2
-  cp "target/$target/$profile/$built" "$BIN/.$name.tmp"
+  cp "$TARGET_DIR/$target/$profile/$built" "$BIN/.$name.tmp"
 fi
 # Rename into place, so a running Godot never maps a half-written file.
 mv -f "$BIN/.$name.tmp" "$BIN/$name"

@@ -31,24 +31,32 @@ LIB=$ROOT/usr/lib/x86_64-linux-gnu
 
 log() { echo "get-godot: $*" >&2; }
 
-# Give the unpacked binary $1 our loader and libraries, as $2.
-relink() {
-  local loader=$LIB/ld-linux-x86-64.so.2
-  [ -e "$loader" ] || loader=$ROOT/lib64/ld-linux-x86-64.so.2
+need_patchelf() {
   if ! command -v patchelf >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
       apt-get install -y -qq patchelf >/dev/null 2>&1 || true
     fi
     command -v patchelf >/dev/null || { log "patchelf is needed (apt-get install patchelf)"; exit 1; }
   fi
-  # A library with its own RUNPATH (libpulse points at /usr/lib/.../pulseaudio) ignores the
-  # program's RPATH for what it loads, so point those at the unpacked folder too.
+}
+
+# A library with its own RUNPATH (libpulse points at /usr/lib/.../pulseaudio) ignores the
+# program's RPATH for what it loads, so point those at the unpacked folder too.
+fix_runpaths() {
+  need_patchelf
   local lib
   for lib in "$LIB"/*.so* "$LIB"/pulseaudio/*.so*; do
     if [ -f "$lib" ] && [ ! -L "$lib" ] && patchelf --print-rpath "$lib" 2>/dev/null | grep -q '^/usr'; then
       patchelf --set-rpath "$LIB:$LIB/pulseaudio" "$lib"
     fi
   done
+}
+
+# Give the unpacked binary $1 our loader and libraries, as $2.
+relink() {
+  local loader=$LIB/ld-linux-x86-64.so.2
+  [ -e "$loader" ] || loader=$ROOT/lib64/ld-linux-x86-64.so.2
+  fix_runpaths
   cp "$1" "$2.tmp"
   patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$LIB:$LIB/pulseaudio" "$2.tmp"
   mv -f "$2.tmp" "$2"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fail on any part of steamnet's class reference without a description.
+"""Fail on any part of steamnet's class reference without a description, or a method marked
+`const` that is not a getter.
 
 Usage: check_reference.py DOC_CLASSES_DIR   (the output of `godot --doctool DIR --gdextension-docs`)
 Prints one line per class and `N passed, N failed` like the GDScript suites.
@@ -29,6 +30,11 @@ def missing_in(path):
         for item in root.iter(kind):
             if not text(item):
                 missing.append(f"{kind} {item.get('name')}")
+    # `const` tells the editor (and the reader) a method changes nothing; only getters may say so.
+    for item in root.iter("method"):
+        name = item.get("name")
+        if "const" in (item.get("qualifiers") or "").split() and not name.startswith("get"):
+            missing.append(f"method {name} marked const but changes state")
     counts = {kind: sum(1 for _ in root.iter(kind)) for kind in ["method", "signal", "member", "constant"]}
     return missing, counts
 
@@ -46,7 +52,7 @@ def main():
         summary = ", ".join(f"{n} {kind}s" for kind, n in counts.items() if n)
         if missing:
             failed += 1
-            print(f"FAIL {name} ({summary}): {len(missing)} without a description: {', '.join(missing[:20])}"
+            print(f"FAIL {name} ({summary}): {len(missing)} problem(s): {', '.join(missing[:20])}"
                   + (" ..." if len(missing) > 20 else ""))
         else:
             passed += 1

@@ -179,18 +179,24 @@ impl SteamNetworkingSockets {
     /// Accept an incoming connection in CONNECTING state. RESULT_OK, RESULT_INVALID_PARAM (bad
     /// handle), RESULT_INVALID_STATE (not connecting); RESULT_DUPLICATE_REQUEST possible with
     /// symmetric connect.
-    #[func(rename = acceptConnection)]
-    fn accept_connection(&self, connection_handle: i64) -> i64 {
-        self.call("acceptConnection").accept_connection(handle(connection_handle)).code() as i64
+    #[func(rename = acceptConnection, gd_self)]
+    fn accept_connection(this: Gd<Self>, connection_handle: i64) -> i64 {
+        this.bind().call("acceptConnection").accept_connection(handle(connection_handle)).code() as i64
     }
 
     /// Close a connection and free its handle at once. The peer gets `reason` (0 for the generic
     /// application reason, or 1000 to 1999 of your own) and `debug_message`; with `linger` true,
     /// reliable messages still queued are delivered first. `false` for a bad handle.
-    #[func(rename = closeConnection)]
-    fn close_connection(&self, connection_handle: i64, reason: i64, debug_message: GString, linger: bool) -> bool {
+    #[func(rename = closeConnection, gd_self)]
+    fn close_connection(
+        this: Gd<Self>,
+        connection_handle: i64,
+        reason: i64,
+        debug_message: GString,
+        linger: bool,
+    ) -> bool {
         let reason = i32::try_from(reason).unwrap_or(-1);
-        self.call("closeConnection").close_connection(
+        this.bind().call("closeConnection").close_connection(
             handle(connection_handle),
             reason,
             &debug_message.to_string(),
@@ -202,42 +208,51 @@ impl SteamNetworkingSockets {
     /// connection's handle, or 0 (NETWORKING_CONNECTION_INVALID) with the reason in the output.
     /// Progress arrives through `network_connection_status_changed`: CONNECTING, then CONNECTED or
     /// an end state. `config_options` is a Dictionary of NETWORKING_CONFIG_* keys and values.
-    #[func(rename = connectByIPAddress)]
-    fn connect_by_ip_address(&self, ip_address_with_port: GString, config_options: VarDictionary) -> i64 {
+    #[func(rename = connectByIPAddress, gd_self)]
+    fn connect_by_ip_address(this: Gd<Self>, ip_address_with_port: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.call("connectByIPAddress").connect_by_ip_address(address_arg(&ip_address_with_port), &options) as i64
+        this.bind().call("connectByIPAddress").connect_by_ip_address(address_arg(&ip_address_with_port), &options)
+            as i64
     }
 
     /// Connect to a peer by identity (Steam ID -> SteamNetworkingIdentity::SetSteamID64) and
     /// virtual port via the rendezvous/relay service. Returns handle or 0.
-    #[func(rename = connectP2P)]
-    fn connect_p2p(&self, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
+    #[func(rename = connectP2P, gd_self)]
+    fn connect_p2p(this: Gd<Self>, remote_steam_id: i64, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         let remote = Identity::from_steam_id(steam_id(remote_steam_id));
-        self.call("connectP2P").connect_p2p(remote, virtual_port, &options) as i64
+        this.bind().call("connectP2P").connect_p2p(remote, virtual_port, &options) as i64
     }
 
     /// Connect to a hosted dedicated server by its Steam ID and virtual port. Not available yet:
     /// returns 0 and says why in the output; hosted servers behind the relay are planned.
-    #[func(rename = connectToHostedDedicatedServer)]
+    #[func(rename = connectToHostedDedicatedServer, gd_self)]
     fn connect_to_hosted_dedicated_server(
-        &self,
+        this: Gd<Self>,
         remote_steam_id: i64,
         virtual_port: i64,
         config_options: VarDictionary,
     ) -> i64 {
         let options = convert::config_options(&config_options);
         let remote = Identity::from_steam_id(steam_id(remote_steam_id));
-        self.call("connectToHostedDedicatedServer").connect_to_hosted_dedicated_server(remote, virtual_port, &options)
-            as i64
+        this.bind().call("connectToHostedDedicatedServer").connect_to_hosted_dedicated_server(
+            remote,
+            virtual_port,
+            &options,
+        ) as i64
     }
 
     /// Two connected handles talking to each other, already CONNECTED, no callbacks posted at
     /// creation. loopback=true routes through 127.0.0.1 (fake lag/loss apply). Both ids become
     /// SteamID identities.
-    #[func(rename = createSocketPair)]
-    fn create_socket_pair(&self, loopback: bool, remote_steam_id1: i64, remote_steam_id2: i64) -> VarDictionary {
-        let pair = self.call("createSocketPair").create_socket_pair(
+    #[func(rename = createSocketPair, gd_self)]
+    fn create_socket_pair(
+        this: Gd<Self>,
+        loopback: bool,
+        remote_steam_id1: i64,
+        remote_steam_id2: i64,
+    ) -> VarDictionary {
+        let pair = this.bind().call("createSocketPair").create_socket_pair(
             loopback,
             Identity::from_steam_id(steam_id(remote_steam_id1)),
             Identity::from_steam_id(steam_id(remote_steam_id2)),
@@ -271,9 +286,9 @@ impl SteamNetworkingSockets {
     }
 
     /// Name a connection for your own logs and steamnet's diagnostics.
-    #[func(rename = setConnectionName)]
-    fn set_connection_name(&self, connection_handle: i64, name: GString) {
-        self.call("setConnectionName").set_connection_name(handle(connection_handle), &name.to_string());
+    #[func(rename = setConnectionName, gd_self)]
+    fn set_connection_name(this: Gd<Self>, connection_handle: i64, name: GString) {
+        this.bind().call("setConnectionName").set_connection_name(handle(connection_handle), &name.to_string());
     }
 
     /// The number set with `setConnectionUserData`; -1 when none was set or the handle is bad.
@@ -285,9 +300,9 @@ impl SteamNetworkingSockets {
     /// Attach a number of your own to a connection (a player id, say); it comes back as
     /// `receiver_user_data` on every message, including ones already waiting. `false` for a bad
     /// handle.
-    #[func(rename = setConnectionUserData)]
-    fn set_connection_user_data(&self, connection_handle: i64, user_data: i64) -> bool {
-        self.call("setConnectionUserData").set_connection_user_data(handle(connection_handle), user_data)
+    #[func(rename = setConnectionUserData, gd_self)]
+    fn set_connection_user_data(this: Gd<Self>, connection_handle: i64, user_data: i64) -> bool {
+        this.bind().call("setConnectionUserData").set_connection_user_data(handle(connection_handle), user_data)
     }
 
     /// How a connection is doing right now: `{response, connection_status, lanes_status}`.
@@ -361,13 +376,21 @@ impl SteamNetworkingSockets {
     /// RESULT_OK; RESULT_NO_CONNECTION bad handle; RESULT_INVALID_PARAM bad lane count/weights or
     /// reducing lanes; RESULT_INVALID_STATE dead connection. GodotSteam reads
     /// priorities[i]/weights[i] for i<lanes without bounds checks.
-    #[func(rename = configureConnectionLanes)]
-    fn configure_connection_lanes(&self, connection: i64, lanes: i64, priorities: VarArray, weights: VarArray) -> i64 {
+    #[func(rename = configureConnectionLanes, gd_self)]
+    fn configure_connection_lanes(
+        this: Gd<Self>,
+        connection: i64,
+        lanes: i64,
+        priorities: VarArray,
+        weights: VarArray,
+    ) -> i64 {
         let (Some(priorities), Some(weights)) = (convert::int_array(&priorities), convert::int_array(&weights)) else {
             return SteamResult::InvalidParam.code() as i64;
         };
-        self.call("configureConnectionLanes").configure_lanes(handle(connection), lanes, &priorities, &weights).code()
-            as i64
+        this.bind()
+            .call("configureConnectionLanes")
+            .configure_lanes(handle(connection), lanes, &priorities, &weights)
+            .code() as i64
     }
 
     /// The FakeIP and port the peer of a connection uses: `{result, ip_address, port, ip_type}`;
@@ -390,11 +413,16 @@ impl SteamNetworkingSockets {
     /// Result: RESULT_OK; RESULT_INVALID_PARAM (bad handle or > MAX_STEAM_PACKET_SIZE);
     /// RESULT_INVALID_STATE; RESULT_NO_CONNECTION (ended); RESULT_IGNORED (NO_DELAY and not ready);
     /// RESULT_LIMIT_EXCEEDED (send buffer full, see NETWORKING_CONFIG_SEND_BUFFER_SIZE).
-    #[func(rename = sendMessageToConnection)]
-    fn send_message_to_connection(&self, connection_handle: i64, data: PackedByteArray, flags: i64) -> VarDictionary {
+    #[func(rename = sendMessageToConnection, gd_self)]
+    fn send_message_to_connection(
+        this: Gd<Self>,
+        connection_handle: i64,
+        data: PackedByteArray,
+        flags: i64,
+    ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
         let outcome =
-            self.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+            this.bind().call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
         let mut d = VarDictionary::new();
         match outcome {
             Ok(number) => {
@@ -414,13 +442,13 @@ impl SteamNetworkingSockets {
     /// `connection_handle` with `flags`, or (a steamnet extension) a Dictionary
     /// `{payload, lane, flags, connection}` where only `payload` is required, so one call can send on
     /// several lanes and to several connections.
-    #[func(rename = sendMessages)]
-    fn send_messages(&self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
+    #[func(rename = sendMessages, gd_self)]
+    fn send_messages(this: Gd<Self>, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match self.call("sendMessages").send_message_on_lane(
+                    match this.bind().call("sendMessages").send_message_on_lane(
                         m.connection,
                         m.lane,
                         m.payload.as_slice(),
@@ -439,9 +467,9 @@ impl SteamNetworkingSockets {
 
     /// Send Nagle-delayed data now. RESULT_OK, RESULT_INVALID_PARAM, RESULT_INVALID_STATE,
     /// RESULT_NO_CONNECTION, RESULT_IGNORED (not yet connected).
-    #[func(rename = flushMessagesOnConnection)]
-    fn flush_messages_on_connection(&self, connection_handle: i64) -> i64 {
-        self.call("flushMessagesOnConnection").flush_messages(handle(connection_handle)).code() as i64
+    #[func(rename = flushMessagesOnConnection, gd_self)]
+    fn flush_messages_on_connection(this: Gd<Self>, connection_handle: i64) -> i64 {
+        this.bind().call("flushMessagesOnConnection").flush_messages(handle(connection_handle)).code() as i64
     }
 
     /// Take up to `max_messages` messages that arrived on a connection, oldest first. Each is a
@@ -449,9 +477,10 @@ impl SteamNetworkingSockets {
     /// ID, 0 when anonymous), `receiver_user_data`, `time_received` (µs, `getLocalTimestamp`'s clock),
     /// `message_number`, `flags` and steamnet's `lane`. An empty Array when nothing is waiting or the
     /// handle is bad.
-    #[func(rename = receiveMessagesOnConnection)]
-    fn receive_messages_on_connection(&self, connection_handle: i64, max_messages: i64) -> VarArray {
-        self.call("receiveMessagesOnConnection")
+    #[func(rename = receiveMessagesOnConnection, gd_self)]
+    fn receive_messages_on_connection(this: Gd<Self>, connection_handle: i64, max_messages: i64) -> VarArray {
+        this.bind()
+            .call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
             .map(messages_to_array)
             .unwrap_or_default()
@@ -460,31 +489,32 @@ impl SteamNetworkingSockets {
     // ----- poll groups ----------------------------------------------------------------------
 
     /// New poll group handle (0 = NET_POLL_GROUP_INVALID on failure).
-    #[func(rename = createPollGroup)]
-    fn create_poll_group(&self) -> i64 {
-        self.call("createPollGroup").create_poll_group() as i64
+    #[func(rename = createPollGroup, gd_self)]
+    fn create_poll_group(this: Gd<Self>) -> i64 {
+        this.bind().call("createPollGroup").create_poll_group() as i64
     }
 
     /// Connections in it are left in no group. false for an invalid handle.
-    #[func(rename = destroyPollGroup)]
-    fn destroy_poll_group(&self, poll_group: i64) -> bool {
-        self.call("destroyPollGroup").destroy_poll_group(handle(poll_group))
+    #[func(rename = destroyPollGroup, gd_self)]
+    fn destroy_poll_group(this: Gd<Self>, poll_group: i64) -> bool {
+        this.bind().call("destroyPollGroup").destroy_poll_group(handle(poll_group))
     }
 
     /// A connection belongs to at most one group; pending messages move to the new group in
     /// approximate arrival order. false if either handle is invalid (0 group allowed).
-    #[func(rename = setConnectionPollGroup)]
-    fn set_connection_poll_group(&self, connection_handle: i64, poll_group: i64) -> bool {
+    #[func(rename = setConnectionPollGroup, gd_self)]
+    fn set_connection_poll_group(this: Gd<Self>, connection_handle: i64, poll_group: i64) -> bool {
         // An out-of-range group is not the "remove from group" value 0.
         let Ok(group) = u32::try_from(poll_group) else { return false };
-        self.call("setConnectionPollGroup").set_connection_poll_group(handle(connection_handle), group)
+        this.bind().call("setConnectionPollGroup").set_connection_poll_group(handle(connection_handle), group)
     }
 
     /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
     /// key to demultiplex.
-    #[func(rename = receiveMessagesOnPollGroup)]
-    fn receive_messages_on_poll_group(&self, poll_group: i64, max_messages: i64) -> VarArray {
-        self.call("receiveMessagesOnPollGroup")
+    #[func(rename = receiveMessagesOnPollGroup, gd_self)]
+    fn receive_messages_on_poll_group(this: Gd<Self>, poll_group: i64, max_messages: i64) -> VarArray {
+        this.bind()
+            .call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
             .map(messages_to_array)
             .unwrap_or_default()
@@ -494,8 +524,8 @@ impl SteamNetworkingSockets {
 
     /// Plain-UDP listen socket. Returns listen socket handle or 0 (LISTEN_SOCKET_INVALID). Incoming
     /// attempts emit network_connection_status_changed in CONNECTING.
-    #[func(rename = createListenSocketIP)]
-    fn create_listen_socket_ip(&self, ip_address: GString, config_options: VarDictionary) -> i64 {
+    #[func(rename = createListenSocketIP, gd_self)]
+    fn create_listen_socket_ip(this: Gd<Self>, ip_address: GString, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
         let address = address_arg(&ip_address);
         if address.is_none() {
@@ -508,37 +538,42 @@ impl SteamNetworkingSockets {
                 ),
             );
         }
-        self.call("createListenSocketIP").create_listen_socket_ip(address, &options) as i64
+        this.bind().call("createListenSocketIP").create_listen_socket_ip(address, &options) as i64
     }
 
     /// Listen for connectP2P peers on a virtual port (small int, 0 typical). Returns handle or 0.
-    #[func(rename = createListenSocketP2P)]
-    fn create_listen_socket_p2p(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
+    #[func(rename = createListenSocketP2P, gd_self)]
+    fn create_listen_socket_p2p(this: Gd<Self>, virtual_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.call("createListenSocketP2P").create_listen_socket_p2p(virtual_port, &options) as i64
+        this.bind().call("createListenSocketP2P").create_listen_socket_p2p(virtual_port, &options) as i64
     }
 
     /// Listen for connections addressed to our FakeIP; call after beginAsyncRequestFakeIP. Returns
     /// handle or 0.
-    #[func(rename = createListenSocketP2PFakeIP)]
-    fn create_listen_socket_p2p_fake_ip(&self, fake_port: i64, config_options: VarDictionary) -> i64 {
+    #[func(rename = createListenSocketP2PFakeIP, gd_self)]
+    fn create_listen_socket_p2p_fake_ip(this: Gd<Self>, fake_port: i64, config_options: VarDictionary) -> i64 {
         let options = convert::config_options(&config_options);
-        self.call("createListenSocketP2PFakeIP").create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
+        this.bind().call("createListenSocketP2PFakeIP").create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
     }
 
     /// Listen as a hosted dedicated server on a virtual port. Not available yet: returns 0
     /// (LISTEN_SOCKET_INVALID) and says why in the output; hosted servers behind the relay are
     /// planned.
-    #[func(rename = createHostedDedicatedServerListenSocket)]
-    fn create_hosted_dedicated_server_listen_socket(&self, virtual_port: i64, config_options: VarDictionary) -> i64 {
+    #[func(rename = createHostedDedicatedServerListenSocket, gd_self)]
+    fn create_hosted_dedicated_server_listen_socket(
+        this: Gd<Self>,
+        virtual_port: i64,
+        config_options: VarDictionary,
+    ) -> i64 {
         let options = convert::config_options(&config_options);
-        self.call("createHostedDedicatedServerListenSocket").create_relayed_listen_socket(virtual_port, &options) as i64
+        this.bind().call("createHostedDedicatedServerListenSocket").create_relayed_listen_socket(virtual_port, &options)
+            as i64
     }
 
     /// Destroy a listen socket; its accepted connections are closed ungracefully. false if invalid.
-    #[func(rename = closeListenSocket)]
-    fn close_listen_socket(&self, socket: i64) -> bool {
-        self.call("closeListenSocket").close_listen_socket(handle(socket))
+    #[func(rename = closeListenSocket, gd_self)]
+    fn close_listen_socket(this: Gd<Self>, socket: i64) -> bool {
+        this.bind().call("closeListenSocket").close_listen_socket(handle(socket))
     }
 
     /// The address a listen socket is bound to: "ip:port" ("[v6]:port" for IPv6), or the IP alone
@@ -557,9 +592,9 @@ impl SteamNetworkingSockets {
 
     /// Start FakeIP allocation (max 4 ports on Steam); false if a request is already in progress.
     /// Completion emits fake_ip_result.
-    #[func(rename = beginAsyncRequestFakeIP)]
-    fn begin_async_request_fake_ip(&self, num_ports: i64) -> bool {
-        self.call("beginAsyncRequestFakeIP").begin_async_request_fake_ip(num_ports)
+    #[func(rename = beginAsyncRequestFakeIP, gd_self)]
+    fn begin_async_request_fake_ip(this: Gd<Self>, num_ports: i64) -> bool {
+        this.bind().call("beginAsyncRequestFakeIP").begin_async_request_fake_ip(num_ports)
     }
 
     /// Result RESULT_BUSY (pending), RESULT_INVALID_PARAM, RESULT_LIMIT_EXCEEDED, RESULT_NO_MATCH
@@ -577,8 +612,8 @@ impl SteamNetworkingSockets {
     }
 
     /// GodotSteam discards the port object this creates, so from GDScript it has no effect.
-    #[func(rename = createFakeUDPPort)]
-    fn create_fake_udp_port(&self, fake_server_port: i64) {
+    #[func(rename = createFakeUDPPort, gd_self)]
+    fn create_fake_udp_port(_this: Gd<Self>, fake_server_port: i64) {
         let _ = fake_server_port;
     }
 
@@ -599,9 +634,9 @@ impl SteamNetworkingSockets {
 
     /// Reset local identity to the given Steam ID; closes all connections and drops certificates.
     /// Not supported on Steam itself.
-    #[func(rename = resetIdentity)]
-    fn reset_identity(&self, remote_steam_id: i64) {
-        self.call("resetIdentity").reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
+    #[func(rename = resetIdentity, gd_self)]
+    fn reset_identity(this: Gd<Self>, remote_steam_id: i64) {
+        this.bind().call("resetIdentity").reset_identity(Identity::from_steam_id(steam_id(remote_steam_id)));
     }
 
     /// High-level auth readiness only (details pointer is NULL). Default/failed-interface value
@@ -613,18 +648,18 @@ impl SteamNetworkingSockets {
 
     /// Begin obtaining certificates; returns the status getAuthenticationStatus would return.
     /// Changes emit network_authentication_status.
-    #[func(rename = initAuthentication)]
-    fn init_authentication(&self) -> i64 {
-        self.call("initAuthentication").init_authentication() as i64
+    #[func(rename = initAuthentication, gd_self)]
+    fn init_authentication(this: Gd<Self>) -> i64 {
+        this.bind().call("initAuthentication").init_authentication() as i64
     }
 
     /// A request for this installation's identity key in this app, for a CA to sign offline
     /// (`steamnet-relay ca sign --in req --out cert`). `{certificate, error_message}`; an empty
     /// Dictionary on failure, as GodotSteam (the reason is pushed as an error).
-    #[func(rename = getCertificateRequest)]
-    fn get_certificate_request(&self) -> VarDictionary {
+    #[func(rename = getCertificateRequest, gd_self)]
+    fn get_certificate_request(this: Gd<Self>) -> VarDictionary {
         let mut d = VarDictionary::new();
-        match self.call("getCertificateRequest").certificate_request() {
+        match this.bind().call("getCertificateRequest").certificate_request() {
             Ok(request) => {
                 put(&mut d, "certificate", PackedByteArray::from(request.as_slice()));
                 put(&mut d, "error_message", GString::new());
@@ -637,10 +672,10 @@ impl SteamNetworkingSockets {
     /// Install a certificate signed offline. Always `{response, error}` (GodotSteam fills them
     /// only on success): the certificate must be for this installation's key and app, from a
     /// trusted CA, and unexpired.
-    #[func(rename = setCertificate)]
-    fn set_certificate(&self, certificate: PackedByteArray) -> VarDictionary {
+    #[func(rename = setCertificate, gd_self)]
+    fn set_certificate(this: Gd<Self>, certificate: PackedByteArray) -> VarDictionary {
         let mut d = VarDictionary::new();
-        let result = self.call("setCertificate").set_certificate(certificate.as_slice());
+        let result = this.bind().call("setCertificate").set_certificate(certificate.as_slice());
         put(&mut d, "response", result.is_ok());
         put(&mut d, "error", GString::from(result.err().unwrap_or_default().as_str()));
         d
@@ -648,9 +683,9 @@ impl SteamNetworkingSockets {
 
     /// steamnet extension (Networking Utils): get a certificate if needed and connect to the
     /// relay now, so the first P2P call does not wait. Progress emits relay_network_status.
-    #[func(rename = initRelayNetworkAccess)]
-    fn init_relay_network_access(&self) {
-        self.call("initRelayNetworkAccess").init_relay_network_access();
+    #[func(rename = initRelayNetworkAccess, gd_self)]
+    fn init_relay_network_access(this: Gd<Self>) {
+        this.bind().call("initRelayNetworkAccess").init_relay_network_access();
     }
 
     /// steamnet extension (Networking Utils): readiness of the link to the relay, a
@@ -670,8 +705,8 @@ impl SteamNetworkingSockets {
     // ----- callbacks ------------------------------------------------------------------------
 
     /// Dispatch queued callbacks for this interface (i.e. emit the pending signals).
-    #[func(rename = runNetworkingCallbacks)]
-    fn run_networking_callbacks(&self) {
-        dispatch_callbacks(self.to_gd());
+    #[func(rename = runNetworkingCallbacks, gd_self)]
+    fn run_networking_callbacks(this: Gd<Self>) {
+        dispatch_callbacks(this.clone());
     }
 }

@@ -87,52 +87,57 @@ impl SteamNetworkingSockets {
     /// GNS's `SetDebugOutputFunction`: show steamnet's diagnostics up to `detail_level` (a
     /// `NETWORKING_SOCKET_DEBUG_OUTPUT_TYPE_*` value) in Godot's output panel, every frame. The
     /// output always goes to the panel, so there is no function to pass. Default: errors.
-    #[func(rename = setDebugOutputFunction)]
-    fn set_debug_output_function(&self, detail_level: i64) {
+    #[func(rename = setDebugOutputFunction, gd_self)]
+    fn set_debug_output_function(_this: Gd<Self>, detail_level: i64) {
         DEBUG_OUTPUT.set_level(detail_level.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     }
 
     /// Networking Utils' `SetGlobalConfigValueInt32`: set an int config value (a
     /// `NETWORKING_CONFIG_*` key) for every connection made from now on. `false`, with an error in
     /// the output saying why, for an unknown key, a key of another type or a value out of range.
-    #[func(rename = setGlobalConfigValueInt32)]
-    fn set_global_config_value_int32(&self, config: i64, value: i64) -> bool {
-        self.set_global("setGlobalConfigValueInt32", config, ConfigInput::Int(value))
+    #[func(rename = setGlobalConfigValueInt32, gd_self)]
+    fn set_global_config_value_int32(this: Gd<Self>, config: i64, value: i64) -> bool {
+        this.bind().set_global("setGlobalConfigValueInt32", config, ConfigInput::Int(value))
     }
 
     /// Networking Utils' `SetGlobalConfigValueFloat`: like `setGlobalConfigValueInt32`, for the
     /// float keys (the `FAKE_PACKET_*` percentages among them).
-    #[func(rename = setGlobalConfigValueFloat)]
-    fn set_global_config_value_float(&self, config: i64, value: f64) -> bool {
-        self.set_global("setGlobalConfigValueFloat", config, ConfigInput::Float(value))
+    #[func(rename = setGlobalConfigValueFloat, gd_self)]
+    fn set_global_config_value_float(this: Gd<Self>, config: i64, value: f64) -> bool {
+        this.bind().set_global("setGlobalConfigValueFloat", config, ConfigInput::Float(value))
     }
 
     /// Networking Utils' `SetGlobalConfigValueString`: like `setGlobalConfigValueInt32`, for the
     /// string keys.
-    #[func(rename = setGlobalConfigValueString)]
-    fn set_global_config_value_string(&self, config: i64, value: GString) -> bool {
-        self.set_global("setGlobalConfigValueString", config, ConfigInput::Str(value.to_string()))
+    #[func(rename = setGlobalConfigValueString, gd_self)]
+    fn set_global_config_value_string(this: Gd<Self>, config: i64, value: GString) -> bool {
+        this.bind().set_global("setGlobalConfigValueString", config, ConfigInput::Str(value.to_string()))
     }
 
     /// Networking Utils' `SetConnectionConfigValueInt32`: set an int config value on one open
     /// connection. `false`, with an error saying why, for a bad handle, an unknown key, a key of
     /// another type or scope, or a value out of range.
-    #[func(rename = setConnectionConfigValueInt32)]
-    fn set_connection_config_value_int32(&self, connection: i64, config: i64, value: i64) -> bool {
-        self.set_connection("setConnectionConfigValueInt32", connection, config, ConfigInput::Int(value))
+    #[func(rename = setConnectionConfigValueInt32, gd_self)]
+    fn set_connection_config_value_int32(this: Gd<Self>, connection: i64, config: i64, value: i64) -> bool {
+        this.bind().set_connection("setConnectionConfigValueInt32", connection, config, ConfigInput::Int(value))
     }
 
     /// Networking Utils' `SetConnectionConfigValueFloat`: like `setConnectionConfigValueInt32`, for
     /// the float keys.
-    #[func(rename = setConnectionConfigValueFloat)]
-    fn set_connection_config_value_float(&self, connection: i64, config: i64, value: f64) -> bool {
-        self.set_connection("setConnectionConfigValueFloat", connection, config, ConfigInput::Float(value))
+    #[func(rename = setConnectionConfigValueFloat, gd_self)]
+    fn set_connection_config_value_float(this: Gd<Self>, connection: i64, config: i64, value: f64) -> bool {
+        this.bind().set_connection("setConnectionConfigValueFloat", connection, config, ConfigInput::Float(value))
     }
 
     /// Networking Utils' `SetConnectionConfigValueString`: like `setConnectionConfigValueInt32`,
     /// for the string keys (`NETWORKING_CONFIG_P2P_STUN_SERVER_LIST` among them).
-    #[func(rename = setConnectionConfigValueString)]
-    fn set_connection_config_value_string(&self, connection: i64, config: i64, value: GString) -> bool {
-        self.set_connection("setConnectionConfigValueString", connection, config, ConfigInput::Str(value.to_string()))
+    #[func(rename = setConnectionConfigValueString, gd_self)]
+    fn set_connection_config_value_string(this: Gd<Self>, connection: i64, config: i64, value: GString) -> bool {
+        this.bind().set_connection(
+            "setConnectionConfigValueString",
+            connection,
+            config,
+            ConfigInput::Str(value.to_string()),
+        )
     }
 }

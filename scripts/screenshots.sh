@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# README's screenshots, from a real editor window under Xvfb (software OpenGL, Mesa's llvmpipe):
+# SteamNetworkingSockets' class reference, and Debugger > Monitors while the demo runs from the
+# editor's Run button.
+#   bash scripts/screenshots.sh [OUT_DIR]     default docs/screenshots
+# The editor work is done by a throwaway plugin (scripts/screenshots/capture.gd) in a scratch
+# copy of the demo project. Exits 1 if either picture is missing.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+cd "$HERE"
+OUT=$(realpath -m "${1:-docs/screenshots}")
+GODOT_BIN=$(bash scripts/get-godot.sh | tail -n 1)
+if ! command -v Xvfb >/dev/null; then
+  apt-get install -y -qq xvfb >&2   # brings Mesa's software OpenGL with it
+fi
+bash scripts/build.sh --lib-only
+
+WORK=$(mktemp -d)
+XVFB_PID=""
+trap '[ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+PROJECT=$WORK/project
+mkdir -p "$PROJECT/addons" "$PROJECT/.godot" "$OUT"
+cp -r project.godot demo "$PROJECT/"
+cp -r addons/steam_networking_sockets "$PROJECT/addons/"
+cp -r scripts/screenshots "$PROJECT/addons/steamnet_screenshots"
+echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$PROJECT/.godot/extension_list.cfg"
+printf '\n[editor_plugins]\n\nenabled=PackedStringArray("res://addons/steamnet_screenshots/plugin.cfg")\n' >> "$PROJECT/project.godot"
+"$GODOT_BIN" --headless --path "$PROJECT" --import > "$WORK/import.log" 2>&1 || { cat "$WORK/import.log" >&2; exit 1; }
+
+# A free X display.
+display=90
+while [ -e "/tmp/.X$display-lock" ]; do display=$((display + 1)); done
+Xvfb ":$display" -screen 0 1600x900x24 >/dev/null 2>&1 &
+XVFB_PID=$!
+for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+
+# Godot's own libraries come first on its run path (get-godot.sh); point GLVND at the system's
+# Mesa by a vendor name of our own, which only this folder provides.
+mkdir -p "$WORK/gl"
+ln -s /usr/lib/x86_64-linux-gnu/libGLX_mesa.so.0 "$WORK/gl/libGLX_system.so.0"
+rm -f "$OUT/class_reference.png" "$OUT/monitors.png"
+DISPLAY=":$display" LD_LIBRARY_PATH="$WORK/gl" __GLX_VENDOR_LIBRARY_NAME=system STEAMNET_SCREENSHOTS_DIR="$OUT" \
+  timeout 180 "$GODOT_BIN" --rendering-driver opengl3 --audio-driver Dummy --editor --windowed \
+  --resolution 1600x900 --position 0,0 --path "$PROJECT" > "$WORK/editor.log" 2>&1 || true
+grep '^screenshots:' "$WORK/editor.log" || true
+for picture in class_reference monitors; do
+  [ -s "$OUT/$picture.png" ] || { tail -40 "$WORK/editor.log" >&2; echo "screenshots: no $picture.png" >&2; exit 1; }
+done
+echo "screenshots: wrote $OUT/class_reference.png and $OUT/monitors.png"
