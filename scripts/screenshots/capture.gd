@@ -77,7 +77,7 @@ func _run() -> void:
 		while item != null:
 			var name := item.get_text(0)
 			if item.get_parent() != null and item.get_parent().get_text(0).to_lower() == "steamnet" \
-					and name.to_lower() in ["connected", "ping worst ms", "bytes in per second", "bytes out per second"]:
+					and (name.to_lower().begins_with("ping") or name.to_lower() in ["connected", "bytes in per second", "bytes out per second"]):
 				item.set_checked(0, true)
 				shown += 1
 			item = item.get_next_in_tree()

@@ -16,8 +16,8 @@ use crate::convert;
 ///
 /// Use it like `ENetMultiplayerPeer`: `create_server(port, max_clients)` on the host,
 /// `create_client_ip(address, port)` on a player, then set it as `multiplayer.multiplayer_peer`.
-/// GodotSteam's `create_host(virtual_port)` and `create_client(steam_id, virtual_port)` connect by
-/// Steam ID through the relay instead (see `SteamNetworkingSockets.initAuthentication`).
+/// GodotSteam's `create_host(virtual_port)` and `create_client(steam_id, virtual_port)` (P2P by
+/// Steam ID) are not available on this peer yet: they return ERR_UNAVAILABLE and say why.
 /// Godot's channels map to connection lanes; reliable and unreliable transfer modes map to
 /// reliable and unreliable messages.
 #[derive(GodotClass)]
@@ -76,8 +76,9 @@ impl SteamMultiplayerPeer {
 
     fn relay_unavailable(what: &str) -> Error {
         godot_error!(
-            "SteamMultiplayerPeer.{what}: P2P by Steam ID needs steamnet's relay service, which is not built yet. \
-             Use create_server(port) / create_client_ip(address, port) for now."
+            "SteamMultiplayerPeer.{what}: P2P by Steam ID is not wired into SteamMultiplayerPeer yet (its \
+             connections have no Steam ID of their own). Use create_server(port) / create_client_ip(address, port), \
+             or SteamNetworkingSockets.connectP2P for P2P by Steam ID."
         );
         Error::ERR_UNAVAILABLE
     }
@@ -140,15 +141,17 @@ impl SteamMultiplayerPeer {
         };
     }
 
-    /// GodotSteam: host on a P2P virtual port. Needs the relay service (not built yet). (gdext
-    /// cannot give a Dictionary argument a default: pass `{}`.)
+    /// GodotSteam: host on a P2P virtual port. Not available on this peer yet: returns
+    /// ERR_UNAVAILABLE and says why (use `create_server`). (gdext cannot give a Dictionary
+    /// argument a default: pass `{}`.)
     #[func]
     fn create_host(&mut self, virtual_port: i64, options: VarDictionary) -> Error {
         let _ = (virtual_port, options);
         Self::relay_unavailable("create_host")
     }
 
-    /// GodotSteam: connect to a host by Steam ID. Needs the relay service (not built yet).
+    /// GodotSteam: connect to a host by Steam ID. Not available on this peer yet: returns
+    /// ERR_UNAVAILABLE and says why (use `create_client_ip`).
     #[func]
     fn create_client(&mut self, steam_id: i64, virtual_port: i64, options: VarDictionary) -> Error {
         let _ = (steam_id, virtual_port, options);
