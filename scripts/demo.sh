@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the extension, fetch Godot if needed, and run the demo project. Without a display it runs
-# headless: the demo plays a scripted chat, prints it and exits 0 if every message made the trip.
+# Build the extension, fetch Godot if needed, and run the demo project: the menu (host, join by
+# address or Steam ID, launch a second instance, the @rpc arena). Without a display it runs
+# headless: a host, a second instance and three bots play a short scripted game; it prints each
+# check and exits 0 only if every one passed (demo/check.gd).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"

@@ -22,4 +22,9 @@ bash tests/fresh_project/run.sh "$GODOT_BIN"
 DEMO_LOG=$(mktemp)
 trap 'rm -f "$DEMO_LOG"' EXIT
 DISPLAY= WAYLAND_DISPLAY= bash scripts/demo.sh 2>&1 | tee "$DEMO_LOG"
-grep -q '^demo ok: both chats' "$DEMO_LOG" || { echo "test.sh: the demo did not finish its chat" >&2; exit 1; }
+grep -q '^demo ok: every check passed' "$DEMO_LOG" || { echo "test.sh: the demo's checks did not all pass" >&2; exit 1; }
+if grep -Eq 'SCRIPT ERROR|Parse Error|leaked' "$DEMO_LOG"; then
+  echo "test.sh: script errors or leaks in the demo (see above)" >&2
+  exit 1
+fi
+bash tests/demo_scenes.sh "$GODOT_BIN"
