@@ -10,6 +10,7 @@ var _title := Label.new()
 var _log := RichTextLabel.new()
 var _input := LineEdit.new()
 var _players := VBoxContainer.new()
+var _kick_reason := LineEdit.new()
 var _ended := PanelContainer.new()
 var _ended_text := Label.new()
 
@@ -24,6 +25,9 @@ func _ready() -> void:
 	_title.custom_minimum_size = Vector2(290, 0)
 	column.add_child(_title)
 	column.add_child(_players)
+	_kick_reason.placeholder_text = "kick reason (the player sees it)"
+	_kick_reason.visible = false
+	column.add_child(_kick_reason)
 	_log.custom_minimum_size = Vector2(290, 300)
 	_log.bbcode_enabled = true
 	_log.scroll_following = true
@@ -77,9 +81,12 @@ func set_players(players: Array, can_kick: bool) -> void:
 			var kick := Button.new()
 			kick.text = "Kick"
 			var id: int = entry[0]
-			kick.pressed.connect(func() -> void: kick_requested.emit(id, "kicked by the host"))
+			kick.pressed.connect(func() -> void:
+				var reason := _kick_reason.text.strip_edges()
+				kick_requested.emit(id, "kicked by the host" + (": " + reason if reason != "" else "")))
 			row.add_child(kick)
 		_players.add_child(row)
+	_kick_reason.visible = can_kick and players.size() > 1
 
 
 func show_ended(why: String) -> void:
