@@ -10,6 +10,7 @@
 ##   rejoin       the second instance, closed with a reason, shows it and joins again
 extends Node
 
+const Wait := preload("res://demo/wait.gd")
 const Bot := preload("res://demo/bot.gd")
 const DemoArgs := preload("res://demo/demo_args.gd")
 const Protocol := preload("res://demo/protocol.gd")
@@ -45,15 +46,6 @@ func _record(what: String, ok: bool, detail := "") -> void:
 func _wait(seconds: float) -> void:
 	await get_tree().create_timer(seconds).timeout
 
-
-## Wait until `condition` holds, for up to `seconds`; whether it did.
-func _until(condition: Callable, seconds: float) -> bool:
-	var deadline := Time.get_ticks_msec() + seconds * 1000
-	while not condition.call():
-		if Time.get_ticks_msec() > deadline:
-			return false
-		await get_tree().process_frame
-	return true
 
 
 func on_chat(_from: int, text: String) -> void:
@@ -99,19 +91,19 @@ func _play(my_chat: String, their_chat: String, their_id: int, path: Array) -> v
 	arena._chat(my_chat)
 	for leg in path:
 		await _walk(leg[0], leg[1])
-	_record("chat", await _until(func() -> bool: return their_chat in heard, 10.0), "heard %s" % [heard])
+	_record("chat", await Wait.until(get_tree(), func() -> bool: return their_chat in heard, 10.0), "heard %s" % [heard])
 	await _wait(0.8)  # let the last position updates arrive and the interpolation settle
 	var me: Vector2 = arena.avatars[arena.my_id].position
 	if arena.is_host:
 		arena._broadcast(Protocol.LANE_EVENTS, ["final", arena.my_id, me.x, me.y])
 	else:
 		Protocol.send(arena.server, Protocol.LANE_EVENTS, ["final", arena.my_id, me.x, me.y])
-	var got := await _until(func() -> bool: return finals.has(their_id), 10.0)
+	var got := await Wait.until(get_tree(), func() -> bool: return finals.has(their_id), 10.0)
 	# Converged: the other avatar comes to rest where its owner says it stopped.
 	var off_by := func() -> float:
 		var shown: Vector2 = arena.avatars[their_id].position if arena.avatars.has(their_id) else Vector2.INF
 		return shown.distance_to(finals.get(their_id, Vector2.ZERO))
-	await _until(func() -> bool: return off_by.call() < 1.0, 3.0)
+	await Wait.until(get_tree(), func() -> bool: return off_by.call() < 1.0, 3.0)
 	var off: float = off_by.call()
 	var shown: Vector2 = arena.avatars[their_id].position if arena.avatars.has(their_id) else Vector2.INF
 	_record("converged", got and off < 1.0, "shown %.1f px from where player %d stopped: %s vs %s" % [off, their_id, shown, finals.get(their_id)])
@@ -130,7 +122,7 @@ func _guest_rejoin() -> void:
 
 func _host_script() -> void:
 	var expected := 2 + DemoArgs.bots
-	_record("players", await _until(func() -> bool: return arena.avatars.size() >= expected, 30.0),
+	_record("players", await Wait.until(get_tree(), func() -> bool: return arena.avatars.size() >= expected, 30.0),
 		"%d of %d in the arena" % [arena.avatars.size(), expected])
 	var guest := _guest_id()
 	if guest == 0:
@@ -149,13 +141,13 @@ func _host_script() -> void:
 		var bot: Bot = arena.bots[0]
 		var bot_id := _id_named("bot 1")
 		arena._kick(bot_id, "kicked by the host")
-		_record("kick", await _until(func() -> bool: return bot.kicked_because.contains("kicked by the host"), 5.0),
+		_record("kick", await Wait.until(get_tree(), func() -> bool: return bot.kicked_because.contains("kicked by the host"), 5.0),
 			"the bot heard '%s'" % bot.kicked_because)
 
 	# End the guest's round: it must show why and join again.
 	arena._kick(guest, "round over: rejoin")
-	var back := await _until(func() -> bool: return _guest_id() != 0 and _guest_id() != guest, 15.0)
-	var reported := await _until(func() -> bool: return not guest_report.is_empty(), 10.0)
+	var back := await Wait.until(get_tree(), func() -> bool: return _guest_id() != 0 and _guest_id() != guest, 15.0)
+	var reported := await Wait.until(get_tree(), func() -> bool: return not guest_report.is_empty(), 10.0)
 	_record("rejoin", back, "the second instance came back as player %d" % _guest_id())
 	_record("second instance", reported and guest_report[0], str(guest_report[1]) if reported else "no report")
 	_finish()

@@ -4,6 +4,7 @@
 ## arena.gd, which does the same with the raw API.
 extends Node2D
 
+const Wait := preload("res://demo/wait.gd")
 const DemoArgs := preload("res://demo/demo_args.gd")
 
 const PLAYER := preload("res://demo/rpc/rpc_player.tscn")
@@ -60,15 +61,15 @@ func chat(text: String) -> void:
 ## goodbye; each side exits 0 only if it saw what it expected.
 func _check() -> void:
 	if DemoArgs.mode == "host":
-		var guest := await _until(func() -> bool: return players.get_child_count() >= 2, 20.0)
+		var guest := await Wait.until(get_tree(), func() -> bool: return players.get_child_count() >= 2, 20.0)
 		var guest_node: Node2D = players.get_child(1) if guest else null
 		var start_x := guest_node.position.x if guest else 0.0
-		var heard_hello := await _until(func() -> bool: return heard.any(func(h: Array) -> bool: return h[1] == "hello host"), 15.0)
-		var moved := guest and await _until(func() -> bool: return guest_node.position.x > start_x + 100.0, 10.0)
+		var heard_hello := await Wait.until(get_tree(), func() -> bool: return heard.any(func(h: Array) -> bool: return h[1] == "hello host"), 15.0)
+		var moved := guest and await Wait.until(get_tree(), func() -> bool: return guest_node.position.x > start_x + 100.0, 10.0)
 		chat.rpc("goodbye guest")
 		var guest_ok := true
 		if _guest_pid > 0:
-			await _until(func() -> bool: return not OS.is_process_running(_guest_pid), 15.0)
+			await Wait.until(get_tree(), func() -> bool: return not OS.is_process_running(_guest_pid), 15.0)
 			guest_ok = OS.get_process_exit_code(_guest_pid) == 0
 		var ok := guest and heard_hello and moved and guest_ok
 		print("demo rpc %s: guest joined %s, @rpc chat heard %s, synchronized position followed %s, guest exit ok %s" % [
@@ -77,21 +78,13 @@ func _check() -> void:
 	else:
 		# A client learns its peer id from the server once connected.
 		var mine := func() -> String: return str(multiplayer.get_unique_id())
-		var spawned := await _until(func() -> bool: return players.has_node(mine.call()), 20.0)
+		var spawned := await Wait.until(get_tree(), func() -> bool: return players.has_node(mine.call()), 20.0)
 		status.text = "@rpc arena over SteamMultiplayerPeer: I am peer %s" % mine.call()
 		chat.rpc("hello host")
 		if spawned:
 			players.get_node(mine.call()).script_move = Vector2.RIGHT
-		var bye := await _until(func() -> bool: return heard.any(func(h: Array) -> bool: return h[1] == "goodbye guest"), 20.0)
+		var bye := await Wait.until(get_tree(), func() -> bool: return heard.any(func(h: Array) -> bool: return h[1] == "goodbye guest"), 20.0)
 		print("demo rpc guest %s" % ["ok" if spawned and bye else "FAILED"])
 		await get_tree().create_timer(0.3).timeout
 		get_tree().quit(0 if spawned and bye else 1)
 
-
-func _until(condition: Callable, seconds: float) -> bool:
-	var deadline := Time.get_ticks_msec() + seconds * 1000
-	while not condition.call():
-		if Time.get_ticks_msec() > deadline:
-			return false
-		await get_tree().process_frame
-	return true
