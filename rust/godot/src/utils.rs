@@ -32,21 +32,22 @@ pub fn print_debug_output() {
 }
 
 impl SteamNetworkingSockets {
-    fn report(&self, what: &str, result: Result<(), steamnet_net::config::ConfigError>) -> bool {
+    /// A refused config value says why, rate-limited like every other refused call.
+    fn report(&self, what: &'static str, result: Result<(), steamnet_net::config::ConfigError>) -> bool {
         match result {
             Ok(()) => true,
             Err(why) => {
-                godot_error!("SteamNetworkingSockets.{what}: {why}");
+                crate::complaints::complain(what, &why.to_string());
                 false
             }
         }
     }
 
-    fn set_global(&self, what: &str, config: i64, input: ConfigInput) -> bool {
+    fn set_global(&self, what: &'static str, config: i64, input: ConfigInput) -> bool {
         self.report(what, self.sockets().set_global_config_value(config, &input))
     }
 
-    fn set_connection(&self, what: &str, connection: i64, config: i64, input: ConfigInput) -> bool {
+    fn set_connection(&self, what: &'static str, connection: i64, config: i64, input: ConfigInput) -> bool {
         self.report(what, self.sockets().set_connection_config_value(handle(connection), config, &input))
     }
 }
