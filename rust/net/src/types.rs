@@ -59,23 +59,26 @@ impl ConnectionState {
     }
 }
 
-/// `ESteamNetConnectionEnd` values this crate assigns.
+/// `ESteamNetConnectionEnd` values this crate assigns, as the `int`s the game sees. The numbers
+/// live in [`steamnet_proto::end_reason`].
 pub mod end_reason {
-    pub const INVALID: i32 = 0;
-    pub const APP_MIN: i32 = 1000;
-    pub const APP_GENERIC: i32 = 1000;
-    pub const APP_MAX: i32 = 1999;
-    pub const APP_EXCEPTION_MIN: i32 = 2000;
-    pub const APP_EXCEPTION_MAX: i32 = 2999;
-    pub const MISC_GENERIC: i32 = 5001;
+    use steamnet_proto::end_reason as wire;
+
+    pub const INVALID: i32 = wire::INVALID as i32;
+    pub const APP_MIN: i32 = wire::APP_MIN as i32;
+    pub const APP_GENERIC: i32 = wire::APP_GENERIC as i32;
+    pub const APP_MAX: i32 = wire::APP_MAX as i32;
+    pub const APP_EXCEPTION_MIN: i32 = wire::APP_EXCEPTION_MIN as i32;
+    pub const APP_EXCEPTION_MAX: i32 = wire::APP_EXCEPTION_MAX as i32;
+    pub const REMOTE_BAD_CERT: i32 = wire::REMOTE_BAD_CERT as i32;
+    pub const MISC_GENERIC: i32 = wire::MISC_GENERIC as i32;
+    pub const MISC_TIMEOUT: i32 = wire::MISC_TIMEOUT as i32;
+    pub const MISC_RELAY_CONNECTIVITY: i32 = wire::MISC_RELAY_CONNECTIVITY as i32;
+    pub const MISC_P2P_RENDEZVOUS: i32 = wire::MISC_P2P_RENDEZVOUS as i32;
 }
 
-/// `k_nSteamNetworkingSend_*` bits.
-pub mod send_flags {
-    pub const NO_NAGLE: i32 = 1;
-    pub const NO_DELAY: i32 = 4;
-    pub const RELIABLE: i32 = 8;
-}
+/// `k_nSteamNetworkingSend_*` bits, as the protocol core defines them.
+pub use steamnet_proto::session::flags as send_flags;
 
 /// `k_nSteamNetworkConnectionInfoFlags_*` bits.
 pub mod info_flags {

@@ -21,12 +21,6 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-/// `k_ESteamNetConnectionEnd_Remote_BadCrypt`: the peer's handshake data could not be decoded.
-pub const END_REMOTE_BAD_CRYPT: u32 = 4002;
-/// `k_ESteamNetConnectionEnd_Remote_BadCert`: the peer's certificate is missing where one is
-/// required, or is not valid.
-pub const END_REMOTE_BAD_CERT: u32 = 4003;
-
 /// Steam IDs of individual accounts: universe Public (1), type Individual (1), instance 1, and
 /// a 32-bit account number (`76561197960265728 + account`).
 pub const INDIVIDUAL_ACCOUNT_BASE: u64 = 0x0110_0001_0000_0000;

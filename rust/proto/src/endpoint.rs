@@ -43,8 +43,9 @@ use std::net::SocketAddr;
 use snow::{HandshakeState, StatelessTransportState};
 
 use crate::admission::{Admission, AdmissionLimits, Refusal};
-use crate::cert::{Certificate, END_REMOTE_BAD_CERT, END_REMOTE_BAD_CRYPT, Trust};
+use crate::cert::{Certificate, Trust};
 use crate::cookie::{COOKIE_LEN, CookieJar};
+use crate::end_reason;
 use crate::replay::ReplayWindow;
 use crate::session::{Message, Problem, Session, SessionConfig, SessionState};
 
@@ -508,7 +509,7 @@ fn reject_body(reason: u32, text: &str) -> Vec<u8> {
 }
 
 fn parse_reject(body: &[u8]) -> (u32, String) {
-    let reason = read_u32(body, 0).unwrap_or(crate::session::END_APP_GENERIC);
+    let reason = read_u32(body, 0).unwrap_or(end_reason::APP_GENERIC);
     let text = body.get(4..).map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default();
     (reason, crate::session::truncate_close_text(&text).to_string())
 }
@@ -635,12 +636,12 @@ impl Endpoint {
             return if self.config.allows_anonymous(address) {
                 PeerAuth::Anonymous
             } else {
-                PeerAuth::Refused(END_REMOTE_BAD_CERT, "Unsigned certs are not allowed".into())
+                PeerAuth::Refused(end_reason::REMOTE_BAD_CERT, "Unsigned certs are not allowed".into())
             };
         }
         let cert = match Certificate::decode(payload) {
             Ok(cert) => cert,
-            Err(why) => return PeerAuth::Refused(END_REMOTE_BAD_CRYPT, why),
+            Err(why) => return PeerAuth::Refused(end_reason::REMOTE_BAD_CRYPT, why),
         };
         if self.trust.cas.is_empty() {
             // We trust no CA, so no certificate can prove anything to us: the peer counts as
@@ -650,7 +651,7 @@ impl Endpoint {
         }
         match cert.check(&self.trust, remote_key, self.unix_secs(now)) {
             Ok(identity) => PeerAuth::Verified(identity),
-            Err(why) => PeerAuth::Refused(END_REMOTE_BAD_CERT, why),
+            Err(why) => PeerAuth::Refused(end_reason::REMOTE_BAD_CERT, why),
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`lanes`]: lane priorities, weights and per-lane message numbering.
 //! - [`endpoint`]: one UDP socket's connections: the Noise XX handshake, packet encryption,
 //!   replay protection, path validation, timers and demultiplexing to sessions.
+//! - [`end_reason`]: why connections end, numbered as GNS numbers it; [`session::flags`]: send flags.
 //! - [`address`]: socket addresses on the wire (direct-path candidates).
 //! - [`cert`]: certificates (identity, app id, static key, expiry) signed by a CA, and the CA.
 //! - [`cookie`], [`admission`], [`replay`], [`random`]: the endpoint's defences (stateless
@@ -24,6 +25,7 @@ pub mod admission;
 pub mod cert;
 pub mod congestion;
 pub mod cookie;
+pub mod end_reason;
 pub mod endpoint;
 #[cfg(any(test, feature = "testing"))]
 pub mod fuzzing;

@@ -49,9 +49,6 @@ const SEGMENT_OVERHEAD: usize = 64;
 /// Probe timeouts are capped at this many doublings.
 const MAX_PTO_BACKOFF: u32 = 10;
 
-/// `k_ESteamNetConnectionEnd_App_Generic`: the reason a close gives when none is said.
-pub const END_APP_GENERIC: u32 = 1000;
-
 /// `text` cut to what a CLOSE (or REJECT) carries, on a character boundary.
 pub fn truncate_close_text(text: &str) -> &str {
     let mut end = text.len().min(wire::MAX_CLOSE_TEXT as usize);

@@ -33,10 +33,6 @@ use steamnet_relay::messages::RelayMessage;
 use super::udp::{EndpointKey, ListenSocket, Role, pump};
 use super::*;
 
-/// `k_ESteamNetConnectionEnd_Misc_SteamConnectivity`: trouble talking to the relay (our Steam).
-pub const END_MISC_RELAY_CONNECTIVITY: i32 = 5005;
-/// `k_ESteamNetConnectionEnd_Misc_P2P_Rendezvous`: the peer could not be reached.
-pub const END_MISC_P2P_RENDEZVOUS: i32 = 5008;
 /// How often a CONNECT is repeated until the peer's handshake answers: the relay answers
 /// nothing when the target is not (yet) listening, so a listener that registers a moment after
 /// the call still gets it.
@@ -322,7 +318,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     let relay = link.relay;
     let text = truncate_debug(&format!("Relay: {why}"));
     for &id in &ended {
-        ep.endpoint.close(id, END_MISC_RELAY_CONNECTIVITY as u32, &text, false);
+        ep.endpoint.close(id, steamnet_proto::end_reason::MISC_RELAY_CONNECTIVITY, &text, false);
     }
     for id in ended {
         super::udp::end_connection(
@@ -330,7 +326,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
             key,
             id,
             ConnectionState::ProblemDetectedLocally,
-            END_MISC_RELAY_CONNECTIVITY,
+            end_reason::MISC_RELAY_CONNECTIVITY,
             text.clone(),
         );
     }

@@ -25,9 +25,6 @@ pub(super) type EndpointKey = u64;
 
 /// Biggest datagram we ever read; ours stay under the 1300-byte GNS MTU.
 const MAX_DATAGRAM: usize = 2048;
-/// `k_ESteamNetConnectionEnd_Misc_Timeout`.
-const END_MISC_TIMEOUT: i32 = 5003;
-use steamnet_proto::cert::END_REMOTE_BAD_CERT;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
@@ -692,7 +689,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                         if let Some(ep) = state.endpoints.get_mut(&key) {
                             ep.endpoint.close(
                                 id,
-                                END_REMOTE_BAD_CERT,
+                                steamnet_proto::end_reason::REMOTE_BAD_CERT,
                                 "not the identity this route was opened for",
                                 false,
                             );
@@ -730,14 +727,14 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             {
                 let text = format!("Cert was issued to steamid:{}, not steamid:{expected}", identity.unwrap_or(0));
                 if let Some(ep) = state.endpoints.get_mut(&key) {
-                    ep.endpoint.close(id, END_REMOTE_BAD_CERT, &text, false);
+                    ep.endpoint.close(id, steamnet_proto::end_reason::REMOTE_BAD_CERT, &text, false);
                 }
                 end_connection(
                     state,
                     key,
                     id,
                     ConnectionState::ProblemDetectedLocally,
-                    END_REMOTE_BAD_CERT as i32,
+                    end_reason::REMOTE_BAD_CERT,
                     text,
                 );
                 return;
@@ -804,13 +801,13 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                         None => "the peer".to_string(),
                     };
                     (
-                        super::p2p::END_MISC_P2P_RENDEZVOUS,
+                        end_reason::MISC_P2P_RENDEZVOUS,
                         format!(
                             "P2P rendezvous failed: {whom} did not answer (offline, not listening there, or not accepting)"
                         ),
                     )
                 }
-                (ConnectionProblem::Timeout, _) => (END_MISC_TIMEOUT, "timed out".to_string()),
+                (ConnectionProblem::Timeout, _) => (end_reason::MISC_TIMEOUT, "timed out".to_string()),
                 (ConnectionProblem::ProtocolViolation, _) => {
                     (end_reason::MISC_GENERIC, "protocol violation".to_string())
                 }

@@ -473,7 +473,7 @@ fn anonymous_peers_are_identity_none_where_allowed_and_refused_where_not() {
     let strict = EndpointConfig { allow_without_auth: 0, localhost_allow_without_auth: 0, ..server_config() };
     let (client, _) = endpoint_with(EndpointConfig::default(), &ca, None);
     let (server, _) = endpoint_with(strict.clone(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "Unsigned certs are not allowed");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CERT, "Unsigned certs are not allowed");
 
     // The localhost setting covers loopback peers only (the test's peers are on 127.0.0.1).
     let local_only = EndpointConfig { localhost_allow_without_auth: 1, ..strict };
@@ -492,7 +492,7 @@ fn bad_client_certificates_are_refused_with_remote_bad_cert() {
     // Signed by a CA the server does not trust.
     let (client, _) = endpoint_with(EndpointConfig::default(), &ca, Some(&other_ca));
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "not trusted");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CERT, "not trusted");
 
     // Expired: the client's clock is fine, the certificate is old.
     let (private, public) = generate_static_keypair();
@@ -500,7 +500,7 @@ fn bad_client_certificates_are_refused_with_remote_bad_cert() {
     let old = ca.issue(ca.identity_for(&key, 0), APP_ID, key, UNIX_AT_ZERO - 7200, 3600);
     let client = presenting(private, old.encode(), &ca);
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "expired");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CERT, "expired");
 
     // Forged: a valid certificate with its identity changed to someone else's.
     let (private, public) = generate_static_keypair();
@@ -509,7 +509,7 @@ fn bad_client_certificates_are_refused_with_remote_bad_cert() {
     forged.identity = ca.identity_for(&[1; 32], 0);
     let client = presenting(private, forged.encode(), &ca);
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "signature");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CERT, "signature");
 
     // Stolen: the victim's genuine certificate, presented by a holder of another key (a
     // replayed handshake cannot work either: the FINISH is bound to the server's fresh `e`).
@@ -519,7 +519,7 @@ fn bad_client_certificates_are_refused_with_remote_bad_cert() {
     let (private, _) = generate_static_keypair();
     let thief = presenting(private, stolen.encode(), &ca);
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(thief, server, END_REMOTE_BAD_CERT, "different key");
+    assert_server_refused(thief, server, end_reason::REMOTE_BAD_CERT, "different key");
 
     // Wrong app.
     let (private, public) = generate_static_keypair();
@@ -527,13 +527,13 @@ fn bad_client_certificates_are_refused_with_remote_bad_cert() {
     let other_app = ca.issue(ca.identity_for(&key, 0), APP_ID + 1, key, UNIX_AT_ZERO, 3600);
     let client = presenting(private, other_app.encode(), &ca);
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CERT, "app 481");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CERT, "app 481");
 
     // Not a certificate at all.
     let (private, _) = generate_static_keypair();
     let client = presenting(private, vec![7; 40], &ca);
     let (server, _) = endpoint_with(server_config(), &ca, Some(&ca));
-    assert_server_refused(client, server, END_REMOTE_BAD_CRYPT, "decode");
+    assert_server_refused(client, server, end_reason::REMOTE_BAD_CRYPT, "decode");
 }
 
 #[test]
@@ -545,7 +545,7 @@ fn a_client_refuses_a_server_with_a_bad_certificate() {
     let (client_events, server_events, _) = handshake(client, server);
     match client_events.as_slice() {
         [EndpointEvent::Refused { reason, text, .. }] => {
-            assert_eq!(*reason, END_REMOTE_BAD_CERT);
+            assert_eq!(*reason, end_reason::REMOTE_BAD_CERT);
             assert!(text.contains("not trusted"), "{text}");
         }
         other => panic!("expected the client to refuse, got {other:?}"),
