@@ -1,0 +1,267 @@
+//! Receiving: decoding packets, reassembling reliable streams and fragmented unreliable messages
+//! within the receive budget, and handing messages to the application.
+
+use super::*;
+
+impl Session {
+    /// Process one datagram from the peer: its packet number, then its frames (the layout
+    /// [`poll_transmit`](Self::poll_transmit) produces). Malformed input is counted and dropped.
+    pub fn handle_datagram(&mut self, now: u64, datagram: &[u8]) {
+        let mut rest = datagram;
+        let Some(number) = varint::read(&mut rest) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        self.handle_packet(now, number, rest);
+    }
+
+    /// Process one packet whose number travelled outside it (the endpoint puts it in the
+    /// clear header, where it is the encryption nonce). Only a packet number not seen before
+    /// counts: a duplicate or replay neither refreshes liveness nor draws an acknowledgement.
+    pub fn handle_packet(&mut self, now: u64, number: u64, payload: &[u8]) {
+        if matches!(self.state, SessionState::ProblemDetected { .. }) {
+            return;
+        }
+        let duplicate = number < self.received_floor || self.received.contains(number);
+        let Ok(frames) = wire::decode_frames(payload) else {
+            self.stats.bad_packets += 1;
+            return;
+        };
+        let data_frames = frames.iter().filter(|f| matches!(f, Frame::Reliable { .. } | Frame::Unreliable { .. }));
+        if data_frames.count() > self.config.recv_max_segments_per_packet {
+            self.stats.bad_packets += 1;
+            return;
+        }
+        if self.state == SessionState::ClosedLocally {
+            // The peer has not heard our CLOSE: say it again.
+            if !duplicate && self.close_pending.is_none() {
+                self.close_pending = self.close_sent.clone();
+            }
+            return;
+        }
+        if duplicate {
+            return;
+        }
+        self.last_received = now;
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += payload.len() as u64 + varint::len(number) as u64;
+        let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
+        {
+            self.distinct_received += 1;
+            self.first_received = Some(self.first_received.map_or(number, |f| f.min(number)));
+            let in_order = self.received.max().is_none_or(|max| number == max + 1);
+            if self.received.max().is_none_or(|max| number > max) {
+                self.largest_received_at = now;
+            }
+            self.received.insert(number..number + 1);
+            if self.received.len() > MAX_TRACKED_RANGES {
+                self.received.truncate_low(MAX_TRACKED_RANGES);
+                self.received_floor = self.received.min().unwrap_or(0);
+            }
+            let mut refused = false;
+            for frame in frames {
+                refused |= !self.handle_frame(now, frame);
+            }
+            if refused {
+                // Reliable bytes beyond our buffer were dropped: leave the packet unacknowledged,
+                // so the sender counts it lost and sends those bytes again later.
+                self.received.remove(number..number + 1);
+            } else if ack_eliciting {
+                self.unacked_eliciting += 1;
+                // Acknowledge at once on every second packet or a gap; otherwise a little later.
+                let deadline =
+                    if self.unacked_eliciting >= 2 || !in_order { now } else { now + self.config.max_ack_delay_usec };
+                self.ack_deadline = Some(self.ack_deadline.map_or(deadline, |d| d.min(deadline)));
+            }
+        }
+        self.release_if_ended();
+    }
+
+    /// Once the connection is over, what was held for reassembly and sending is useless:
+    /// give the memory back at once (delivered messages stay readable).
+    pub(super) fn release_if_ended(&mut self) {
+        if matches!(self.state, SessionState::ProblemDetected { .. } | SessionState::ClosedByPeer { .. }) {
+            self.recv_lanes = HashMap::new();
+            self.partials = HashMap::new();
+            self.partial_order = VecDeque::new();
+            self.held = RecvHeld { inbox: self.held.inbox, ..RecvHeld::default() };
+            self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
+            self.sent = BTreeMap::new();
+            self.queued_bytes = 0;
+            self.queued_unreliable_bytes = 0;
+            self.bytes_in_flight = 0;
+        }
+    }
+
+    /// The receive limit in force: the configured budget, or less if the endpoint says so.
+    pub(super) fn recv_limit(&self) -> usize {
+        self.config.recv_buffer_size.min(self.recv_cap)
+    }
+
+    /// Impose a lower receive limit than the configured one (an endpoint sharing one memory
+    /// budget among its connections); `usize::MAX` lifts it.
+    pub fn set_recv_cap(&mut self, cap: usize) {
+        self.recv_cap = cap;
+    }
+
+    /// Bytes this session holds for its peer now.
+    pub fn recv_held(&self) -> RecvHeld {
+        self.held
+    }
+
+    /// Whether the application's backlog leaves room for more delivered messages.
+    pub(super) fn inbox_has_room(&self, limit: usize) -> bool {
+        self.held.inbox + self.held.assembled < limit && self.inbox.len() < self.config.recv_buffer_messages
+    }
+
+    /// Returns false if the frame's data had to be dropped (reliable bytes beyond our window).
+    pub(super) fn handle_frame(&mut self, now: u64, frame: Frame<'_>) -> bool {
+        match frame {
+            Frame::Ping => {}
+            Frame::Ack(ack) => self.on_ack(now, ack),
+            Frame::Reliable { lane, offset, data } => return self.on_reliable(lane, offset, data),
+            Frame::Unreliable { lane, message_number, offset, total_len, data } => {
+                self.on_unreliable(lane, message_number, offset, total_len, data)
+            }
+            Frame::Close { reason, text } => {
+                if self.is_connected() {
+                    self.state = SessionState::ClosedByPeer { reason, text: text.to_string() };
+                }
+            }
+            Frame::Stats { quality_permille } => self.stats.remote_quality = Some(quality_permille as f32 / 1000.0),
+        }
+        true
+    }
+
+    /// Take reliable stream bytes; false if they had to be dropped (beyond the window or the
+    /// receive budget), so the packet stays unacknowledged and the peer sends them again.
+    pub(super) fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) -> bool {
+        let window = self.config.recv_window;
+        let limit = self.recv_limit();
+        let inbox_has_room = self.inbox_has_room(limit);
+        let recv = self.recv_lanes.entry(lane).or_default();
+        let end = offset + data.len() as u64;
+        if end <= recv.next_offset {
+            return true; // all old
+        }
+        if end > recv.next_offset + window {
+            return false;
+        }
+        let (offset, data) = if offset < recv.next_offset {
+            (recv.next_offset, &data[(recv.next_offset - offset) as usize..])
+        } else {
+            (offset, data)
+        };
+        if offset > recv.next_offset {
+            // Out of order: held until the gap fills, charged against the budget.
+            let old = recv.segments.get(&offset).map(Vec::len);
+            if old.is_some_and(|old| old >= data.len()) {
+                return true;
+            }
+            let cost = data.len() - old.unwrap_or(0) + if old.is_none() { SEGMENT_OVERHEAD } else { 0 };
+            if self.held.total() + cost > limit {
+                return false;
+            }
+            recv.segments.insert(offset, data.to_vec());
+            self.held.segments += cost;
+            return true;
+        }
+        // In order: only the application's own backlog can stop it, so a budget full of
+        // out-of-order segments never blocks the bytes that would drain them.
+        if !inbox_has_room {
+            return false;
+        }
+        recv.assembled.extend_from_slice(data);
+        self.held.assembled += data.len();
+        recv.next_offset = end;
+        while let Some((&seg_offset, _)) = recv.segments.first_key_value() {
+            if seg_offset > recv.next_offset {
+                break;
+            }
+            let seg = recv.segments.remove(&seg_offset).expect("present");
+            self.held.segments -= seg.len() + SEGMENT_OVERHEAD;
+            let seg_end = seg_offset + seg.len() as u64;
+            if seg_end > recv.next_offset {
+                let fresh = &seg[(recv.next_offset - seg_offset) as usize..];
+                recv.assembled.extend_from_slice(fresh);
+                self.held.assembled += fresh.len();
+                recv.next_offset = seg_end;
+            }
+        }
+        // Whole messages: number, length, payload.
+        let mut parsed = 0;
+        loop {
+            let mut rest = &recv.assembled[parsed..];
+            let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
+            if len > wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size) {
+                self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
+                return true;
+            }
+            if (rest.len() as u64) < len {
+                break;
+            }
+            let header = recv.assembled.len() - parsed - rest.len();
+            let data = rest[..len as usize].to_vec();
+            parsed += header + len as usize;
+            self.held.inbox += data.len();
+            self.inbox.push_back(Message { lane, number, reliable: true, data });
+        }
+        recv.assembled.drain(..parsed);
+        self.held.assembled -= parsed;
+        true
+    }
+
+    pub(super) fn on_unreliable(&mut self, lane: u16, number: u64, offset: u32, total_len: u32, data: &[u8]) {
+        let total = total_len as usize;
+        let limit = self.recv_limit();
+        if total as u64 > self.config.recv_max_message_size || !self.inbox_has_room(limit) {
+            return; // unreliable: dropping is always allowed
+        }
+        if offset == 0 && data.len() == total {
+            self.held.inbox += total;
+            self.inbox.push_back(Message { lane, number, reliable: false, data: data.to_vec() });
+            return;
+        }
+        let key = (lane, number);
+        if !self.partials.contains_key(&key) {
+            // Make room: forget the oldest partial messages first; drop this one if that is
+            // not enough.
+            while self.held.total() + total > limit {
+                let Some(old) = self.partial_order.pop_front() else { break };
+                if let Some(p) = self.partials.remove(&old) {
+                    self.held.partials -= p.data.len();
+                }
+            }
+            if self.held.total() + total > limit {
+                return;
+            }
+            self.partials.insert(key, Partial { data: vec![0; total], got: RangeSet::default() });
+            self.partial_order.push_back(key);
+            self.held.partials += total;
+        }
+        let partial = self.partials.get_mut(&key).expect("inserted");
+        if partial.data.len() != total {
+            return; // inconsistent fragments of one message: ignore the odd one
+        }
+        let start = offset as usize;
+        partial.data[start..start + data.len()].copy_from_slice(data);
+        partial.got.insert(offset as u64..offset as u64 + data.len() as u64);
+        if partial.got.gaps_in(0..total as u64).is_empty() {
+            let partial = self.partials.remove(&key).expect("present");
+            self.held.partials -= partial.data.len();
+            self.held.inbox += partial.data.len();
+            self.partial_order.retain(|k| *k != key);
+            self.inbox.push_back(Message { lane, number, reliable: false, data: partial.data });
+        }
+    }
+
+    pub fn poll_message(&mut self) -> Option<Message> {
+        let message = self.inbox.pop_front()?;
+        self.held.inbox -= message.data.len();
+        Some(message)
+    }
+
+    pub fn has_messages(&self) -> bool {
+        !self.inbox.is_empty()
+    }
+}
