@@ -933,6 +933,7 @@ impl Sockets {
 mod auth;
 mod config_values;
 mod fake_ip;
+mod ice;
 mod p2p;
 #[cfg(test)]
 mod tests;

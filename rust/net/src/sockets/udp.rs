@@ -56,7 +56,7 @@ impl UdpEndpoint {
     }
 
     /// A one-byte datagram to `to` that dies two hops out: it opens our NAT's mapping towards
-    /// `to` without reaching `to`'s NAT (see `p2p::on_candidates`). Endpoints ignore it.
+    /// `to` without reaching `to`'s NAT (see `ice::on_candidates`). Endpoints ignore it.
     pub(super) fn send_opener(&self, to: SocketAddr) {
         const OPENER_TTL: u32 = 2;
         let previous = self.sender.ttl().unwrap_or(64);
@@ -763,15 +763,15 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 }
             }
             if role == Role::P2P {
-                super::p2p::on_connected(state, key, id, handle);
+                super::ice::on_connected(state, key, id, handle);
             }
             if role != Role::Pair {
                 state.post_status_change(handle, old);
             }
         }
-        EndpointEvent::Candidates { id, addresses } => super::p2p::on_candidates(state, key, id, &addresses, now),
+        EndpointEvent::Candidates { id, addresses } => super::ice::on_candidates(state, key, id, &addresses, now),
         EndpointEvent::PathValidated { id, address, rtt_usec } => {
-            super::p2p::on_path_validated(state, key, id, address, rtt_usec, now)
+            super::ice::on_path_validated(state, key, id, address, rtt_usec, now)
         }
         EndpointEvent::PathChanged { id, address } => {
             // The peer moved (NAT rebinding) and proved it, or a P2P connection changed path:
