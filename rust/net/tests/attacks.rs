@@ -446,7 +446,10 @@ impl MaliciousPeer {
 fn one_malicious_connection_cannot_make_the_server_hold_more_than_its_budget() {
     let _serial = serial();
     let (server, listen, address) = server(&[]);
-    let budget = 1024 * 1024; // RECV_BUFFER_SIZE's default
+    // Out-of-order segments within the reassembly window, plus RECV_BUFFER_SIZE's default for
+    // partial and unread messages.
+    let defaults = steamnet_proto::session::SessionConfig::default();
+    let budget = defaults.recv_window as usize + defaults.recv_buffer_size;
     let mut peer = MaliciousPeer::connect(address);
     let mut server_side = None;
     wait_until(|| {

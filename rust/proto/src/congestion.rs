@@ -38,6 +38,11 @@ const MAX_COMPENSATED_LOSS: f64 = 0.5;
 /// Window floor, in packets: enough to keep acknowledgements flowing whatever the estimate.
 const MIN_WINDOW_PACKETS: u64 = 4;
 const INITIAL_WINDOW_PACKETS: u64 = 32;
+/// After a congestion loss, the bytes in flight are capped at this share of what was in flight
+/// when it happened (BBRv2's `beta`), and the cap then grows by this share per round trip
+/// without one.
+const INFLIGHT_CAP_BETA: f64 = 0.85;
+const INFLIGHT_CAP_GROWTH: f64 = 1.1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -89,6 +94,15 @@ pub struct Controller {
     loss_rate: f64,
     /// The latest round-trip sample.
     latest_rtt: Option<u64>,
+    /// The smallest round-trip sample of this round, and of the round before: jitter lifts
+    /// single samples, but only a standing queue lifts every sample of a round.
+    round_min_rtt: Option<u64>,
+    last_round_min_rtt: Option<u64>,
+    /// The round of the last congestion back-off (at most one per round).
+    backed_off_in_round: Option<u64>,
+    /// A bound on bytes in flight learnt from congestion losses (BBRv2's `inflight_hi`): none
+    /// until the path shows congestion.
+    inflight_cap: Option<u64>,
 }
 
 impl Controller {
@@ -112,6 +126,10 @@ impl Controller {
             cycle_started: now,
             loss_rate: 0.0,
             latest_rtt: None,
+            round_min_rtt: None,
+            last_round_min_rtt: None,
+            backed_off_in_round: None,
+            inflight_cap: None,
         }
     }
 
@@ -123,8 +141,21 @@ impl Controller {
     /// Whether the latest round trip shows no standing queue: then loss is random, not ours.
     fn path_uncongested(&self) -> bool {
         match (self.latest_rtt, self.min_rtt) {
-            // A queue worth 10 ms, or an eighth of the round trip on short paths, is a queue.
-            (Some(latest), Some(min)) => latest <= min + (min / 8).min(10_000) + 1_000,
+            (Some(latest), Some(min)) => latest <= min + Self::queue_margin(min),
+            _ => false,
+        }
+    }
+
+    /// A queue worth 10 ms, or an eighth of the round trip on short paths, is a queue.
+    fn queue_margin(min_rtt: u64) -> u64 {
+        (min_rtt / 8).min(10_000) + 1_000
+    }
+
+    /// Whether the whole last round trip sat behind a queue (every sample above the minimum):
+    /// then a loss is congestion, where jitter alone makes single samples look queued.
+    fn queue_standing(&self) -> bool {
+        match (self.last_round_min_rtt, self.min_rtt) {
+            (Some(round_min), Some(min)) => round_min > min + Self::queue_margin(min),
             _ => false,
         }
     }
@@ -182,7 +213,8 @@ impl Controller {
         };
         let rate = self.pacing_rate().max(self.bandwidth());
         let bdp = rate as f64 * rtt as f64 / MICROS_PER_SEC as f64;
-        ((bdp * CWND_GAIN) as u64).max(floor)
+        let window = ((bdp * CWND_GAIN) as u64).min(self.inflight_cap.unwrap_or(u64::MAX));
+        window.max(floor)
     }
 
     /// A packet leaves at `now`; `app_limited` when nothing else waits to be sent.
@@ -202,8 +234,9 @@ impl Controller {
         self.delivered += size;
         self.delivered_at = now;
         self.loss_rate *= 1.0 - LOSS_EWMA;
-        if rtt.is_some() {
-            self.latest_rtt = rtt;
+        if let Some(rtt) = rtt {
+            self.latest_rtt = Some(rtt);
+            self.round_min_rtt = Some(self.round_min_rtt.map_or(rtt, |m| m.min(rtt)));
         }
         if let Some(rtt) = rtt
             && (self.min_rtt.is_none_or(|m| rtt <= m) || now > self.min_rtt_at + MIN_RTT_WINDOW_USEC)
@@ -215,6 +248,7 @@ impl Controller {
         if new_round {
             self.round += 1;
             self.round_ends_at_delivered = self.delivered;
+            self.last_round_min_rtt = self.round_min_rtt.take();
         }
         // Delivery rate over the packet's flight: what was acknowledged meanwhile, per time.
         self.first_sent_at = state.sent_at;
@@ -251,6 +285,14 @@ impl Controller {
     }
 
     fn on_round(&mut self, now: u64, app_limited: bool) {
+        // A round trip without a congestion loss: let the in-flight cap grow back, and drop it
+        // once it no longer binds.
+        if let Some(cap) = self.inflight_cap
+            && self.backed_off_in_round.is_none_or(|round| round + 1 < self.round)
+        {
+            let grown = (cap as f64 * INFLIGHT_CAP_GROWTH) as u64 + self.packet_size;
+            self.inflight_cap = (grown < 4 * self.bdp().max(1)).then_some(grown);
+        }
         if self.phase != Phase::Startup || app_limited {
             return;
         }
@@ -288,10 +330,22 @@ impl Controller {
     }
 
     /// A packet was declared lost. Loss alone says nothing about congestion on the paths games
-    /// use (radio links drop at random), so it does not lower the rate; it only feeds the loss
-    /// rate that compensates delivery samples while the path shows no queue.
-    pub fn on_lost(&mut self, _bytes: u64) {
+    /// use (radio links drop at random), so on a path without a queue it only feeds the loss
+    /// rate that compensates delivery samples. Loss while a standing queue shows is congestion,
+    /// ours or a competing flow's: then the bandwidth estimate backs off, once per round trip
+    /// (as BBRv2 does), so that flows sharing a bottleneck converge on fair shares instead of
+    /// the first one keeping the rate it found while alone.
+    pub fn on_lost(&mut self, _bytes: u64, in_flight: u64) {
         self.loss_rate = self.loss_rate * (1.0 - LOSS_EWMA) + LOSS_EWMA;
+        if self.phase == Phase::ProbeBandwidth
+            && self.queue_standing()
+            && self.backed_off_in_round.is_none_or(|round| round < self.round)
+        {
+            self.backed_off_in_round = Some(self.round);
+            let floor = MIN_WINDOW_PACKETS * self.packet_size;
+            let cap = ((in_flight as f64 * INFLIGHT_CAP_BETA) as u64).max(floor);
+            self.inflight_cap = Some(self.inflight_cap.map_or(cap, |old| old.min(cap)));
+        }
     }
 }
 
@@ -306,7 +360,7 @@ mod tests {
         c.on_acked(50_000, 1200, state, Some(50_000), 0);
         let before = (c.pacing_rate(), c.window());
         for _ in 0..100 {
-            c.on_lost(1200);
+            c.on_lost(1200, 100 * 1200);
         }
         assert_eq!((c.pacing_rate(), c.window()), before);
     }

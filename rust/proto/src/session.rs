@@ -85,12 +85,14 @@ pub struct SessionConfig {
     pub max_ack_delay_usec: u64,
     /// Bytes queued or unacknowledged before sends fail with `LimitExceeded` (GNS `SendBufferSize`).
     pub send_buffer_size: usize,
-    /// Reliable bytes a sender puts in flight beyond the lowest unacknowledged offset of a lane:
-    /// what it assumes the peer buffers (the peer's `recv_buffer_size` at its default).
+    /// The reassembly window: reliable bytes a receiver holds beyond the first gap of a lane
+    /// (out-of-order segments, with their bookkeeping), and what a sender assumes its peer holds,
+    /// so it sends no further than this past the lowest offset known lost. Separate from
+    /// `recv_buffer_size`, which bounds what waits for the application, as in GNS.
     pub recv_window: u64,
-    /// Most bytes held for the peer at once, across all lanes: out-of-order segments, partial
-    /// messages and delivered messages the application has not taken (GNS `RecvBufferSize`).
-    /// Data beyond it is refused (reliable: left unacknowledged, so it is sent again later).
+    /// Most bytes held for the application at once, across all lanes: partial messages and
+    /// delivered messages it has not taken (GNS `RecvBufferSize`). Data beyond it is refused
+    /// (reliable: left unacknowledged, so it is sent again later).
     pub recv_buffer_size: usize,
     /// Most delivered messages waiting for the application (GNS `RecvBufferMessages`).
     pub recv_buffer_messages: usize,
@@ -119,7 +121,10 @@ impl Default for SessionConfig {
             nagle_usec: 5_000,
             max_ack_delay_usec: 2_000,
             send_buffer_size: 512 * 1024,
-            recv_window: 1024 * 1024,
+            // GNS looks ahead 1 MiB + 64 KiB past the first gap. Four times that keeps a lossy
+            // path with a long round trip busy while a loss is repaired (one window per round
+            // trip is 5 MB/s at 200 ms); the endpoint's memory budget still bounds the total.
+            recv_window: 4 * 1024 * 1024,
             recv_buffer_size: 1024 * 1024,
             recv_buffer_messages: 1000,
             recv_max_message_size: 512 * 1024,
@@ -385,6 +390,11 @@ pub struct RecvHeld {
 impl RecvHeld {
     pub fn total(&self) -> usize {
         self.segments + self.assembled + self.partials + self.inbox
+    }
+
+    /// What `recv_buffer_size` bounds: everything but the out-of-order segments.
+    pub fn for_application(&self) -> usize {
+        self.assembled + self.partials + self.inbox
     }
 }
 

@@ -98,8 +98,9 @@ impl Session {
         let Some(packet) = self.sent.remove(&number) else { return };
         tracing::debug!(target: "steamnet::packet_gaps", number, bytes = packet.size, "packet lost");
         self.stats.packets_lost += 1;
+        // In flight when the loss happened: what was, with the lost packet.
+        self.congestion.on_lost(packet.size, self.bytes_in_flight);
         self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
-        self.congestion.on_lost(packet.size);
         for (lane, range) in packet.reliable {
             if let Some(send_lane) = self.send_lanes.get_mut(lane as usize) {
                 send_lane.on_lost(range);

@@ -159,7 +159,8 @@ impl Session {
                 return true;
             }
             let cost = data.len() - old.unwrap_or(0) + if old.is_none() { SEGMENT_OVERHEAD } else { 0 };
-            if self.held.total() + cost > limit {
+            // The reassembly window, and the memory budget the endpoint shares out.
+            if self.held.segments + cost > window as usize || self.held.total() + cost > self.recv_cap {
                 return false;
             }
             recv.segments.insert(offset, data.to_vec());
@@ -226,13 +227,13 @@ impl Session {
         if !self.partials.contains_key(&key) {
             // Make room: forget the oldest partial messages first; drop this one if that is
             // not enough.
-            while self.held.total() + total > limit {
+            while self.held.for_application() + total > limit {
                 let Some(old) = self.partial_order.pop_front() else { break };
                 if let Some(p) = self.partials.remove(&old) {
                     self.held.partials -= p.data.len();
                 }
             }
-            if self.held.total() + total > limit {
+            if self.held.for_application() + total > limit {
                 return;
             }
             self.partials.insert(key, Partial { data: vec![0; total], got: RangeSet::default() });
