@@ -1,0 +1,276 @@
+//! Everything that happens on a UDP endpoint reaches the sockets' state here: what is due goes
+//! out, endpoint events become connection states and callbacks, and received messages move into
+//! the connections' queues.
+
+use super::*;
+
+/// After anything happened on an endpoint: send what is due, turn endpoint events into API
+/// state changes and callbacks, and move received messages into the connections' queues.
+pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
+    p2p::service_link(state, key, now);
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if ep.fake_epoch != state.config_epoch {
+        ep.fake.configure(&ep.config, &state.global_config);
+        ep.fake_epoch = state.config_epoch;
+    }
+    let (fake, sender, mut relay) = (&mut ep.fake, &ep.sender, ep.relay.as_deref_mut());
+    ep.endpoint.transmit_all(now, |to, datagram| output(fake, sender, relay.as_deref_mut(), now, to, datagram));
+    // Closed connections that are through (at once, or after lingering): forget them, and a
+    // client's own endpoint with its last one.
+    let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
+    for id in finished {
+        if let Some(link) = ep.relay.as_mut() {
+            p2p::release_route(link, p2p::route_for(&ep.endpoint, id), now);
+        }
+        ep.endpoint.remove(id);
+        ep.lingering.retain(|&l| l != id);
+    }
+    if let Some(link) = ep.relay.as_mut() {
+        while let Some((to, datagram)) = link.control.poll_transmit(now) {
+            let _ = ep.sender.send_to(&datagram, to);
+        }
+    }
+    let closes_with_connection = !matches!(ep.role, Role::Listen(_) | Role::P2P);
+    if closes_with_connection && ep.had_connection && ep.handles.is_empty() && ep.lingering.is_empty() {
+        ep.wake.notify_one();
+        state.endpoints.remove(&key);
+        return;
+    }
+    let mut events = Vec::new();
+    while let Some(event) = ep.endpoint.poll_event() {
+        events.push(event);
+    }
+    let role = ep.role;
+    let mut touched = Vec::new();
+    let mut counters = Vec::new();
+    for id in ep.endpoint.take_touched() {
+        let Some(&handle) = ep.handles.get(&id) else { continue };
+        touched.push((id, handle));
+        if let Some(session) = ep.endpoint.session(id) {
+            counters.push((handle, session.traffic()));
+        }
+    }
+    for event in events {
+        apply_event(state, key, role, event, now);
+    }
+    for (handle, counts) in counters {
+        if let Some(conn) = state.connections.get_mut(&handle) {
+            let [po, bo, pi, bi] = counts;
+            let [cpo, cbo, cpi, cbi] = conn.counted;
+            conn.sent.record_many(now, po - cpo, bo - cbo);
+            conn.received.record_many(now, pi - cpi, bi - cbi);
+            conn.counted = counts;
+        }
+    }
+    for (id, handle) in touched {
+        deliver(state, key, id, handle, now);
+    }
+    // Applying events can make more (a loopback pair's accept): go round once more for those.
+    if state.endpoints.get(&key).is_some_and(|ep| ep.endpoint.has_events()) {
+        pump(state, key, now);
+    }
+}
+
+/// Move what a connection received into its queue for the application, as far as the queue's
+/// limits (`RECV_BUFFER_SIZE`, `RECV_BUFFER_MESSAGES`) allow. The rest waits in the session,
+/// where it counts against the session's own budget, so a peer whose messages are not read
+/// soon has its further data refused rather than held without bound.
+pub(in crate::sockets) fn deliver(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle, now: u64) {
+    loop {
+        let Some(conn) = state.connections.get_mut(&handle) else { return };
+        let full = conn.inbox.len() >= conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize
+            || conn.inbox_bytes >= conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
+        conn.backlogged = full;
+        if full {
+            return;
+        }
+        let identity = conn.remote_identity.steam_id64();
+        let Some(message) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.poll_message(id)) else {
+            return;
+        };
+        let received = ReceivedMessage {
+            payload: message.data,
+            connection: handle,
+            identity,
+            receiver_user_data: -1,
+            time_received: now as i64,
+            message_number: message.number as i64,
+            flags: if message.reliable { send_flags::RELIABLE } else { 0 },
+            lane: message.lane,
+        };
+        state.enqueue(handle, received);
+    }
+}
+
+fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointEvent, now: u64) {
+    let listen_socket = role.listen_socket();
+    match event {
+        // A peer with a verified certificate is known by its identity; an anonymous one only
+        // by its address (Steam ID 0), unauthenticated.
+        EndpointEvent::Incoming { id, address, identity } => {
+            let relayed = role == Role::P2P;
+            let listen_socket = if relayed {
+                match p2p::incoming_listen_socket(state, key, address, identity) {
+                    Some(listen) => listen,
+                    None => {
+                        // Not who the relay announced, or nobody listens there any more.
+                        if let Some(ep) = state.endpoints.get_mut(&key) {
+                            ep.endpoint.close(
+                                id,
+                                steamnet_proto::end_reason::REMOTE_BAD_CERT,
+                                "not the identity this route was opened for",
+                                false,
+                            );
+                            ep.lingering.push(id);
+                        }
+                        return;
+                    }
+                }
+            } else {
+                listen_socket
+            };
+            let config = state.listen_sockets.get(&listen_socket).map(|l| l.config.clone()).unwrap_or_default();
+            let handle = state.allocate_handle();
+            let mut conn = Connection::new(Identity::Ip(address), config, Transport::Udp { endpoint: key, id });
+            conn.set_verified_identity(identity);
+            // A relayed peer's address is not ours to know (GNS shows a cleared address too).
+            conn.remote_address = (!relayed).then_some(address);
+            conn.listen_socket = listen_socket;
+            conn.state = ConnectionState::Connecting;
+            state.connections.insert(handle, conn);
+            let Some(ep) = state.endpoints.get_mut(&key) else { return };
+            ep.handles.insert(id, handle);
+            ep.had_connection = true;
+            if role == Role::Pair {
+                // The other end of a loopback pair: accepted at once, quietly.
+                ep.endpoint.accept(now, id);
+            } else {
+                state.post_status_change(handle, ConnectionState::None);
+            }
+        }
+        EndpointEvent::Connected { id, identity } => {
+            if role == Role::P2P
+                && let Some(expected) = p2p::expected_peer(state, key, id).map(|r| r.peer).filter(|&p| p != 0)
+                && identity != Some(expected)
+            {
+                let text = format!("Cert was issued to steamid:{}, not steamid:{expected}", identity.unwrap_or(0));
+                if let Some(ep) = state.endpoints.get_mut(&key) {
+                    ep.endpoint.close(id, steamnet_proto::end_reason::REMOTE_BAD_CERT, &text, false);
+                }
+                end_connection(
+                    state,
+                    key,
+                    id,
+                    ConnectionState::ProblemDetectedLocally,
+                    end_reason::REMOTE_BAD_CERT,
+                    text,
+                );
+                return;
+            }
+            if let Some(ep) = state.endpoints.get_mut(&key)
+                && let Some(link) = ep.relay.as_mut()
+            {
+                link.answered(p2p::route_for(&ep.endpoint, id));
+            }
+            let Some(handle) = handle_of(state, key, id) else { return };
+            let Some(conn) = state.connections.get_mut(&handle) else { return };
+            conn.set_verified_identity(identity);
+            let old = conn.state;
+            conn.state = ConnectionState::Connected;
+            let preconnect = std::mem::take(&mut conn.preconnect);
+            let lanes = conn.lanes.clone();
+            if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+                if lanes.count() > 1 {
+                    let priorities: Vec<i64> =
+                        (0..lanes.count()).map(|l| lanes.priority(l).unwrap_or(0) as i64).collect();
+                    let weights: Vec<i64> = (0..lanes.count()).map(|l| lanes.weight(l).unwrap_or(1) as i64).collect();
+                    let _ = session.configure_lanes(lanes.count(), &priorities, &weights);
+                }
+                for (lane, data, flags) in preconnect {
+                    let _ = session.send_message(now, lane, &data, flags);
+                }
+            }
+            if role == Role::P2P {
+                ice::on_connected(state, key, id, handle);
+            }
+            if role != Role::Pair {
+                state.post_status_change(handle, old);
+            }
+        }
+        EndpointEvent::Candidates { id, addresses } => ice::on_candidates(state, key, id, &addresses, now),
+        EndpointEvent::PathValidated { id, address, rtt_usec } => {
+            ice::on_path_validated(state, key, id, address, rtt_usec, now)
+        }
+        EndpointEvent::PathChanged { id, address } => {
+            // The peer moved (NAT rebinding) and proved it, or a P2P connection changed path:
+            // report where it is now (a relayed peer's address stays unknown).
+            if let Some(conn) = handle_of(state, key, id).and_then(|h| state.connections.get_mut(&h)) {
+                conn.remote_address = p2p::route_of(address).is_none().then_some(address);
+                if matches!(conn.remote_identity, Identity::Ip(_)) {
+                    conn.remote_identity = Identity::Ip(address);
+                }
+            }
+        }
+        EndpointEvent::ClosedByPeer { id, reason, text } => {
+            end_connection(state, key, id, ConnectionState::ClosedByPeer, reason as i32, text);
+        }
+        EndpointEvent::Refused { id, reason, text } => {
+            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason as i32, text);
+        }
+        EndpointEvent::ProblemDetected { id, problem } => {
+            let connecting = handle_of(state, key, id)
+                .and_then(|h| state.connections.get(&h))
+                .is_some_and(|c| c.state == ConnectionState::Connecting);
+            let (reason, text) = match (problem, role) {
+                (ConnectionProblem::Timeout, Role::P2P) if connecting => {
+                    let whom = match p2p::expected_peer(state, key, id) {
+                        Some(p2p::Route { fake: Some(fake), peer: 0, .. }) => format!("FakeIP {fake}"),
+                        Some(route) => format!("steamid:{} on virtual port {}", route.peer, route.vport),
+                        None => "the peer".to_string(),
+                    };
+                    (
+                        end_reason::MISC_P2P_RENDEZVOUS,
+                        format!(
+                            "P2P rendezvous failed: {whom} did not answer (offline, not listening there, or not accepting)"
+                        ),
+                    )
+                }
+                (ConnectionProblem::Timeout, _) => (end_reason::MISC_TIMEOUT, "timed out".to_string()),
+                (ConnectionProblem::ProtocolViolation, _) => {
+                    (end_reason::MISC_GENERIC, "protocol violation".to_string())
+                }
+            };
+            end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text);
+        }
+    }
+}
+
+fn handle_of(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Handle> {
+    state.endpoints.get(&key)?.handles.get(&id).copied()
+}
+
+pub(in crate::sockets) fn end_connection(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    new_state: ConnectionState,
+    reason: i32,
+    text: String,
+) {
+    if let Some(ep) = state.endpoints.get_mut(&key)
+        && let Some(link) = ep.relay.as_mut()
+    {
+        link.answered(p2p::route_for(&ep.endpoint, id));
+    }
+    let Some(handle) = handle_of(state, key, id) else { return };
+    let Some(conn) = state.connections.get_mut(&handle) else { return };
+    if !conn.is_alive() {
+        return;
+    }
+    tracing::info!(handle, ?new_state, reason, text = %text, "connection ended");
+    let old = conn.state;
+    conn.state = new_state;
+    conn.end_reason = reason;
+    conn.end_debug = text;
+    state.post_status_change(handle, old);
+}

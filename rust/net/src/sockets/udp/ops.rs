@@ -1,0 +1,128 @@
+//! The sockets interface's calls on one UDP connection: accept, close, send, flush, lanes, and
+//! the figures its status reports.
+
+use super::*;
+
+pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) -> bool {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return false };
+    if !ep.endpoint.accept(now, id) {
+        return false;
+    }
+    ep.wake.notify_one();
+    pump(state, key, now);
+    true
+}
+
+/// The application closed the handle: tell the peer, then forget the connection (after its
+/// reliable data is through, with `linger`). A client's own endpoint closes with it.
+pub(in crate::sockets) fn close(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    reason: u32,
+    text: &str,
+    linger: bool,
+    now: u64,
+) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    ep.endpoint.close(id, reason, text, linger);
+    // The handle is gone for the application at once, lingering or not.
+    ep.handles.remove(&id);
+    ep.lingering.push(id);
+    ep.wake.notify_one();
+    pump(state, key, now);
+}
+
+pub(in crate::sockets) fn send(
+    state: &mut State,
+    handle: Handle,
+    (key, id): (EndpointKey, ConnectionId),
+    lane: u16,
+    data: &[u8],
+    flags: i32,
+    now: u64,
+) -> Result<i64, SteamResult> {
+    let session = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id));
+    let Some(session) = session else {
+        // Still connecting: keep it for the session, numbered as the session will number it.
+        let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
+        let queued: usize = conn.preconnect.iter().map(|(_, d, _)| d.len()).sum();
+        if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
+            return Err(SteamResult::LimitExceeded);
+        }
+        let number = conn.lanes.take_message_number(lane as usize).expect("lane checked by the caller");
+        conn.preconnect.push((lane, data.to_vec(), flags));
+        return Ok(number);
+    };
+    let number = session.send_message(now, lane, data, flags).map_err(|e| match e {
+        SendError::LimitExceeded => SteamResult::LimitExceeded,
+        SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
+        SendError::NotConnected => SteamResult::NoConnection,
+    })?;
+    if let Some(ep) = state.endpoints.get_mut(&key) {
+        ep.send_due_for(id, now);
+        ep.wake.notify_one();
+    }
+    Ok(number as i64)
+}
+
+pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if let Some(session) = ep.endpoint.session_mut(id) {
+        session.flush();
+        ep.send_due_for(id, now);
+        ep.wake.notify_one(); // pacing may hold the rest: re-arm the driver's timer
+    }
+}
+
+pub(in crate::sockets) fn configure_lanes(
+    state: &mut State,
+    key: EndpointKey,
+    id: ConnectionId,
+    count: usize,
+    priorities: &[i64],
+    weights: &[i64],
+) {
+    if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+        let _ = session.configure_lanes(count, priorities, weights);
+    }
+}
+
+/// The session behind a UDP connection, for status reports.
+pub(in crate::sockets) fn session_status(
+    state: &State,
+    key: EndpointKey,
+    id: ConnectionId,
+    lanes: usize,
+) -> Option<(SessionStats, u64, Vec<LaneStatus>)> {
+    let session = state.endpoints.get(&key)?.endpoint.session(id)?;
+    let lane_status = (0..lanes)
+        .map(|lane| {
+            let p = session.lane_pending(lane);
+            LaneStatus {
+                pending_unreliable: p.unreliable as i32,
+                pending_reliable: p.reliable as i32,
+                sent_unacked_reliable: p.sent_unacked_reliable as i32,
+                queue_time_usec: session.queue_time_usec(p.unreliable + p.reliable) as i64,
+            }
+        })
+        .collect();
+    Some((session.stats(), session.send_rate(), lane_status))
+}
+
+/// The congestion controller's state, for the detailed status: send rate, window, bandwidth
+/// estimate, minimum round trip, loss rate and phase.
+pub(in crate::sockets) fn congestion_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
+    let Some(session) = state.endpoints.get(&key).and_then(|ep| ep.endpoint.session(id)) else { return String::new() };
+    let cc = session.congestion();
+    p2p::path_summary(state, key, id)
+        + &format!(
+            "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
+            session.send_rate(),
+            cc.window(),
+            cc.bandwidth(),
+            cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
+            cc.loss_rate() * 100.0,
+            cc.phase(),
+        )
+}
