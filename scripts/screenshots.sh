@@ -16,15 +16,14 @@ if ! command -v Xvfb >/dev/null; then
 fi
 bash scripts/build.sh --lib-only
 
+# shellcheck source=../tests/support/scratch_project.sh
+source tests/support/scratch_project.sh
 WORK=$(mktemp -d)
+PROJECT=$(scratch_project "$HERE" project.godot demo)
 XVFB_PID=""
-trap '[ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-PROJECT=$WORK/project
-mkdir -p "$PROJECT/addons" "$PROJECT/.godot" "$OUT"
-cp -r project.godot demo "$PROJECT/"
-cp -r addons/steam_networking_sockets "$PROJECT/addons/"
+trap '[ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null; rm -rf "$WORK" "$PROJECT"' EXIT
+mkdir -p "$OUT"
 cp -r scripts/screenshots "$PROJECT/addons/steamnet_screenshots"
-echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$PROJECT/.godot/extension_list.cfg"
 printf '\n[editor_plugins]\n\nenabled=PackedStringArray("res://addons/steamnet_screenshots/plugin.cfg")\n' >> "$PROJECT/project.godot"
 "$GODOT_BIN" --headless --path "$PROJECT" --import > "$WORK/import.log" 2>&1 || { cat "$WORK/import.log" >&2; exit 1; }
 

@@ -6,20 +6,16 @@
 set -euo pipefail
 GODOT_BIN=$1
 cd "$(dirname "$0")/.."
+# shellcheck source=support/scratch_project.sh
+source tests/support/scratch_project.sh
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
+ERRORS='SCRIPT ERROR|Parse Error|leaked'
 
 run_scene() {
   local name=$1 expect=$2
   shift 2
-  local status=0
-  timeout 120 "$GODOT_BIN" --headless --path . "$@" > "$LOG" 2>&1 || status=$?
-  if [ "$status" -ne 0 ] || ! grep -q "$expect" "$LOG" || grep -Eq 'SCRIPT ERROR|Parse Error|leaked' "$LOG"; then
-    cat "$LOG" >&2
-    echo "demo_scenes: $name failed (exit $status)" >&2
-    exit 1
-  fi
-  echo "PASS  demo scene: $name"
+  run_checked "$LOG" "demo scene: $name" "$expect" "$ERRORS" 120 "$GODOT_BIN" --headless --path . "$@"
 }
 
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
