@@ -146,6 +146,11 @@ impl Controller {
         }
     }
 
+    /// The window never goes below a few packets.
+    fn min_window(&self) -> u64 {
+        MIN_WINDOW_PACKETS * self.packet_size
+    }
+
     /// A queue worth 10 ms, or an eighth of the round trip on short paths, is a queue.
     fn queue_margin(min_rtt: u64) -> u64 {
         (min_rtt / 8).min(10_000) + 1_000
@@ -204,7 +209,7 @@ impl Controller {
     /// the window never stops a sender the pacing allows (and a pinned rate is never throttled
     /// by a window measured at a lower one).
     pub fn window(&self) -> u64 {
-        let floor = MIN_WINDOW_PACKETS * self.packet_size;
+        let floor = self.min_window();
         let Some(rtt) = self.min_rtt else {
             // Before any round trip is measured: the initial window, or two assumed round trips
             // (100 ms) at the minimum rate the application asked for, if that is more.
@@ -332,9 +337,9 @@ impl Controller {
     /// A packet was declared lost. Loss alone says nothing about congestion on the paths games
     /// use (radio links drop at random), so on a path without a queue it only feeds the loss
     /// rate that compensates delivery samples. Loss while a standing queue shows is congestion,
-    /// ours or a competing flow's: then the bandwidth estimate backs off, once per round trip
-    /// (as BBRv2 does), so that flows sharing a bottleneck converge on fair shares instead of
-    /// the first one keeping the rate it found while alone.
+    /// ours or a competing flow's: then the bytes in flight are capped below what was in flight,
+    /// once per round trip (BBRv2's `inflight_hi`), so that flows sharing a bottleneck converge
+    /// on fair shares instead of the first one keeping the share it found while alone.
     pub fn on_lost(&mut self, _bytes: u64, in_flight: u64) {
         self.loss_rate = self.loss_rate * (1.0 - LOSS_EWMA) + LOSS_EWMA;
         if self.phase == Phase::ProbeBandwidth
@@ -342,7 +347,7 @@ impl Controller {
             && self.backed_off_in_round.is_none_or(|round| round < self.round)
         {
             self.backed_off_in_round = Some(self.round);
-            let floor = MIN_WINDOW_PACKETS * self.packet_size;
+            let floor = self.min_window();
             let cap = ((in_flight as f64 * INFLIGHT_CAP_BETA) as u64).max(floor);
             self.inflight_cap = Some(self.inflight_cap.map_or(cap, |old| old.min(cap)));
         }
