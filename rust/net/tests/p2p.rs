@@ -87,6 +87,18 @@ fn wait_for_end(sockets: &Sockets, handle: Handle) -> (ConnectionState, i32, Str
     })
 }
 
+/// Send `payload` reliably from `from` over `sent_on` and check it is the first message
+/// `to` receives on `received_on`.
+fn deliver_one(from: &Sockets, sent_on: Handle, to: &Sockets, received_on: Handle, payload: &[u8]) {
+    from.send_message(sent_on, payload, send_flags::RELIABLE).unwrap();
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(to.receive_on_connection(received_on, 4).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!(got[0].payload, payload);
+}
+
 /// `listener` listens on `vport`; `caller` connects to it by identity; both accept/connect.
 /// Returns (caller's handle, listener's handle).
 fn p2p_pair(caller: &Sockets, listener: &Sockets, listener_id: u64, vport: i64) -> (Handle, Handle, Handle) {
@@ -128,13 +140,7 @@ fn two_identities_talk_through_the_relay_exactly_once_in_order() {
         got.len() >= total as usize
     });
     assert_eq!(got, (0..total).collect::<Vec<_>>(), "every message once, in order");
-    listener.send_message(s, b"back", send_flags::RELIABLE).unwrap();
-    let mut back = Vec::new();
-    wait_until(|| {
-        back.extend(caller.receive_on_connection(c, 4).unwrap());
-        !back.is_empty()
-    });
-    assert_eq!(back[0].payload, b"back");
+    deliver_one(&listener, s, &caller, c, b"back");
 }
 
 #[test]
@@ -304,13 +310,7 @@ fn a_direct_connection_outlives_the_relay() {
     // ...and the connection, which no longer needs it, carries on.
     assert_eq!(caller.connection_info(c).unwrap().state, ConnectionState::Connected);
     assert_eq!(listener.connection_info(s).unwrap().state, ConnectionState::Connected);
-    caller.send_message(c, b"still here", send_flags::RELIABLE).unwrap();
-    let mut got = Vec::new();
-    wait_until(|| {
-        got.extend(listener.receive_on_connection(s, 4).unwrap());
-        !got.is_empty()
-    });
-    assert_eq!(got[0].payload, b"still here");
+    deliver_one(&caller, c, &listener, s, b"still here");
 }
 
 #[test]
@@ -413,13 +413,7 @@ fn fake_ips_reach_their_owner_by_p2p() {
         owner.remote_fake_ip(s),
         (steamnet_net::SteamResult::Ok, Some(std::net::SocketAddrV4::new(caller_ip, caller_ports[0])))
     );
-    caller.send_message(c, b"by fake ip", send_flags::RELIABLE).unwrap();
-    let mut got = Vec::new();
-    wait_until(|| {
-        got.extend(owner.receive_on_connection(s, 4).unwrap());
-        !got.is_empty()
-    });
-    assert_eq!(got[0].payload, b"by fake ip");
+    deliver_one(&caller, c, &owner, s, b"by fake ip");
     // The wrong port of a real FakeIP, and a FakeIP nobody holds: rendezvous fails in time.
     for (addr, port) in [(ip, ports[0]), (std::net::Ipv4Addr::new(169, 254, 0, 1), 2000)] {
         let h = caller.connect_by_ip_address(Some((addr, port).into()), &[]);
