@@ -1,6 +1,6 @@
 ## Every method called the way a buggy game would: invalid handles, wrong kinds of handle, bad
-## sizes and values, calls that need services not built yet. Each must give its documented
-## failure value, never crash.
+## sizes and values, relay services called without what they need. Each must give its
+## documented failure value, never crash.
 extends "res://tests/support/test_case.gd"
 
 const Contract = preload("res://tests/support/contract.gd")
@@ -16,7 +16,8 @@ const COVERED := [
 	"createListenSocketP2P", "createListenSocketP2PFakeIP", "createPollGroup", "createSocketPair",
 	"destroyPollGroup", "flushMessagesOnConnection", "getAuthenticationStatus", "getCertificateRequest",
 	"getConnectionInfo", "getConnectionName", "getConnectionRealTimeStatus", "getConnectionUserData",
-	"getDetailedConnectionStatus", "getFakeIP", "getHostedDedicatedServerPOPId",
+	"getDetailedConnectionStatus", "getFakeIP", "getGameCoordinatorServerLogin",
+	"getHostedDedicatedServerAddress", "getHostedDedicatedServerPOPId",
 	"getHostedDedicatedServerPort", "getListenSocketAddress", "getRemoteFakeIPForConnection",
 	"initAuthentication", "receiveMessagesOnConnection", "receiveMessagesOnPollGroup", "resetIdentity",
 	"runNetworkingCallbacks", "sendMessages", "sendMessageToConnection", "setCertificate",
@@ -127,16 +128,18 @@ func test_wrong_state() -> void:
 	check_eq(S.sendMessageToConnection(pair[0], PackedByteArray([1]), 8)["result"], S.RESULT_INVALID_PARAM, "send on own closed handle")
 
 
-func test_services_not_built_yet_fail_as_documented() -> void:
-	# No hosted servers yet, and no FakeIP requested yet: documented failure values
-	# (certificates: test_authentication; P2P and FakeIP: test_p2p).
+func test_relay_services_with_bad_input() -> void:
+	# Bad identities, ports and options, and no FakeIP requested yet: documented failure values
+	# (certificates: test_authentication; P2P and FakeIP: test_p2p; hosted servers that work:
+	# tests/p2p_game and rust/net/tests/hosted.rs).
 	check_eq(S.connectP2P(0, 0, {}), 0, "connectP2P to nobody")
 	check_eq(S.connectP2P(76561197960287930, -1, {}), 0, "connectP2P to a negative virtual port")
 	check_eq(S.connectP2P(76561197960287930, 0, {"no such option": 1}), 0, "connectP2P with bad options")
 	check_eq(S.createListenSocketP2P(-1, {}), 0, "createListenSocketP2P on a negative virtual port")
-	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {}), 0, "connectToHostedDedicatedServer")
+	check_eq(S.connectToHostedDedicatedServer(0, 0, {}), 0, "connectToHostedDedicatedServer to nobody")
+	check_eq(S.connectToHostedDedicatedServer(76561197960287930, -1, {}), 0, "connectToHostedDedicatedServer to a negative virtual port")
+	check_eq(S.connectToHostedDedicatedServer(76561197960287930, 0, {"no such option": 1}), 0, "connectToHostedDedicatedServer with bad options")
 	check_eq(S.createListenSocketP2PFakeIP(0, {}), 0, "createListenSocketP2PFakeIP")
-	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
 	check_eq(S.beginAsyncRequestFakeIP(0), false, "beginAsyncRequestFakeIP without ports")
 	check_eq(S.beginAsyncRequestFakeIP(5), false, "beginAsyncRequestFakeIP over Steam's 4 ports")
 	check_eq(S.beginAsyncRequestFakeIP(-4), false, "beginAsyncRequestFakeIP negative ports")
@@ -192,3 +195,7 @@ func test_hosted_server_without_sdr_listen_port() -> void:
 		return
 	check_eq(S.getHostedDedicatedServerPort(), 0, "getHostedDedicatedServerPort")
 	check_eq(S.getHostedDedicatedServerPOPId(), 0, "getHostedDedicatedServerPOPId")
+	# As on Steam, a hosted listen socket needs SDR_LISTEN_PORT.
+	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
+	check_eq(S.getHostedDedicatedServerAddress(), S.RESULT_FAIL, "getHostedDedicatedServerAddress: not hosted")
+	check_eq(S.getGameCoordinatorServerLogin(), S.RESULT_FAIL, "getGameCoordinatorServerLogin: not hosted")

@@ -4,7 +4,9 @@
 #   2. zero configuration again, but the guest dials the host's FakeIP with connectByIPAddress
 #      (beginAsyncRequestFakeIP, fake_ip_result, createListenSocketP2PFakeIP on the host);
 #   3. through a `steamnet-relay` process, found with STEAMNET_RELAY and trusted with
-#      STEAMNET_TRUSTED_CA_KEYS.
+#      STEAMNET_TRUSTED_CA_KEYS;
+#   4. a hosted dedicated server behind that relay process (SDR_LISTEN_PORT, POP "tst") and a
+#      client that is refused with a forged ticket, then connects with the relay's.
 # Usage: run.sh GODOT_BIN. XDG_DATA_HOME points at a scratch folder (identities, local CA).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,13 +17,21 @@ RELAY="$HERE/../../target/debug/steamnet-relay"
 [ -x "$RELAY" ] || { echo "p2p_game: build steamnet-relay first (scripts/build.sh)" >&2; exit 1; }
 unset STEAMNET_RELAY STEAMNET_TRUSTED_CA_KEYS STEAMNET_IDENTITY_DIR
 
-chat() { # name [fake] -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
-  local name=$1 fake=${2:-} host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id status_host status_guest
-  local host_arg=--host guest_arg
-  [ -n "$fake" ] && host_arg=--fake-host
-  timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- $host_arg > "$host_log" 2>&1 &
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+chat() { # name [fake|hosted] -> plays host and guest; logs in $WORK/<name>-{host,guest}.log
+  local name=$1 mode=${2:-} host_log="$WORK/$1-host.log" guest_log="$WORK/$1-guest.log" id status_host status_guest
+  local host_arg=--host guest_arg listen_port=
+  [ "$mode" = fake ] && host_arg=--fake-host
+  [ "$mode" = hosted ] && host_arg=--hosted-host && listen_port=$(free_port)
+  SDR_LISTEN_PORT=$listen_port timeout 60 "$GODOT_BIN" --headless --path "$WORK" -- $host_arg > "$host_log" 2>&1 &
   local host=$!
-  if [ -n "$fake" ]; then
+  if [ "$mode" = hosted ]; then
+    id=$(wait_for_line "$host_log" "s/^p2p_game: host \([0-9]*\) hosted on virtual port 0 at POP 7631732, UDP port $listen_port\$/\1/p")
+    guest_arg="--hosted-guest=$id"
+  elif [ "$mode" = fake ]; then
     id=$(wait_for_line "$host_log" 's/^p2p_game: host \([0-9]*\) listening on fake \([0-9.:]*\)$/\1,\2/p')
     guest_arg="--fake-guest=$id"
     id=${id%%,*}
@@ -47,12 +57,14 @@ chat() { # name [fake] -> plays host and guest; logs in $WORK/<name>-{host,guest
 XDG_DATA_HOME="$WORK/zero" chat zero-config
 XDG_DATA_HOME="$WORK/fake" chat fake-ip fake
 
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$RELAY" --listen "127.0.0.1:$port" --ca-key "$WORK/relay-ca.key" > "$WORK/relay.log" 2>&1 &
+port=$(free_port)
+"$RELAY" --listen "127.0.0.1:$port" --pop tst --ca-key "$WORK/relay-ca.key" > "$WORK/relay.log" 2>&1 &
 relay=$!
 key=$(wait_for_line "$WORK/relay.log" 's/^steamnet-relay: CA public key \([0-9a-f]*\)$/\1/p')
 wait_for_line "$WORK/relay.log" 's/^steamnet-relay: \(listening\) on.*/\1/p' > /dev/null
 STEAMNET_RELAY="127.0.0.1:$port" STEAMNET_TRUSTED_CA_KEYS="$key" XDG_DATA_HOME="$WORK/relay" chat relay-process
 grep -q "relay session" "$WORK/relay.log" || { cat "$WORK/relay.log"; echo "p2p_game: the chat did not go through steamnet-relay" >&2; exit 1; }
+STEAMNET_RELAY="127.0.0.1:$port" STEAMNET_TRUSTED_CA_KEYS="$key" XDG_DATA_HOME="$WORK/hosted" chat hosted-server hosted
+grep -q "hosted dedicated server listening" "$WORK/relay.log" || { cat "$WORK/relay.log"; echo "p2p_game: the server did not register as hosted" >&2; exit 1; }
 kill $relay
-echo "PASS  p2p_game (P2P chat between two processes: by Steam ID with zero configuration, by FakeIP, and through a steamnet-relay process)"
+echo "PASS  p2p_game (P2P chat between two processes: by Steam ID with zero configuration, by FakeIP, through a steamnet-relay process, and to a hosted dedicated server behind it)"

@@ -224,8 +224,12 @@ impl SteamNetworkingSockets {
         this.bind().call("connectP2P").connect_p2p(remote, virtual_port, &options) as i64
     }
 
-    /// Connect to a hosted dedicated server by its Steam ID and virtual port. Not available yet:
-    /// returns 0 and says why in the output; hosted servers behind the relay are planned.
+    /// Connect to a hosted dedicated server by its Steam ID and virtual port, through the relay
+    /// (neither side learns the other's address). Needs a ticket: the relay issues one to this
+    /// authenticated client on the first call, or pass your own (base64) as
+    /// NETWORKING_CONFIG_SDR_CLIENT_DEV_TICKET. Without a usable ticket the connection ends with
+    /// CONNECTION_END_LOCAL_RIGHTS (none) or CONNECTION_END_REMOTE_BAD_CERT (forged, expired,
+    /// or issued to someone else). Returns the connection handle, or 0.
     #[func(rename = connectToHostedDedicatedServer, gd_self)]
     fn connect_to_hosted_dedicated_server(
         this: Gd<Self>,
@@ -556,9 +560,11 @@ impl SteamNetworkingSockets {
         this.bind().call("createListenSocketP2PFakeIP").create_listen_socket_p2p_fake_ip(fake_port, &options) as i64
     }
 
-    /// Listen as a hosted dedicated server on a virtual port. Not available yet: returns 0
-    /// (LISTEN_SOCKET_INVALID) and says why in the output; hosted servers behind the relay are
-    /// planned.
+    /// Listen as a hosted dedicated server on a virtual port: clients reach it with
+    /// connectToHostedDedicatedServer through the relay, never learning its address. As on
+    /// Steam, the SDR_LISTEN_PORT environment variable must name the UDP port the server may
+    /// use; without it this returns 0 (LISTEN_SOCKET_INVALID) and says why. The server
+    /// authenticates with its certificate (initAuthentication) like any relay user.
     #[func(rename = createHostedDedicatedServerListenSocket, gd_self)]
     fn create_hosted_dedicated_server_listen_socket(
         this: Gd<Self>,
@@ -566,8 +572,9 @@ impl SteamNetworkingSockets {
         config_options: VarDictionary,
     ) -> i64 {
         let options = convert::config_options(&config_options);
-        this.bind().call("createHostedDedicatedServerListenSocket").create_relayed_listen_socket(virtual_port, &options)
-            as i64
+        this.bind()
+            .call("createHostedDedicatedServerListenSocket")
+            .create_hosted_dedicated_server_listen_socket(virtual_port, &options) as i64
     }
 
     /// Destroy a listen socket; its accepted connections are closed ungracefully. false if invalid.
@@ -619,7 +626,8 @@ impl SteamNetworkingSockets {
 
     /// The relay point of presence a hosted dedicated server is behind: 0 while the
     /// `SDR_LISTEN_PORT` environment variable is unset; else the `SDR_POPID` environment variable
-    /// (up to four characters packed into an int, as GNS does), or DATAGRAM_POP_ID_DEV without it.
+    /// (up to four characters packed into an int, as GNS does), else the POP code of the relay
+    /// this server is connected to, else DATAGRAM_POP_ID_DEV.
     #[func(rename = getHostedDedicatedServerPOPId)]
     fn get_hosted_dedicated_server_pop_id(&self) -> i64 {
         self.call("getHostedDedicatedServerPOPId").hosted_dedicated_server_pop_id() as i64
@@ -630,6 +638,24 @@ impl SteamNetworkingSockets {
     #[func(rename = getHostedDedicatedServerPort)]
     fn get_hosted_dedicated_server_port(&self) -> i64 {
         self.call("getHostedDedicatedServerPort").hosted_dedicated_server_port() as i64
+    }
+
+    /// Extension (GodotSteam leaves it unbound): whether clients can reach this hosted server.
+    /// RESULT_OK once a hosted listen socket is registered with the relay; RESULT_INVALID_STATE
+    /// while it is not (yet); RESULT_FAIL when SDR_LISTEN_PORT is unset (not a hosted server).
+    /// Clients route by the server's Steam ID and virtual port, so there is no routing blob.
+    #[func(rename = getHostedDedicatedServerAddress)]
+    fn get_hosted_dedicated_server_address(&self) -> i64 {
+        self.call("getHostedDedicatedServerAddress").hosted_dedicated_server_address().code() as i64
+    }
+
+    /// Extension (GodotSteam leaves it unbound): whether this hosted server can prove itself to
+    /// a backend. Its login is its certificate (checked against the CA's public key):
+    /// RESULT_OK while it holds a current one; RESULT_INVALID_STATE before authentication
+    /// completes; RESULT_FAIL when SDR_LISTEN_PORT is unset (not a hosted server).
+    #[func(rename = getGameCoordinatorServerLogin)]
+    fn get_game_coordinator_server_login(&self) -> i64 {
+        self.call("getGameCoordinatorServerLogin").game_coordinator_server_login().code() as i64
     }
 
     /// Reset local identity to the given Steam ID; closes all connections and drops certificates.

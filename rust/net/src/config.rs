@@ -166,6 +166,7 @@ pub mod ids {
     pub const RECV_MAX_MESSAGE_SIZE: i32 = 49;
     pub const RECV_MAX_SEGMENTS_PER_PACKET: i32 = 50;
     pub const IP_LOCAL_HOST_ALLOW_WITHOUT_AUTH: i32 = 52;
+    pub const SDR_CLIENT_DEV_TICKET: i32 = 30;
     pub const P2P_TRANSPORT_ICE_ENABLE: i32 = 104;
     pub const P2P_TRANSPORT_ICE_PENALTY: i32 = 105;
     pub const P2P_TRANSPORT_SDR_PENALTY: i32 = 106;
@@ -281,6 +282,14 @@ impl ConnectionConfig {
                 Some(ConfigKind::Int64 { default }) => default,
                 _ => 0,
             },
+        }
+    }
+
+    /// A string value ("" when unset: every string setting defaults to empty).
+    pub fn string(&self, id: i32) -> &str {
+        match self.values.get(&id) {
+            Some(ConfigValue::Str(v)) => v,
+            _ => "",
         }
     }
 

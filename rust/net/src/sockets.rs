@@ -6,9 +6,10 @@
 //! - UDP connections (`connectByIPAddress`, `createListenSocketIP`): `steamnet_proto` endpoints
 //!   driven by a background runtime (see `udp.rs`).
 //!
-//! The relay service (P2P, FakeIP, hosted servers) and certificates are not built yet; calls that
-//! need them fail with the documented failure value (handle 0, `false`, `RESULT_*`), never
-//! pretending success.
+//! P2P, FakeIP and hosted dedicated servers go through the relay (`p2p.rs`, `fake_ip.rs`,
+//! `hosted.rs`); certificates come from its CA (`auth.rs`). A call that cannot work fails with
+//! the documented failure value (handle 0, `false`, `RESULT_*`) and says why, never pretending
+//! success.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,8 +29,6 @@ use crate::types::*;
 
 /// GNS caps the close reason text at 128 bytes including the terminating NUL.
 const MAX_CLOSE_DEBUG_BYTES: usize = 127;
-/// `DATAGRAM_POP_ID_DEV`: the POP id `"dev"` GNS reports outside production.
-const POP_ID_DEV: u32 = 0x646576;
 
 /// A message as `receiveMessages*` hands it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,10 +46,6 @@ pub struct ReceivedMessage {
     pub flags: i32,
     pub lane: u16,
 }
-
-/// Why the hosted dedicated server calls fail for now.
-const HOSTED_SERVERS_PLANNED: &str = "hosted dedicated servers behind the relay are not built yet (planned); \
-     use createListenSocketIP on the server and connectByIPAddress, or P2P by Steam ID (connectP2P)";
 
 /// What every connection adds up to: the figures a game's performance monitors show.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -245,6 +240,8 @@ struct State {
     relay_status: crate::events::RelayStatus,
     /// Our FakeIP: asked for, and what the relay gave.
     fake_ip: fake_ip::FakeIpState,
+    /// `SDR_LISTEN_PORT` and `SDR_POPID`, as they were when this interface was made.
+    hosted: hosted::HostedEnvironment,
     /// UDP sockets and their protocol endpoints.
     endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
     next_endpoint_key: udp::EndpointKey,
@@ -883,45 +880,6 @@ impl Sockets {
         )
     }
 
-    /// `ConnectToHostedDedicatedServer`: needs a relay ticket; 0 until the relay exists.
-    pub fn connect_to_hosted_dedicated_server(
-        &self,
-        _remote: Identity,
-        _virtual_port: i64,
-        _options: &[(i64, ConfigInput)],
-    ) -> Handle {
-        refusal::refuse(HOSTED_SERVERS_PLANNED);
-        INVALID_HANDLE
-    }
-
-    /// `CreateHostedDedicatedServerListenSocket`: hosted servers are not built yet, so the
-    /// result is 0.
-    pub fn create_relayed_listen_socket(&self, _virtual_port: i64, _options: &[(i64, ConfigInput)]) -> Handle {
-        refusal::refuse(HOSTED_SERVERS_PLANNED);
-        INVALID_HANDLE
-    }
-
-    // ----- services Steam's backend provides (relay, FakeIP, certificates) ------------------
-
-    /// `SDR_LISTEN_PORT`, the port a hosted dedicated server was told to listen on; 0 if unset.
-    pub fn hosted_dedicated_server_port(&self) -> u16 {
-        std::env::var("SDR_LISTEN_PORT").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
-    }
-
-    /// The POP id of a hosted dedicated server: `SDR_POPID` when set (up to four characters, as
-    /// in GNS), `"dev"` when only the port is, 0 when not hosted at all.
-    pub fn hosted_dedicated_server_pop_id(&self) -> u32 {
-        if self.hosted_dedicated_server_port() == 0 {
-            return 0;
-        }
-        match std::env::var("SDR_POPID") {
-            Ok(code) if !code.is_empty() && code.len() <= 4 && code.is_ascii() => {
-                code.bytes().fold(0u32, |id, b| (id << 8) | b as u32)
-            }
-            _ => POP_ID_DEV,
-        }
-    }
-
     // ----- callbacks ----------------------------------------------------------------------
 
     /// Take every callback posted since the last call, oldest first.
@@ -933,6 +891,7 @@ impl Sockets {
 mod auth;
 mod config_values;
 mod fake_ip;
+mod hosted;
 mod ice;
 mod p2p;
 #[cfg(test)]
@@ -941,3 +900,4 @@ mod udp;
 
 pub use config_values::{ConfigReading, data_type, get_result, scope};
 pub use fake_ip::{fake_ip_type, is_fake_ip};
+pub use hosted::HostedEnvironment;

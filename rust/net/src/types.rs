@@ -70,6 +70,7 @@ pub mod end_reason {
     pub const APP_MAX: i32 = wire::APP_MAX as i32;
     pub const APP_EXCEPTION_MIN: i32 = wire::APP_EXCEPTION_MIN as i32;
     pub const APP_EXCEPTION_MAX: i32 = wire::APP_EXCEPTION_MAX as i32;
+    pub const LOCAL_RIGHTS: i32 = wire::LOCAL_RIGHTS as i32;
     pub const REMOTE_BAD_CERT: i32 = wire::REMOTE_BAD_CERT as i32;
     pub const MISC_GENERIC: i32 = wire::MISC_GENERIC as i32;
     pub const MISC_TIMEOUT: i32 = wire::MISC_TIMEOUT as i32;

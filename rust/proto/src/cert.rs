@@ -110,10 +110,9 @@ impl Certificate {
         if !trust.cas.contains(&self.ca_key) {
             return Err(format!("Bad cert: signed by CA {}, which is not trusted", short_hex(&self.ca_key)));
         }
-        let verifying = VerifyingKey::from_bytes(&self.ca_key).map_err(|_| "Bad cert: invalid CA key".to_string())?;
-        verifying
-            .verify(&self.signed_part(), &Signature::from_bytes(&self.signature))
-            .map_err(|_| "Bad cert: signature does not verify".to_string())?;
+        if !verify_signature(&self.ca_key, &self.signed_part(), &self.signature) {
+            return Err("Bad cert: signature does not verify".into());
+        }
         if unix_now >= self.expires_at {
             return Err(format!("Bad cert: expired {} s ago", unix_now - self.expires_at));
         }
@@ -202,6 +201,11 @@ impl Authority {
         }
     }
 
+    /// Sign `message` (anything else this CA vouches for, such as a relay ticket).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+
     pub fn issue(&self, identity: u64, app_id: u32, key: PublicKey, unix_now: u64, lifetime_secs: u64) -> Certificate {
         let mut cert = Certificate {
             identity,
@@ -212,9 +216,14 @@ impl Authority {
             ca_key: self.public_key(),
             signature: [0; 64],
         };
-        cert.signature = self.signing.sign(&cert.signed_part()).to_bytes();
+        cert.signature = self.sign(&cert.signed_part());
         cert
     }
+}
+
+/// Whether `signature` is CA key `ca_key`'s signature of `message` (an invalid key: no).
+pub fn verify_signature(ca_key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(ca_key).is_ok_and(|key| key.verify(message, &Signature::from_bytes(signature)).is_ok())
 }
 
 /// Lower-case hex, the text form of keys in settings, files and messages.

@@ -12,10 +12,13 @@ pub const APP_MAX: u32 = 1999;
 /// `k_ESteamNetConnectionEnd_AppException_Min` ..= `AppException_Max`: unusual closes.
 pub const APP_EXCEPTION_MIN: u32 = 2000;
 pub const APP_EXCEPTION_MAX: u32 = 2999;
+/// `k_ESteamNetConnectionEnd_Local_Rights`: the relay refused us (a hosted server call
+/// without a ticket).
+pub const LOCAL_RIGHTS: u32 = 3005;
 /// `k_ESteamNetConnectionEnd_Remote_BadCrypt`: the peer's handshake data could not be decoded.
 pub const REMOTE_BAD_CRYPT: u32 = 4002;
 /// `k_ESteamNetConnectionEnd_Remote_BadCert`: the peer's certificate is missing where one is
-/// required, or is not valid.
+/// required, or is not valid (also a relay ticket that is forged, expired or someone else's).
 pub const REMOTE_BAD_CERT: u32 = 4003;
 /// `k_ESteamNetConnectionEnd_Misc_Generic`.
 pub const MISC_GENERIC: u32 = 5001;

@@ -7,6 +7,7 @@
 //! - [`server`]: the CA on a UDP socket, one steamnet endpoint, on a tokio runtime.
 //! - [`client`]: asking a CA for a certificate.
 //! - [`keyfile`]: secret keys on disk, created atomically on first use.
+//! - [`ticket`]: what admits a client to a hosted dedicated server.
 //!
 //! Requests travel over an ordinary steamnet connection (Noise XX): encrypted, and the Noise
 //! handshake proves the client holds the static key it wants certified, so the CA signs
@@ -18,6 +19,7 @@ mod driver;
 pub mod keyfile;
 pub mod messages;
 pub mod server;
+pub mod ticket;
 
 /// The port a relay listens on unless told otherwise (UDP).
 pub const DEFAULT_PORT: u16 = 27190;

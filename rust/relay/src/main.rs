@@ -74,9 +74,21 @@ struct ServeArgs {
     /// Bytes per second each relay session may forward (MiB/s).
     #[arg(long, default_value_t = steamnet_relay::server::DEFAULT_SESSION_RATE / (1024 * 1024))]
     session_rate_mib: u64,
+    /// This relay's point of presence: 1 to 4 letters or digits (e.g. "fra"). Hosted servers
+    /// behind it report it as getHostedDedicatedServerPOPId.
+    #[arg(long, value_parser = parse_pop)]
+    pop: Option<String>,
     /// Log filter level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: tracing::Level,
+}
+
+fn parse_pop(code: &str) -> Result<String, String> {
+    if steamnet_relay::messages::is_pop_code(code) {
+        Ok(code.to_string())
+    } else {
+        Err("a POP code is 1 to 4 ASCII letters or digits".into())
+    }
 }
 
 fn open_ca(args: &CaArgs) -> Result<CaService, String> {
@@ -130,6 +142,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let mut server = steamnet_relay::server::RelayServer::bind(args.listen, service)
                     .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
                 server.session_rate = args.session_rate_mib.saturating_mul(1024 * 1024).max(1);
+                server.pop = args.pop.clone();
                 let bound = server.local_addr().unwrap_or(args.listen);
                 // Tests and scripts read these two lines.
                 println!("steamnet-relay: CA public key {}", to_hex(&server.public_key()));

@@ -125,6 +125,26 @@ mod tests {
 ///                   CONNECT_FAKE 25 | route u32 | ip u32 | port u16
 /// ```
 ///
+/// Hosted dedicated servers listen on their own virtual ports, which only a client holding a
+/// [ticket](crate::ticket) for that server and port can reach (P2P calls never can), and
+/// neither side ever learns the other's address:
+///
+/// ```text
+/// server -> relay   HOSTED_LISTEN  28 | vport u32            (UNLISTEN ends it too)
+/// client -> relay   TICKET_REQUEST 29 | server u64 | vport u32
+/// relay -> client   TICKET         30 | server u64 | vport u32 | ticket (empty: refused)
+/// client -> relay   CONNECT_HOSTED 31 | route u32 | ticket (empty: the client has none)
+/// relay -> client   REFUSED        32 | route u32 | end reason u32 | UTF-8 text
+/// relay -> client   POP            33 | code (1 to 4 ASCII letters or digits)
+/// ```
+///
+/// POP names the relay's point of presence (`--pop`), which a hosted server reports as its
+/// `getHostedDedicatedServerPOPId`.
+///
+/// A CONNECT_HOSTED with a good ticket to a server that is not (yet) listening gets no answer,
+/// like a P2P CONNECT, and is repeated; one without a usable ticket is REFUSED at once with the
+/// GNS end reason the client's connection ends with.
+///
 /// Relayed datagrams also travel beside the session, as plain UDP datagrams of their own
 /// (no second encryption, no second congestion control): RELAYED (first byte 9, a kind the
 /// steamnet handshake and session datagrams never use) is `9 | token u64 | route u32 | datagram`
@@ -158,6 +178,12 @@ pub enum RelayMessage<'a> {
     ConnectFake { route: u32, ip: u32, port: u16 },
     IncomingFake { route: u32, from: u64, vport: u32, caller_ip: u32, caller_port: u16 },
     Token { token: u64 },
+    HostedListen { vport: u32 },
+    TicketRequest { server: u64, vport: u32 },
+    Ticket { server: u64, vport: u32, ticket: &'a [u8] },
+    ConnectHosted { route: u32, ticket: &'a [u8] },
+    Refused { route: u32, reason: u32, text: &'a str },
+    Pop { code: &'a str },
 }
 
 /// First byte of a RELAYED datagram.
@@ -194,6 +220,12 @@ pub fn parse_relayed_to_client(bytes: &[u8]) -> Option<(u32, &[u8])> {
     Some((be_u32(bytes, 1)?, bytes.get(5..)?))
 }
 
+/// Whether `code` can name a point of presence: 1 to 4 ASCII letters or digits (GNS packs
+/// POP codes into a 32-bit id).
+pub fn is_pop_code(code: &str) -> bool {
+    (1..=4).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Virtual ports at and above this are FakeIP port indexes (`createListenSocketP2PFakeIP`).
 pub const FAKE_PORT_VPORT: u32 = 0x8000_0000;
 /// Most FakeIP ports one request may ask for (GNS on Steam).
@@ -211,6 +243,14 @@ const FAKE_IP: u8 = 24;
 const CONNECT_FAKE: u8 = 25;
 const INCOMING_FAKE: u8 = 26;
 const TOKEN: u8 = 27;
+const HOSTED_LISTEN: u8 = 28;
+const TICKET_REQUEST: u8 = 29;
+const TICKET: u8 = 30;
+const CONNECT_HOSTED: u8 = 31;
+const REFUSED: u8 = 32;
+const POP: u8 = 33;
+/// Longest REFUSED text.
+pub const MAX_REFUSED_TEXT: usize = 128;
 /// Bytes FORWARD adds to a datagram.
 pub const FORWARD_OVERHEAD: usize = 5;
 
@@ -287,6 +327,36 @@ impl<'a> RelayMessage<'a> {
                 out.extend_from_slice(&caller_ip.to_be_bytes());
                 out.extend_from_slice(&caller_port.to_be_bytes());
             }
+            RelayMessage::HostedListen { vport } => {
+                out.push(HOSTED_LISTEN);
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::TicketRequest { server, vport } => {
+                out.push(TICKET_REQUEST);
+                out.extend_from_slice(&server.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+            }
+            RelayMessage::Ticket { server, vport, ticket } => {
+                out.push(TICKET);
+                out.extend_from_slice(&server.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+                out.extend_from_slice(ticket);
+            }
+            RelayMessage::ConnectHosted { route, ticket } => {
+                out.push(CONNECT_HOSTED);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(ticket);
+            }
+            RelayMessage::Refused { route, reason, text } => {
+                out.push(REFUSED);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&reason.to_be_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+            RelayMessage::Pop { code } => {
+                out.push(POP);
+                out.extend_from_slice(code.as_bytes());
+            }
         }
         out
     }
@@ -353,6 +423,33 @@ impl<'a> RelayMessage<'a> {
                     caller_port: u16::from_be_bytes([bytes[21], bytes[22]]),
                 }
             }
+            HOSTED_LISTEN => {
+                exact(5)?;
+                RelayMessage::HostedListen { vport: be_u32(bytes, 1)? }
+            }
+            TICKET_REQUEST => {
+                exact(13)?;
+                RelayMessage::TicketRequest { server: be_u64(bytes, 1)?, vport: be_u32(bytes, 9)? }
+            }
+            TICKET => {
+                let ticket = bytes.get(13..)?;
+                (ticket.is_empty() || ticket.len() == crate::ticket::TICKET_LEN).then_some(())?;
+                RelayMessage::Ticket { server: be_u64(bytes, 1)?, vport: be_u32(bytes, 9)?, ticket }
+            }
+            CONNECT_HOSTED => {
+                // Any length: a wrong one is a bad ticket, which the relay refuses as such.
+                RelayMessage::ConnectHosted { route: be_u32(bytes, 1)?, ticket: bytes.get(5..)? }
+            }
+            REFUSED => {
+                let text = std::str::from_utf8(bytes.get(9..)?).ok()?;
+                (text.len() <= MAX_REFUSED_TEXT).then_some(())?;
+                RelayMessage::Refused { route: be_u32(bytes, 1)?, reason: be_u32(bytes, 5)?, text }
+            }
+            POP => {
+                let code = std::str::from_utf8(&bytes[1..]).ok()?;
+                is_pop_code(code).then_some(())?;
+                RelayMessage::Pop { code }
+            }
             _ => return None,
         })
     }
@@ -381,6 +478,14 @@ mod relay_tests {
             RelayMessage::ConnectFake { route: 3, ip: 0xa9fe_0102, port: 27015 },
             RelayMessage::IncomingFake { route: 4, from: 5, vport: FAKE_PORT_VPORT, caller_ip: 1, caller_port: 2 },
             RelayMessage::Token { token: u64::MAX },
+            RelayMessage::HostedListen { vport: 27015 },
+            RelayMessage::TicketRequest { server: 76561197960265729, vport: 27015 },
+            RelayMessage::Ticket { server: 1, vport: 2, ticket: &[] },
+            RelayMessage::Ticket { server: 1, vport: 2, ticket: &[7; crate::ticket::TICKET_LEN] },
+            RelayMessage::ConnectHosted { route: 5, ticket: &[] },
+            RelayMessage::ConnectHosted { route: 5, ticket: &[1, 2, 3] },
+            RelayMessage::Refused { route: 5, reason: 3005, text: "no ticket" },
+            RelayMessage::Pop { code: "fra" },
         ] {
             let bytes = m.encode();
             assert_eq!(RelayMessage::decode(&bytes), Some(m));
@@ -394,6 +499,11 @@ mod relay_tests {
             &[99],
             &[22, 4, 1],
             &[22, 5, 0, 0, 0, 0, 0, 0],
+            &[30, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 9],
+            &[32, 0, 0, 0, 1, 0, 0, 0, 2, 0xff],
+            &[33],
+            &[33, b'f', b'r', b'a', b'n', b'k'],
+            &[33, b'-'],
         ] {
             assert_eq!(RelayMessage::decode(junk), None, "{junk:?}");
         }

@@ -7,6 +7,9 @@
 //!   listens on virtual ports, asks to reach other identities, and exchanges their datagrams on
 //!   routes (see [`RelayMessage`]). Forwarding is limited per session in bytes per second, and
 //!   routes and ports per session are capped, so a session's cost is bounded.
+//! - **Hosted dedicated servers** are relay sessions too, listening on hosted ports that only
+//!   a caller with a [ticket](crate::ticket) reaches. The relay issues tickets to any
+//!   authenticated session (at a capped rate: each costs a signature).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -20,6 +23,8 @@ use tokio::net::UdpSocket;
 use crate::authority::CaService;
 use crate::driver::Driver;
 use crate::messages::{CaMessage, FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
+use crate::ticket::{Ticket, TicketError};
+use steamnet_proto::end_reason::{LOCAL_RIGHTS, REMOTE_BAD_CERT};
 
 /// Time a connected client has to send its first message.
 pub const REQUEST_DEADLINE_USEC: u64 = 5_000_000;
@@ -35,6 +40,9 @@ const MAX_LISTEN_PORTS: usize = 64;
 /// Forwarding allowance per session: bytes per second, and the burst it may save up.
 pub const DEFAULT_SESSION_RATE: u64 = 8 * 1024 * 1024;
 const SESSION_BURST: u64 = 512 * 1024;
+/// Tickets a session may ask for: a burst, then one per this many microseconds.
+const TICKET_BURST: u64 = 16;
+const TICKET_INTERVAL_USEC: u64 = 100_000;
 
 /// Counters, for tests and logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -47,12 +55,32 @@ pub struct RelayStats {
     pub forwarded: u64,
     /// Datagrams dropped: unknown route, or over the session's rate.
     pub dropped: u64,
+    /// Hosted-server tickets issued, and hosted calls refused for their ticket.
+    pub tickets: u64,
+    pub ticket_refusals: u64,
+}
+
+/// What a call to a session's virtual port came by: which of its ports it may reach, and what
+/// the listener learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// `connectP2P`: P2P listen sockets.
+    P2P,
+    /// A FakeIP's port: P2P listen sockets; the listener learns the caller's FakeIP.
+    FakeIp,
+    /// `connectToHostedDedicatedServer` with a good ticket: hosted listen sockets.
+    Hosted,
 }
 
 /// A relay session: one verified identity's connection.
 struct Session {
     identity: u64,
     listening: HashSet<u32>,
+    /// Virtual ports it listens on as a hosted dedicated server.
+    hosted: HashSet<u32>,
+    /// Tickets it may still ask for, and when that was last topped up.
+    ticket_credit: u64,
+    ticket_topped_up: u64,
     /// Our route number -> (peer session, the peer's route number).
     routes: HashMap<u32, (ConnectionId, u32)>,
     next_route: u32,
@@ -70,6 +98,9 @@ impl Session {
         Session {
             identity,
             listening: HashSet::new(),
+            hosted: HashSet::new(),
+            ticket_credit: TICKET_BURST,
+            ticket_topped_up: now,
             routes: HashMap::new(),
             next_route: 1,
             allowance: SESSION_BURST,
@@ -96,6 +127,22 @@ impl Session {
     fn route_out(&mut self, route: u32, len: usize, now: u64, rate: u64) -> Option<(ConnectionId, u32)> {
         let &(peer, peer_route) = self.routes.get(&route)?;
         self.spend(now, len as u64, rate).then_some((peer, peer_route))
+    }
+
+    /// Take one ticket from the session's credit, if it has one.
+    fn spend_ticket(&mut self, now: u64) -> bool {
+        let earned = now.saturating_sub(self.ticket_topped_up) / TICKET_INTERVAL_USEC;
+        if earned > 0 {
+            self.ticket_credit = (self.ticket_credit + earned).min(TICKET_BURST);
+            self.ticket_topped_up = now;
+        }
+        let granted = self.ticket_credit > 0;
+        self.ticket_credit = self.ticket_credit.saturating_sub(1);
+        granted
+    }
+
+    fn ports_full(&self) -> bool {
+        self.listening.len() + self.hosted.len() >= MAX_LISTEN_PORTS
     }
 
     fn free_route(&mut self) -> Option<u32> {
@@ -127,6 +174,8 @@ pub struct RelayServer {
     closing: Vec<ConnectionId>,
     /// Forwarding allowance per session, bytes per second.
     pub session_rate: u64,
+    /// This relay's point of presence (`--pop`), told to every session.
+    pub pop: Option<String>,
     pub stats: RelayStats,
 }
 
@@ -169,6 +218,7 @@ impl RelayServer {
             tokens: HashMap::new(),
             closing: Vec::new(),
             session_rate: DEFAULT_SESSION_RATE,
+            pop: None,
             stats: RelayStats::default(),
         })
     }
@@ -336,6 +386,9 @@ impl RelayServer {
         self.sessions.insert(id, session);
         self.stats.sessions += 1;
         self.send(id, &RelayMessage::Token { token }.encode(), true, now);
+        if let Some(code) = self.pop.clone() {
+            self.send(id, &RelayMessage::Pop { code: &code }.encode(), true, now);
+        }
         tracing::info!(identity, "relay session");
         // Where we see it from: its public address behind any NAT, a candidate for direct paths.
         if let Some(address) = self.driver.endpoint.peer_address(id) {
@@ -369,13 +422,30 @@ impl RelayServer {
         let Some(session) = self.sessions.get_mut(&id) else { return };
         match message {
             RelayMessage::Listen { vport } => {
-                if session.listening.len() < MAX_LISTEN_PORTS {
+                if !session.ports_full() {
                     session.listening.insert(vport);
+                }
+            }
+            RelayMessage::HostedListen { vport } => {
+                if !session.ports_full() {
+                    session.hosted.insert(vport);
+                    tracing::info!(identity = session.identity, vport, "hosted dedicated server listening");
                 }
             }
             RelayMessage::Unlisten { vport } => {
                 session.listening.remove(&vport);
+                session.hosted.remove(&vport);
             }
+            RelayMessage::TicketRequest { server, vport } => {
+                let ticket = if server != 0 && session.spend_ticket(now) {
+                    self.stats.tickets += 1;
+                    Ticket::issue(&self.service.authority, session.identity, server, vport, crate::unix_now()).encode()
+                } else {
+                    Vec::new()
+                };
+                self.send(id, &RelayMessage::Ticket { server, vport, ticket: &ticket }.encode(), true, now);
+            }
+            RelayMessage::ConnectHosted { route, ticket } => self.connect_hosted(id, route, ticket, now),
             RelayMessage::Connect { route, target, vport } => self.connect(id, route, target, vport, now),
             RelayMessage::Forward { route, datagram } => {
                 let Some((peer, peer_route)) = session.route_out(route, datagram.len(), now, self.session_rate) else {
@@ -400,14 +470,17 @@ impl RelayServer {
                     Some((owner, FAKE_PORT_VPORT + ports.iter().position(|&p| p == port)? as u32))
                 });
                 if let Some((owner, vport)) = target {
-                    self.join(id, route, owner, vport, true, now);
+                    self.join(id, route, owner, vport, Call::FakeIp, now);
                 }
             }
             RelayMessage::Incoming { .. }
             | RelayMessage::Observed { .. }
             | RelayMessage::FakeIp { .. }
             | RelayMessage::IncomingFake { .. }
-            | RelayMessage::Token { .. } => self.stats.malformed += 1,
+            | RelayMessage::Token { .. }
+            | RelayMessage::Ticket { .. }
+            | RelayMessage::Refused { .. }
+            | RelayMessage::Pop { .. } => self.stats.malformed += 1,
         }
     }
 
@@ -452,18 +525,40 @@ impl RelayServer {
             tracing::debug!(target, "connect to an identity with no session");
             return;
         };
-        self.join(id, route, peer, vport, false, now);
+        self.join(id, route, peer, vport, Call::P2P, now);
     }
 
-    /// Join `id`'s route `route` to a new route of session `peer`, if it listens on `vport`.
-    /// `by_fake_ip`: the caller dialled a FakeIP, so the listener learns the caller's FakeIP.
-    fn join(&mut self, id: ConnectionId, route: u32, peer: ConnectionId, vport: u32, by_fake_ip: bool, now: u64) {
+    /// A call to a hosted dedicated server: the ticket says which server and port, and must
+    /// have been issued to the caller. Without a usable one the call is refused at once, with
+    /// the reason the caller's connection ends with.
+    fn connect_hosted(&mut self, id: ConnectionId, route: u32, ticket: &[u8], now: u64) {
+        let Some(session) = self.sessions.get(&id) else { return };
+        let trusted = [self.service.authority.public_key()];
+        let (reason, text) = match crate::ticket::check(ticket, &trusted, session.identity, crate::unix_now()) {
+            Ok((server, vport)) => match self.by_identity.get(&server) {
+                Some(&peer) => return self.join(id, route, peer, vport, Call::Hosted, now),
+                None => return tracing::debug!(server, "hosted call to a server with no session"),
+            },
+            Err(TicketError::Missing) => (
+                LOCAL_RIGHTS,
+                "no ticket for this hosted server (the relay issues them to authenticated clients)".to_string(),
+            ),
+            Err(TicketError::Invalid(why)) => (REMOTE_BAD_CERT, why),
+        };
+        self.stats.ticket_refusals += 1;
+        self.send(id, &RelayMessage::Refused { route, reason, text: &text }.encode(), true, now);
+    }
+
+    /// Join `id`'s route `route` to a new route of session `peer`, if it listens on `vport`
+    /// for calls of this kind.
+    fn join(&mut self, id: ConnectionId, route: u32, peer: ConnectionId, vport: u32, call: Call, now: u64) {
         let from = match self.sessions.get(&id) {
             Some(s) if route != 0 && !s.routes.contains_key(&route) && s.routes.len() < MAX_ROUTES => s.identity,
             _ => return,
         };
         let Some(peer_session) = self.sessions.get_mut(&peer) else { return };
-        if !peer_session.listening.contains(&vport) {
+        let ports = if call == Call::Hosted { &peer_session.hosted } else { &peer_session.listening };
+        if !ports.contains(&vport) {
             tracing::debug!(vport, "connect to a port nobody listens on");
             return;
         }
@@ -473,7 +568,7 @@ impl RelayServer {
             session.routes.insert(route, (peer, peer_route));
         }
         self.stats.routes += 1;
-        let incoming = if by_fake_ip {
+        let incoming = if call == Call::FakeIp {
             let (caller_ip, caller_port) = self
                 .sessions
                 .get(&id)

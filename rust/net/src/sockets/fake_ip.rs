@@ -122,7 +122,7 @@ impl Sockets {
         else {
             return INVALID_HANDLE;
         };
-        self.listen_p2p(&mut state, key, vport, config, now)
+        self.listen_p2p(&mut state, key, vport, config, false, now)
     }
 
     /// `ConnectByIPAddress` to a FakeIP: a P2P call through the relay to its owner.
@@ -130,7 +130,7 @@ impl Sockets {
         let Some((mut state, key, _, config, now)) = self.p2p_call("connectByIPAddress (FakeIP)", 0, options) else {
             return INVALID_HANDLE;
         };
-        let route = Route { peer: 0, vport: 0, fake: Some(fake) };
+        let route = Route { fake: Some(fake), ..Route::p2p(0, 0) };
         self.open_p2p_call(&mut state, key, route, Identity::Ip(SocketAddr::V4(fake)), config, now)
     }
 

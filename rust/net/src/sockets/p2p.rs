@@ -63,6 +63,16 @@ pub(super) struct Route {
     pub vport: u32,
     /// The other end's FakeIP and port, for calls made to or from one.
     pub fake: Option<std::net::SocketAddrV4>,
+    /// A call to a hosted dedicated server, with the ticket the game gave it
+    /// (`SDR_CLIENT_DEV_TICKET`; empty: one from the relay).
+    pub hosted: Option<Vec<u8>>,
+}
+
+impl Route {
+    /// A P2P call to, or from, `peer`'s `vport`.
+    pub fn p2p(peer: u64, vport: u32) -> Route {
+        Route { peer, vport, fake: None, hosted: None }
+    }
 }
 
 /// This installation's connection to the relay.
@@ -78,6 +88,10 @@ pub(super) struct RelayLink {
     next_route: u32,
     /// Virtual port -> its listen socket.
     pub listening: HashMap<u32, Handle>,
+    /// Those of them that are hosted dedicated server ports.
+    pub hosted: std::collections::HashSet<u32>,
+    /// Tickets the relay gave us for hosted servers: (server, vport) -> ticket.
+    tickets: HashMap<(u64, u32), Vec<u8>>,
     /// Our calls not answered yet: route -> when to repeat its CONNECT.
     calling: HashMap<u32, u64>,
     /// The address the relay sees us at (behind any NAT), a candidate for direct paths.
@@ -85,6 +99,8 @@ pub(super) struct RelayLink {
     /// The secret that lets our datagrams go beside the session (RELAYED), once the relay
     /// sent it.
     token: Option<u64>,
+    /// The relay's point of presence, if it named one.
+    pub(super) pop: Option<String>,
 }
 
 impl RelayLink {
@@ -112,10 +128,17 @@ impl RelayLink {
             routes: HashMap::new(),
             next_route: 1,
             listening: HashMap::new(),
+            hosted: Default::default(),
+            tickets: HashMap::new(),
             calling: HashMap::new(),
             observed: None,
             token: None,
+            pop: None,
         }
+    }
+
+    pub(super) fn is_up(&self) -> bool {
+        self.up
     }
 
     /// Send a message to the relay reliably (held until the link is up).
@@ -183,9 +206,23 @@ impl RelayLink {
             self.calling.remove(&route);
             return;
         };
-        let message = match r.fake.filter(|_| r.peer == 0) {
-            Some(fake) => RelayMessage::ConnectFake { route, ip: u32::from(*fake.ip()), port: fake.port() }.encode(),
-            None => RelayMessage::Connect { route, target: r.peer, vport: r.vport }.encode(),
+        let message = if let Some(given) = &r.hosted {
+            // The game's own ticket, else one the relay gave us that is still good, else ask.
+            let cached = self.tickets.get(&(r.peer, r.vport)).filter(|t| {
+                steamnet_relay::ticket::Ticket::decode(t).is_some_and(|t| t.expires_at > steamnet_relay::unix_now())
+            });
+            match (given.is_empty(), cached) {
+                (false, _) => RelayMessage::ConnectHosted { route, ticket: given }.encode(),
+                (true, Some(ticket)) => RelayMessage::ConnectHosted { route, ticket }.encode(),
+                (true, None) => RelayMessage::TicketRequest { server: r.peer, vport: r.vport }.encode(),
+            }
+        } else {
+            match r.fake.filter(|_| r.peer == 0) {
+                Some(fake) => {
+                    RelayMessage::ConnectFake { route, ip: u32::from(*fake.ip()), port: fake.port() }.encode()
+                }
+                None => RelayMessage::Connect { route, target: r.peer, vport: r.vport }.encode(),
+            }
         };
         self.send_reliable(now, message);
         self.calling.insert(route, now + CONNECT_REPEAT_USEC);
@@ -209,6 +246,8 @@ enum LinkNews {
     Up(String),
     /// The relay answered our FakeIP request (no ports: refused).
     FakeIp(u32, Vec<u16>),
+    /// The relay refused the call on a route: the end reason and why.
+    Refused(u32, i32, String),
 }
 
 /// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
@@ -232,8 +271,17 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 link.up = true;
                 tracing::info!(target: category::RELAY_PINGS, relay = %link.relay, "relay link up");
                 news.push(LinkNews::Up(format!("Connected to the relay at {}.", link.relay)));
-                let mut messages: Vec<Vec<u8>> =
-                    link.listening.keys().map(|&vport| RelayMessage::Listen { vport }.encode()).collect();
+                let mut messages: Vec<Vec<u8>> = link
+                    .listening
+                    .keys()
+                    .map(|&vport| {
+                        if link.hosted.contains(&vport) {
+                            RelayMessage::HostedListen { vport }.encode()
+                        } else {
+                            RelayMessage::Listen { vport }.encode()
+                        }
+                    })
+                    .collect();
                 messages.append(&mut link.waiting);
                 for message in messages {
                     link.send_reliable(now, message);
@@ -260,9 +308,10 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 }
                 Some(RelayMessage::Observed { address }) => link.observed = Some(address),
                 Some(RelayMessage::Token { token }) => link.token = Some(token),
+                Some(RelayMessage::Pop { code }) => link.pop = Some(code.to_string()),
                 Some(RelayMessage::Incoming { route, from, vport }) => {
                     if link.listening.contains_key(&vport) {
-                        link.routes.insert(route, Route { peer: from, vport, fake: None });
+                        link.routes.insert(route, Route::p2p(from, vport));
                     } else {
                         link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
                     }
@@ -270,12 +319,39 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 Some(RelayMessage::IncomingFake { route, from, vport, caller_ip, caller_port }) => {
                     if link.listening.contains_key(&vport) {
                         let fake = (caller_ip != 0).then(|| std::net::SocketAddrV4::new(caller_ip.into(), caller_port));
-                        link.routes.insert(route, Route { peer: from, vport, fake });
+                        link.routes.insert(route, Route { fake, ..Route::p2p(from, vport) });
                     } else {
                         link.send_reliable(now, RelayMessage::CloseRoute { route }.encode());
                     }
                 }
                 Some(RelayMessage::FakeIp { ip, ports }) => news.push(LinkNews::FakeIp(ip, ports)),
+                Some(RelayMessage::Ticket { server, vport, ticket }) => {
+                    let waiting: Vec<u32> = link
+                        .calling
+                        .keys()
+                        .copied()
+                        .filter(|r| {
+                            link.routes
+                                .get(r)
+                                .is_some_and(|r| r.hosted.is_some() && (r.peer, r.vport) == (server, vport))
+                        })
+                        .collect();
+                    if ticket.is_empty() {
+                        let why = "the relay issued no ticket for this hosted server".to_string();
+                        news.extend(
+                            waiting.into_iter().map(|r| LinkNews::Refused(r, end_reason::LOCAL_RIGHTS, why.clone())),
+                        );
+                    } else {
+                        link.tickets.insert((server, vport), ticket.to_vec());
+                        for route in waiting {
+                            link.call(now, route);
+                        }
+                    }
+                }
+                Some(RelayMessage::Refused { route, reason, text }) if link.routes.contains_key(&route) => {
+                    let reason = i32::try_from(reason).unwrap_or(end_reason::MISC_GENERIC);
+                    news.push(LinkNews::Refused(route, reason, format!("Relay refused the call: {text}")));
+                }
                 _ => {}
             }
         }
@@ -290,6 +366,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             LinkNews::Lost(why) => lose_link(state, key, why, now),
             LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
             LinkNews::FakeIp(ip, ports) => state.fake_ip_answered(ip, ports),
+            LinkNews::Refused(route, reason, text) => refuse_route(state, key, route, reason, text),
         }
     }
 }
@@ -337,6 +414,15 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
         (availability::FAILED, "P2P calls connect again")
     };
     state.set_relay_status(status, format!("Relay at {relay}: {why}; {next}."));
+}
+
+/// The relay refused our call on `route`: its connection ends at once, with the relay's reason.
+fn refuse_route(state: &mut State, key: EndpointKey, route: u32, reason: i32, text: String) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(id) = ep.handles.keys().copied().find(|&id| route_for(&ep.endpoint, id) == Some(route)) else { return };
+    let text = truncate_debug(&text);
+    ep.endpoint.close(id, reason as u32, &text, false);
+    super::udp::end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text);
 }
 
 fn truncate_debug(text: &str) -> String {
@@ -414,7 +500,9 @@ impl Sockets {
         if let Some(runtime) = self.runtime() {
             super::auth::host_local_ca(runtime.handle(), relay);
         }
-        let bind = steamnet_proto::address::any_local_for(relay);
+        // A hosted dedicated server uses the UDP port it was given (SDR_LISTEN_PORT), as in GNS.
+        let mut bind = steamnet_proto::address::any_local_for(relay);
+        bind.set_port(state.hosted.listen_port);
         let config = ConnectionConfig::default().over(&state.global_config);
         let key = self
             .open_endpoint(state, bind, &config, true, Role::P2P)
@@ -482,14 +570,7 @@ impl Sockets {
         let Some((mut state, key, vport, config, now)) = self.p2p_call("connectP2P", virtual_port, options) else {
             return INVALID_HANDLE;
         };
-        self.open_p2p_call(
-            &mut state,
-            key,
-            Route { peer: target, vport, fake: None },
-            Identity::SteamId(target),
-            config,
-            now,
-        )
+        self.open_p2p_call(&mut state, key, Route::p2p(target, vport), Identity::SteamId(target), config, now)
     }
 
     /// Call along a new relay route: a connection handle, CONNECTING, and the handshake on its
@@ -527,16 +608,18 @@ impl Sockets {
         else {
             return INVALID_HANDLE;
         };
-        self.listen_p2p(&mut state, key, vport, config, now)
+        self.listen_p2p(&mut state, key, vport, config, false, now)
     }
 
-    /// A listen socket for relay calls to `vport`; 0 if one listens there already.
+    /// A listen socket for relay calls to `vport` (`hosted`: calls with a ticket to a hosted
+    /// dedicated server); 0 if one listens there already.
     pub(super) fn listen_p2p(
         &self,
         state: &mut State,
         key: EndpointKey,
         vport: u32,
         config: ConnectionConfig,
+        hosted: bool,
         now: u64,
     ) -> Handle {
         if state.endpoints[&key].relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport)) {
@@ -547,7 +630,12 @@ impl Sockets {
         state.listen_sockets.insert(handle, ListenSocket::relayed(key, config, vport));
         let link = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()).expect("p2p endpoint has a link");
         link.listening.insert(vport, handle);
-        link.send_reliable(now, RelayMessage::Listen { vport }.encode());
+        if hosted {
+            link.hosted.insert(vport);
+            link.send_reliable(now, RelayMessage::HostedListen { vport }.encode());
+        } else {
+            link.send_reliable(now, RelayMessage::Listen { vport }.encode());
+        }
         pump(state, key, now);
         handle
     }
@@ -614,6 +702,7 @@ pub(super) fn close_listen_socket(state: &mut State, key: EndpointKey, handle: H
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     if let Some(link) = ep.relay.as_mut() {
         link.listening.remove(&vport);
+        link.hosted.remove(&vport);
         link.send_reliable(now, RelayMessage::Unlisten { vport }.encode());
     }
     for conn_handle in accepted {

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod proxy;
+pub mod relay;
 
 use std::time::{Duration, Instant};
 
