@@ -597,3 +597,11 @@ func initRelayNetworkAccess() -> void:
 
 func getRelayNetworkStatus() -> int:
 	return _sockets.getRelayNetworkStatus()
+
+
+func getHostedDedicatedServerAddress() -> int:
+	return _sockets.getHostedDedicatedServerAddress()
+
+
+func getGameCoordinatorServerLogin() -> int:
+	return _sockets.getGameCoordinatorServerLogin()

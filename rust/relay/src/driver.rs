@@ -45,8 +45,6 @@ impl Driver {
         }
     }
 
-    /// Wait for a datagram or the endpoint's next deadline, handle what came, and send what
-    /// became due.
     /// Take one more datagram that has already arrived, without waiting: a RELAYED one is left
     /// for the caller (as after `turn`), any other goes to the endpoint. `false` if none was
     /// waiting.
@@ -68,10 +66,19 @@ impl Driver {
         }
     }
 
+    /// Wait for a datagram or the endpoint's next deadline, handle what came, and send what
+    /// became due.
     pub async fn turn(&mut self) {
+        self.turn_or(std::future::pending::<()>()).await;
+    }
+
+    /// A turn that also ends when `wake` completes (then its output is returned): for a
+    /// caller with news from elsewhere to act on, like the relay's directory answers.
+    pub async fn turn_or<T>(&mut self, wake: impl std::future::Future<Output = T>) -> Option<T> {
         self.raw = None;
         let now = self.now();
         let wait = self.endpoint.poll_timeout().map_or(IDLE_TURN, |at| Duration::from_micros(at.saturating_sub(now)));
+        let mut woken = None;
         tokio::select! {
             received = self.socket.recv_from(&mut self.buf) => {
                 if let Ok((len, from)) = received {
@@ -79,11 +86,13 @@ impl Driver {
                 }
             }
             _ = tokio::time::sleep(wait.min(IDLE_TURN)) => {}
+            output = wake => woken = Some(output),
         }
         let now = self.now();
         if self.endpoint.poll_timeout().is_some_and(|at| at <= now) {
             self.endpoint.handle_timeout(now);
         }
         self.flush().await;
+        woken
     }
 }

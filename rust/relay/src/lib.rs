@@ -15,6 +15,7 @@
 
 pub mod authority;
 pub mod client;
+pub mod directory;
 mod driver;
 pub mod keyfile;
 pub mod messages;

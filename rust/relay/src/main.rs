@@ -26,6 +26,15 @@ enum Command {
     /// Certificate authority tools that need no network.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Revoke an identity's certificates across a relay cluster: no POP sharing this directory
+    /// accepts a session from it again.
+    Revoke {
+        /// The directory the cluster shares (redis://host:port).
+        #[arg(long)]
+        directory: String,
+        /// The Steam ID to revoke.
+        identity: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +87,14 @@ struct ServeArgs {
     /// behind it report it as getHostedDedicatedServerPOPId.
     #[arg(long, value_parser = parse_pop)]
     pop: Option<String>,
+    /// Join a relay cluster: the shared directory (redis://host:port) of its POPs. Needs
+    /// --pop, and every POP of the cluster must use the same CA key.
+    #[arg(long, requires = "pop")]
+    directory: Option<String>,
+    /// The address other POPs reach this one at (default: --listen, which must then name an
+    /// address, not 0.0.0.0).
+    #[arg(long)]
+    public_address: Option<SocketAddr>,
     /// Log filter level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: tracing::Level,
@@ -125,6 +142,13 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Some(Command::Revoke { directory, identity }) => {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            runtime.block_on(steamnet_relay::directory::redis_store::revoke(&directory, identity))?;
+            println!("revoked steamid:{identity} in {directory}");
+            Ok(())
+        }
         Some(Command::Ca(CaCommand::PublicKey { ca })) => {
             println!("{}", to_hex(&open_ca(&ca)?.authority.public_key()));
             Ok(())
@@ -144,6 +168,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 server.session_rate = args.session_rate_mib.saturating_mul(1024 * 1024).max(1);
                 server.pop = args.pop.clone();
                 let bound = server.local_addr().unwrap_or(args.listen);
+                if let (Some(url), Some(pop)) = (&args.directory, &args.pop) {
+                    let advertised = args.public_address.unwrap_or(bound);
+                    if advertised.ip().is_unspecified() {
+                        return Err(
+                            "--directory needs --public-address (or a --listen address other POPs can reach)".into()
+                        );
+                    }
+                    server.join_cluster(url, pop, advertised).await?;
+                    println!("steamnet-relay: POP {pop} in the cluster at {url}");
+                }
                 // Tests and scripts read these two lines.
                 println!("steamnet-relay: CA public key {}", to_hex(&server.public_key()));
                 println!("steamnet-relay: listening on {bound}");

@@ -141,6 +141,20 @@ mod tests {
 /// POP names the relay's point of presence (`--pop`), which a hosted server reports as its
 /// `getHostedDedicatedServerPOPId`.
 ///
+/// POPs of one cluster talk to each other over steamnet connections of their own (*links*),
+/// which are relay sessions like a client's: the same routes, tokens and RELAYED datagrams
+/// carry a call from a client on one POP to a peer on another. A link starts with each side's
+/// proof that it is a POP of this cluster: the CA's signature (only POPs hold the CA key) of
+/// `"SNP1" | code | the sender's Noise static key`, which the handshake has just proved the
+/// sender holds.
+///
+/// ```text
+/// POP <-> POP       PEER_HELLO     34 | proof [64] | code
+///                   PEER_CONNECT   35 | route u32 | from u64 | target u64 | vport u32 | kind u8
+///                                     | caller's FakeIP u32 | port u16
+///                                  (kind: 0 P2P, 1 to a FakeIP, 2 hosted with a checked ticket)
+/// ```
+///
 /// A CONNECT_HOSTED with a good ticket to a server that is not (yet) listening gets no answer,
 /// like a P2P CONNECT, and is repeated; one without a usable ticket is REFUSED at once with the
 /// GNS end reason the client's connection ends with.
@@ -184,6 +198,8 @@ pub enum RelayMessage<'a> {
     ConnectHosted { route: u32, ticket: &'a [u8] },
     Refused { route: u32, reason: u32, text: &'a str },
     Pop { code: &'a str },
+    PeerHello { proof: [u8; 64], code: &'a str },
+    PeerConnect { route: u32, from: u64, target: u64, vport: u32, kind: u8, caller_ip: u32, caller_port: u16 },
 }
 
 /// First byte of a RELAYED datagram.
@@ -226,6 +242,11 @@ pub fn is_pop_code(code: &str) -> bool {
     (1..=4).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// What a POP signs to prove to another that it is one of the cluster's (see PEER_HELLO).
+pub fn pop_proof_message(code: &str, static_key: &[u8]) -> Vec<u8> {
+    [b"SNP1".as_slice(), code.as_bytes(), static_key].concat()
+}
+
 /// Virtual ports at and above this are FakeIP port indexes (`createListenSocketP2PFakeIP`).
 pub const FAKE_PORT_VPORT: u32 = 0x8000_0000;
 /// Most FakeIP ports one request may ask for (GNS on Steam).
@@ -249,6 +270,8 @@ const TICKET: u8 = 30;
 const CONNECT_HOSTED: u8 = 31;
 const REFUSED: u8 = 32;
 const POP: u8 = 33;
+const PEER_HELLO: u8 = 34;
+const PEER_CONNECT: u8 = 35;
 /// Longest REFUSED text.
 pub const MAX_REFUSED_TEXT: usize = 128;
 /// Bytes FORWARD adds to a datagram.
@@ -357,6 +380,21 @@ impl<'a> RelayMessage<'a> {
                 out.push(POP);
                 out.extend_from_slice(code.as_bytes());
             }
+            RelayMessage::PeerHello { proof, code } => {
+                out.push(PEER_HELLO);
+                out.extend_from_slice(&proof);
+                out.extend_from_slice(code.as_bytes());
+            }
+            RelayMessage::PeerConnect { route, from, target, vport, kind, caller_ip, caller_port } => {
+                out.push(PEER_CONNECT);
+                out.extend_from_slice(&route.to_be_bytes());
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(&target.to_be_bytes());
+                out.extend_from_slice(&vport.to_be_bytes());
+                out.push(kind);
+                out.extend_from_slice(&caller_ip.to_be_bytes());
+                out.extend_from_slice(&caller_port.to_be_bytes());
+            }
         }
         out
     }
@@ -450,6 +488,24 @@ impl<'a> RelayMessage<'a> {
                 is_pop_code(code).then_some(())?;
                 RelayMessage::Pop { code }
             }
+            PEER_HELLO => {
+                let proof: [u8; 64] = bytes.get(1..65)?.try_into().ok()?;
+                let code = std::str::from_utf8(&bytes[65..]).ok()?;
+                is_pop_code(code).then_some(())?;
+                RelayMessage::PeerHello { proof, code }
+            }
+            PEER_CONNECT => {
+                exact(32)?;
+                RelayMessage::PeerConnect {
+                    route: be_u32(bytes, 1)?,
+                    from: be_u64(bytes, 5)?,
+                    target: be_u64(bytes, 13)?,
+                    vport: be_u32(bytes, 21)?,
+                    kind: bytes[25],
+                    caller_ip: be_u32(bytes, 26)?,
+                    caller_port: u16::from_be_bytes([bytes[30], bytes[31]]),
+                }
+            }
             _ => return None,
         })
     }
@@ -486,6 +542,8 @@ mod relay_tests {
             RelayMessage::ConnectHosted { route: 5, ticket: &[1, 2, 3] },
             RelayMessage::Refused { route: 5, reason: 3005, text: "no ticket" },
             RelayMessage::Pop { code: "fra" },
+            RelayMessage::PeerHello { proof: [7; 64], code: "ams" },
+            RelayMessage::PeerConnect { route: 1, from: 2, target: 3, vport: 4, kind: 2, caller_ip: 5, caller_port: 6 },
         ] {
             let bytes = m.encode();
             assert_eq!(RelayMessage::decode(&bytes), Some(m));
@@ -504,6 +562,8 @@ mod relay_tests {
             &[33],
             &[33, b'f', b'r', b'a', b'n', b'k'],
             &[33, b'-'],
+            &[34, 1, 2],
+            &[35, 0, 0],
         ] {
             assert_eq!(RelayMessage::decode(junk), None, "{junk:?}");
         }

@@ -7,6 +7,8 @@
 //!   listens on virtual ports, asks to reach other identities, and exchanges their datagrams on
 //!   routes (see [`RelayMessage`]). Forwarding is limited per session in bytes per second, and
 //!   routes and ports per session are capped, so a session's cost is bounded.
+//! - **Other POPs** of a cluster (`--directory`): links that are sessions too, whose routes
+//!   lead to clients of the other POP (see `cluster.rs`).
 //! - **Hosted dedicated servers** are relay sessions too, listening on hosted ports that only
 //!   a caller with a [ticket](crate::ticket) reaches. The relay issues tickets to any
 //!   authenticated session (at a capped rate: each costs a signature).
@@ -21,9 +23,12 @@ use steamnet_proto::session::{SessionConfig, flags};
 use tokio::net::UdpSocket;
 
 use crate::authority::CaService;
+use crate::directory::Query;
 use crate::driver::Driver;
 use crate::messages::{CaMessage, FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
 use crate::ticket::{Ticket, TicketError};
+
+mod cluster;
 use steamnet_proto::end_reason::{LOCAL_RIGHTS, REMOTE_BAD_CERT};
 
 /// Time a connected client has to send its first message.
@@ -91,6 +96,8 @@ struct Session {
     fake: Option<(u32, Vec<u16>)>,
     /// The secret its RELAYED datagrams carry.
     token: u64,
+    /// Set when this session is a link to another POP of the cluster.
+    link: Option<cluster::Link>,
 }
 
 impl Session {
@@ -107,6 +114,7 @@ impl Session {
             topped_up: now,
             fake: None,
             token: steamnet_proto::random::u64(),
+            link: None,
         }
     }
 
@@ -126,7 +134,8 @@ impl Session {
     /// route exists and the allowance covers it (then spent).
     fn route_out(&mut self, route: u32, len: usize, now: u64, rate: u64) -> Option<(ConnectionId, u32)> {
         let &(peer, peer_route) = self.routes.get(&route)?;
-        self.spend(now, len as u64, rate).then_some((peer, peer_route))
+        // A link carries many clients' traffic, each limited at its own POP.
+        (self.link.is_some() || self.spend(now, len as u64, rate)).then_some((peer, peer_route))
     }
 
     /// Take one ticket from the session's credit, if it has one.
@@ -141,12 +150,18 @@ impl Session {
         granted
     }
 
+    /// Whether another route fits under the session's cap.
+    fn free_route_left(&self) -> bool {
+        self.routes.len() < if self.link.is_some() { cluster::MAX_LINK_ROUTES } else { MAX_ROUTES }
+    }
+
     fn ports_full(&self) -> bool {
         self.listening.len() + self.hosted.len() >= MAX_LISTEN_PORTS
     }
 
     fn free_route(&mut self) -> Option<u32> {
-        if self.routes.len() >= MAX_ROUTES {
+        let cap = if self.link.is_some() { cluster::MAX_LINK_ROUTES } else { MAX_ROUTES };
+        if self.routes.len() >= cap {
             return None;
         }
         while self.next_route == 0 || self.routes.contains_key(&self.next_route) {
@@ -176,6 +191,10 @@ pub struct RelayServer {
     pub session_rate: u64,
     /// This relay's point of presence (`--pop`), told to every session.
     pub pop: Option<String>,
+    /// The cluster this relay is one POP of (`--directory`); `None`: a relay on its own.
+    cluster: Option<cluster::Cluster>,
+    /// Our Noise static public key (what a POP proves it holds).
+    static_public: Vec<u8>,
     pub stats: RelayStats,
 }
 
@@ -200,7 +219,7 @@ impl RelayServer {
         let session = SessionConfig { send_rate: 64 * 1024 * 1024, ..SessionConfig::default() };
         let config =
             EndpointConfig { accept_incoming: true, admission: admission(), session, ..EndpointConfig::default() };
-        let static_key = generate_static_keypair().0;
+        let (static_key, static_public) = generate_static_keypair();
         let mut endpoint = Endpoint::new(config, static_key.clone());
         // Clients' certificates from this CA are verified in the handshake (any app).
         endpoint.set_credentials(
@@ -219,6 +238,8 @@ impl RelayServer {
             closing: Vec::new(),
             session_rate: DEFAULT_SESSION_RATE,
             pop: None,
+            cluster: None,
+            static_public,
             stats: RelayStats::default(),
         })
     }
@@ -245,7 +266,17 @@ impl RelayServer {
 
     /// One turn of the loop: wait for input or a timer, then answer what came.
     pub async fn step(&mut self) {
-        self.driver.turn().await;
+        match self.cluster.as_mut() {
+            Some(cluster) => {
+                if let Some(Some(answer)) = self.driver.turn_or(cluster.directory.answer()).await {
+                    self.on_directory_answer(answer);
+                }
+                while let Some(answer) = self.cluster.as_mut().and_then(|c| c.directory.try_answer()) {
+                    self.on_directory_answer(answer);
+                }
+            }
+            None => self.driver.turn().await,
+        }
         // Forward a burst of what has arrived before anything else: relayed datagrams need no
         // more than a lookup each.
         self.forward_raw();
@@ -279,7 +310,12 @@ impl RelayServer {
         };
         if let Some(to) = endpoint.peer_address(peer) {
             self.stats.forwarded += 1;
-            let _ = socket.try_send_to(&crate::messages::relayed_to_client(peer_route, datagram), to);
+            // To another POP: as its client would send it, with the token that POP gave us.
+            let out = match self.sessions.get(&peer).and_then(|s| s.link.as_ref()).and_then(|l| l.their_token) {
+                Some(token) => crate::messages::relayed_from_client(token, peer_route, datagram),
+                None => crate::messages::relayed_to_client(peer_route, datagram),
+            };
+            let _ = socket.try_send_to(&out, to);
         }
     }
 
@@ -294,8 +330,8 @@ impl RelayServer {
                 EndpointEvent::ClosedByPeer { id, .. }
                 | EndpointEvent::ProblemDetected { id, .. }
                 | EndpointEvent::Refused { id, .. } => self.forget(id),
-                EndpointEvent::Connected { .. }
-                | EndpointEvent::PathChanged { .. }
+                EndpointEvent::Connected { id, .. } => self.on_link_connected(id, now),
+                EndpointEvent::PathChanged { .. }
                 | EndpointEvent::Candidates { .. }
                 | EndpointEvent::PathValidated { .. } => {}
             }
@@ -334,19 +370,20 @@ impl RelayServer {
     /// Drop what a connection held: its session, its routes (and their other ends).
     fn forget(&mut self, id: ConnectionId) {
         self.open.remove(&id);
-        if let Some(session) = self.sessions.remove(&id) {
-            if self.by_identity.get(&session.identity) == Some(&id) {
+        if let Some(mut session) = self.sessions.remove(&id) {
+            let registered = self.by_identity.get(&session.identity) == Some(&id);
+            if registered {
                 self.by_identity.remove(&session.identity);
             }
             if let Some((ip, _)) = session.fake {
                 self.fake_ips.remove(&ip);
             }
             self.tokens.remove(&session.token);
-            for (peer, peer_route) in session.routes.into_values() {
-                if let Some(peer_session) = self.sessions.get_mut(&peer) {
-                    peer_session.routes.remove(&peer_route);
-                }
+            let now = self.driver.now();
+            for (peer, peer_route) in std::mem::take(&mut session.routes).into_values() {
+                self.drop_route_end(peer, peer_route, now);
             }
+            self.leave_directory(id, &session, registered);
         }
         if !self.closing.contains(&id) {
             self.closing.push(id);
@@ -372,6 +409,10 @@ impl RelayServer {
             self.close(id, CLOSE_BAD_REQUEST, "malformed request");
             return;
         }
+        // Another POP of our cluster proves itself with the CA's signature, not a certificate.
+        if let Some(RelayMessage::PeerHello { proof, code }) = RelayMessage::decode(data) {
+            return self.on_peer_hello(id, &proof, code, now);
+        }
         let Some(identity) = identity else {
             self.close(id, CLOSE_NOT_AUTHENTICATED, "relay sessions need a certificate: call initAuthentication()");
             return;
@@ -385,6 +426,9 @@ impl RelayServer {
         self.tokens.insert(token, id);
         self.sessions.insert(id, session);
         self.stats.sessions += 1;
+        if let Some(cluster) = &self.cluster {
+            cluster.directory.ask(Query::Register { identity });
+        }
         self.send(id, &RelayMessage::Token { token }.encode(), true, now);
         if let Some(code) = self.pop.clone() {
             self.send(id, &RelayMessage::Pop { code: &code }.encode(), true, now);
@@ -420,6 +464,21 @@ impl RelayServer {
             return;
         };
         let Some(session) = self.sessions.get_mut(&id) else { return };
+        // A link to another POP carries calls (PEER_CONNECT), not a client's requests.
+        let client_request = matches!(
+            message,
+            RelayMessage::Listen { .. }
+                | RelayMessage::HostedListen { .. }
+                | RelayMessage::Connect { .. }
+                | RelayMessage::ConnectFake { .. }
+                | RelayMessage::ConnectHosted { .. }
+                | RelayMessage::FakeIpRequest { .. }
+                | RelayMessage::TicketRequest { .. }
+        );
+        if client_request && session.link.is_some() {
+            self.stats.malformed += 1;
+            return;
+        }
         match message {
             RelayMessage::Listen { vport } => {
                 if !session.ports_full() {
@@ -427,14 +486,20 @@ impl RelayServer {
                 }
             }
             RelayMessage::HostedListen { vport } => {
-                if !session.ports_full() {
-                    session.hosted.insert(vport);
+                if !session.ports_full() && session.hosted.insert(vport) {
                     tracing::info!(identity = session.identity, vport, "hosted dedicated server listening");
+                    if let Some(cluster) = &self.cluster {
+                        cluster.directory.ask(Query::Hosted { identity: session.identity, vport, listening: true });
+                    }
                 }
             }
             RelayMessage::Unlisten { vport } => {
                 session.listening.remove(&vport);
-                session.hosted.remove(&vport);
+                if session.hosted.remove(&vport)
+                    && let Some(cluster) = &self.cluster
+                {
+                    cluster.directory.ask(Query::Hosted { identity: session.identity, vport, listening: false });
+                }
             }
             RelayMessage::TicketRequest { server, vport } => {
                 let ticket = if server != 0 && session.spend_ticket(now) {
@@ -457,10 +522,8 @@ impl RelayServer {
                 self.send(peer, &forward, false, now);
             }
             RelayMessage::CloseRoute { route } => {
-                if let Some((peer, peer_route)) = session.routes.remove(&route)
-                    && let Some(peer_session) = self.sessions.get_mut(&peer)
-                {
-                    peer_session.routes.remove(&peer_route);
+                if let Some((peer, peer_route)) = session.routes.remove(&route) {
+                    self.drop_route_end(peer, peer_route, now);
                 }
             }
             RelayMessage::FakeIpRequest { ports } => self.allocate_fake_ip(id, ports, now),
@@ -469,10 +532,16 @@ impl RelayServer {
                     let (_, ports) = self.sessions.get(&owner)?.fake.as_ref()?;
                     Some((owner, FAKE_PORT_VPORT + ports.iter().position(|&p| p == port)? as u32))
                 });
-                if let Some((owner, vport)) = target {
-                    self.join(id, route, owner, vport, Call::FakeIp, now);
+                match target {
+                    Some((owner, vport)) => self.join(id, route, owner, vport, Call::FakeIp, None, now),
+                    None => self.connect_fake_elsewhere(id, route, ip, port, now),
                 }
             }
+            RelayMessage::PeerHello { proof, code } => self.on_peer_hello(id, &proof, code, now),
+            RelayMessage::PeerConnect { route, from, target, vport, kind, caller_ip, caller_port } => {
+                self.on_peer_connect(id, route, from, target, vport, kind, (caller_ip, caller_port), now)
+            }
+            RelayMessage::Token { token } if session.link.is_some() => self.on_link_token(id, token, now),
             RelayMessage::Incoming { .. }
             | RelayMessage::Observed { .. }
             | RelayMessage::FakeIp { .. }
@@ -508,24 +577,46 @@ impl RelayServer {
                     chosen.push(port);
                 }
             }
-            self.fake_ips.insert(ip, id);
-            if let Some(session) = self.sessions.get_mut(&id) {
-                session.fake = Some((ip, chosen.clone()));
+            if let Some(cluster) = self.cluster.as_mut() {
+                // Unique across the cluster: the directory picks it.
+                let tag = cluster.directory.tag();
+                let identity = session.identity;
+                cluster.directory.ask(Query::ClaimFakeIp { tag, identity, ports: chosen.clone() });
+                cluster.fake_ip_claims.insert(tag, (id, chosen));
+                return;
             }
-            tracing::info!(id, ip = %std::net::Ipv4Addr::from(ip), "FakeIP allocated");
-            RelayMessage::FakeIp { ip, ports: chosen }
+            return self.grant_fake_ip(id, ip, chosen, now);
         };
         self.send(id, &answer.encode(), true, now);
+    }
+
+    /// Give session `id` FakeIP `ip` with `ports` (`ip` 0: refused).
+    fn grant_fake_ip(&mut self, id: ConnectionId, ip: u32, ports: Vec<u16>, now: u64) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            // Gone while the directory was asked: give the address back.
+            if let Some(cluster) = &self.cluster
+                && ip != 0
+            {
+                cluster.directory.ask(Query::ReleaseFakeIp { ip, identity: 0 });
+            }
+            return;
+        };
+        if ip == 0 {
+            return self.send(id, &RelayMessage::FakeIp { ip: 0, ports: Vec::new() }.encode(), true, now);
+        }
+        session.fake = Some((ip, ports.clone()));
+        self.fake_ips.insert(ip, id);
+        tracing::info!(id, ip = %std::net::Ipv4Addr::from(ip), "FakeIP allocated");
+        self.send(id, &RelayMessage::FakeIp { ip, ports }.encode(), true, now);
     }
 
     /// Join `id`'s route `route` to `target`'s listen socket on `vport`, if it listens there.
     /// Otherwise nothing happens: as on Steam, nobody learns who is online.
     fn connect(&mut self, id: ConnectionId, route: u32, target: u64, vport: u32, now: u64) {
-        let Some(&peer) = self.by_identity.get(&target) else {
-            tracing::debug!(target, "connect to an identity with no session");
-            return;
-        };
-        self.join(id, route, peer, vport, Call::P2P, now);
+        match self.by_identity.get(&target) {
+            Some(&peer) => self.join(id, route, peer, vport, Call::P2P, None, now),
+            None => self.connect_elsewhere(id, route, target, vport, Call::P2P, now),
+        }
     }
 
     /// A call to a hosted dedicated server: the ticket says which server and port, and must
@@ -536,8 +627,8 @@ impl RelayServer {
         let trusted = [self.service.authority.public_key()];
         let (reason, text) = match crate::ticket::check(ticket, &trusted, session.identity, crate::unix_now()) {
             Ok((server, vport)) => match self.by_identity.get(&server) {
-                Some(&peer) => return self.join(id, route, peer, vport, Call::Hosted, now),
-                None => return tracing::debug!(server, "hosted call to a server with no session"),
+                Some(&peer) => return self.join(id, route, peer, vport, Call::Hosted, None, now),
+                None => return self.connect_elsewhere(id, route, server, vport, Call::Hosted, now),
             },
             Err(TicketError::Missing) => (
                 LOCAL_RIGHTS,
@@ -550,10 +641,26 @@ impl RelayServer {
     }
 
     /// Join `id`'s route `route` to a new route of session `peer`, if it listens on `vport`
-    /// for calls of this kind.
-    fn join(&mut self, id: ConnectionId, route: u32, peer: ConnectionId, vport: u32, call: Call, now: u64) {
-        let from = match self.sessions.get(&id) {
-            Some(s) if route != 0 && !s.routes.contains_key(&route) && s.routes.len() < MAX_ROUTES => s.identity,
+    /// for calls of this kind. `caller`: who calls and from which FakeIP, when `id` is a link
+    /// from another POP (otherwise `id`'s own session says).
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &mut self,
+        id: ConnectionId,
+        route: u32,
+        peer: ConnectionId,
+        vport: u32,
+        call: Call,
+        caller: Option<(u64, (u32, u16))>,
+        now: u64,
+    ) {
+        let (from, caller_fake) = match self.sessions.get(&id) {
+            Some(s) if route != 0 && !s.routes.contains_key(&route) && s.free_route_left() => {
+                caller.unwrap_or_else(|| {
+                    let fake = s.fake.as_ref().map_or((0, 0), |(ip, ports)| (*ip, ports.first().copied().unwrap_or(0)));
+                    (s.identity, fake)
+                })
+            }
             _ => return,
         };
         let Some(peer_session) = self.sessions.get_mut(&peer) else { return };
@@ -569,11 +676,7 @@ impl RelayServer {
         }
         self.stats.routes += 1;
         let incoming = if call == Call::FakeIp {
-            let (caller_ip, caller_port) = self
-                .sessions
-                .get(&id)
-                .and_then(|s| s.fake.as_ref())
-                .map_or((0, 0), |(ip, ports)| (*ip, ports.first().copied().unwrap_or(0)));
+            let (caller_ip, caller_port) = caller_fake;
             RelayMessage::IncomingFake { route: peer_route, from, vport, caller_ip, caller_port }
         } else {
             RelayMessage::Incoming { route: peer_route, from, vport }

@@ -28,6 +28,21 @@ pub fn start_relay() -> (tokio::runtime::Runtime, SocketAddr, Authority) {
     (runtime, relay, ca)
 }
 
+/// A POP `code` of the cluster whose directory is at `url`, with CA `ca` (every POP shares it),
+/// on a runtime of its own (drop it to kill the POP): (runtime, address).
+pub fn start_pop(url: &str, code: &str, ca: &Authority) -> (tokio::runtime::Runtime, SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let service = CaService::new(Authority::from_secret(&ca.secret()), Registry::default());
+    let relay = runtime.block_on(async {
+        let mut server = RelayServer::bind("127.0.0.1:0".parse().unwrap(), service).unwrap();
+        let relay = server.local_addr().unwrap();
+        server.join_cluster(url, code, relay).await.unwrap();
+        tokio::spawn(server.run());
+        relay
+    });
+    (runtime, relay)
+}
+
 /// Pump `clients` until `done` holds; fail after 5 s.
 pub fn until(clients: &mut [&mut Client], done: &dyn Fn(&[&mut Client]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -55,7 +70,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(relay: SocketAddr, ca: &Authority) -> Client {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Client::bound(relay, ca, "127.0.0.1:0".parse().unwrap())
+    }
+
+    /// A client on its own socket bound to `bind` (another loopback address, for many clients
+    /// without meeting the relay's per-address limit).
+    pub fn bound(relay: SocketAddr, ca: &Authority, bind: SocketAddr) -> Client {
+        let socket = UdpSocket::bind(bind).unwrap();
         socket.set_nonblocking(true).unwrap();
         let (private, public) = generate_static_keypair();
         let key: [u8; 32] = public.try_into().unwrap();

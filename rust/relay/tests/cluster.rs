@@ -1,0 +1,77 @@
+//! Relays as POPs of one cluster sharing a Redis directory (a real `redis-server` on a free
+//! loopback port): FakeIPs stay unique across POPs under concurrent requests, and a call from
+//! one POP's client reaches another POP's client.
+
+mod support;
+
+use std::collections::HashSet;
+
+use steamnet_proto::cert::Authority;
+use steamnet_relay::directory::redis_store::LocalRedis;
+use steamnet_relay::messages::{RelayMessage, relayed_from_client};
+use support::{Client, start_pop, until};
+
+fn fake_ip_of(client: &Client) -> Option<u32> {
+    client.messages.iter().find_map(|m| match RelayMessage::decode(m) {
+        Some(RelayMessage::FakeIp { ip, .. }) => Some(ip),
+        _ => None,
+    })
+}
+
+#[test]
+fn fake_ips_are_unique_across_pops_under_200_concurrent_requests() {
+    let redis = LocalRedis::start().unwrap();
+    let ca = Authority::generate();
+    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
+    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    // From 127.0.0.1 to 127.0.0.8: a relay admits 64 connections per address.
+    let mut clients: Vec<Client> = (0..200)
+        .map(|i| {
+            let bind = format!("127.0.0.{}:0", 1 + i / 25).parse().unwrap();
+            Client::bound(if i % 2 == 0 { pop_a } else { pop_b }, &ca, bind)
+        })
+        .collect();
+    let mut all: Vec<&mut Client> = clients.iter_mut().collect();
+    until(&mut all, &|c| c.iter().all(|c| c.connected()));
+    // Every request goes out before any answer is read: 200 allocations in flight at once.
+    for client in all.iter_mut() {
+        client.send(RelayMessage::FakeIpRequest { ports: 1 });
+    }
+    until(&mut all, &|c| c.iter().all(|c| fake_ip_of(c).is_some()));
+    let ips: Vec<u32> = all.iter().map(|c| fake_ip_of(c).unwrap()).collect();
+    assert!(ips.iter().all(|&ip| ip >> 16 == 0xa9fe && ip as u16 != 0), "every request got a FakeIP");
+    assert_eq!(ips.iter().collect::<HashSet<_>>().len(), 200, "no FakeIP handed to two owners");
+}
+
+#[test]
+fn a_client_of_one_pop_reaches_a_client_of_another() {
+    let redis = LocalRedis::start().unwrap();
+    let ca = Authority::generate();
+    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
+    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    let (mut caller, mut listener) = (Client::new(pop_a, &ca), Client::new(pop_b, &ca));
+    until(&mut [&mut caller, &mut listener], &|c| c[0].connected() && c[1].connected());
+    listener.send(RelayMessage::Listen { vport: 7 });
+    caller.send(RelayMessage::Listen { vport: 1 });
+    until(&mut [&mut caller, &mut listener], &|c| c[0].token.is_some() && c[1].token.is_some());
+    // Repeated, as clients do, until the other POP has joined the call.
+    caller.send(RelayMessage::Connect { route: 1, target: listener.identity, vport: 7 });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while listener.incoming_route.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the call never reached the other POP's client");
+        caller.send(RelayMessage::Connect { route: 1, target: listener.identity, vport: 7 });
+        for _ in 0..50 {
+            caller.pump();
+            listener.pump();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    // Datagrams both ways, beside the sessions, through both POPs.
+    caller.socket.send_to(&relayed_from_client(caller.token.unwrap(), 1, b"to b"), pop_a).unwrap();
+    until(&mut [&mut caller, &mut listener], &|c| !c[1].relayed.is_empty());
+    assert_eq!(listener.relayed.remove(0), b"to b");
+    let back = listener.incoming_route.unwrap();
+    listener.socket.send_to(&relayed_from_client(listener.token.unwrap(), back, b"to a"), pop_b).unwrap();
+    until(&mut [&mut caller, &mut listener], &|c| !c[0].relayed.is_empty());
+    assert_eq!(caller.relayed.remove(0), b"to a");
+}
