@@ -48,18 +48,36 @@ impl AuthSettings {
         self.app_id.or_else(|| env("SteamAppId")?.parse().ok()).unwrap_or(DEFAULT_APP_ID)
     }
 
-    /// The CA's address, or why it cannot be used.
+    /// The CA's address (the first relay listed), or why it cannot be used.
     pub fn relay_address(&self) -> Result<SocketAddr, String> {
+        Ok(self.relay_addresses()?[0])
+    }
+
+    /// Every relay point of presence configured: a comma-separated list of `host:port`s (one
+    /// is the usual case; the relay link pings them all and uses the fastest). Never empty.
+    pub fn relay_addresses(&self) -> Result<Vec<SocketAddr>, String> {
         let (text, from) = match (env("STEAMNET_RELAY"), self.relay.as_deref().map(str::trim).filter(|r| !r.is_empty()))
         {
             (Some(text), _) => (text, "STEAMNET_RELAY"),
             (None, Some(text)) => (text.to_string(), "steamnet/relay/address"),
-            (None, None) => return Ok(SocketAddr::from(([127, 0, 0, 1], steamnet_relay::DEFAULT_PORT))),
+            (None, None) => return Ok(vec![SocketAddr::from(([127, 0, 0, 1], steamnet_relay::DEFAULT_PORT))]),
         };
-        text.to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| format!("{from} is '{text}', which is not a host:port this machine can resolve"))
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut addrs| addrs.next())
+                    .ok_or_else(|| format!("{from} is '{text}': '{entry}' is not a host:port this machine can resolve"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(
+                |list| {
+                    if list.is_empty() { Err(format!("{from} is '{text}', which names no relay")) } else { Ok(list) }
+                },
+            )
     }
 
     /// The CA keys certificates must be signed by, and any entries that were not keys. With
@@ -230,6 +248,9 @@ mod tests {
             assert_eq!(settings.relay_address().unwrap().port(), 4000);
             let bad = AuthSettings { relay: Some("no port".into()), ..Default::default() };
             assert!(bad.relay_address().unwrap_err().contains("steamnet/relay/address"));
+            let two = AuthSettings { relay: Some("127.0.0.1:1, 127.0.0.1:2".into()), ..Default::default() };
+            assert_eq!(two.relay_addresses().unwrap().len(), 2);
+            assert_eq!(two.relay_address().unwrap().port(), 1, "the CA is the first listed");
         }
         if std::env::var_os("STEAMNET_TRUSTED_CA_KEYS").is_none() {
             let (keys, bad) = settings.trusted_cas(false);

@@ -894,6 +894,7 @@ mod fake_ip;
 mod hosted;
 mod ice;
 mod p2p;
+mod pops;
 #[cfg(test)]
 mod tests;
 mod udp;

@@ -55,10 +55,10 @@ impl Driver {
         true
     }
 
-    /// The datagram now in `buf[..len]`: a RELAYED one is kept for the caller, any other goes
-    /// to the endpoint.
+    /// The datagram now in `buf[..len]`: a RELAYED one or a PING is kept for the caller, any
+    /// other goes to the endpoint.
     fn take(&mut self, from: SocketAddr, len: usize) {
-        if self.buf.first() == Some(&crate::messages::KIND_RELAYED) {
+        if matches!(self.buf.first(), Some(&crate::messages::KIND_RELAYED | &crate::messages::KIND_PING)) {
             self.raw = Some((from, len));
         } else {
             let now = self.now();

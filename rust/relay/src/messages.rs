@@ -66,6 +66,11 @@ pub fn fuzz(data: &[u8]) {
     if let Some((route, datagram)) = parse_relayed_to_client(data) {
         assert_eq!(relayed_to_client(route, datagram), data);
     }
+    if let Some(pong) = pong_for(data, Some("fra")) {
+        assert_eq!(pong.len(), data.len(), "a pong is never bigger than its ping");
+        assert!(parse_pong(&pong).is_some_and(|(_, code)| code == "fra"));
+    }
+    let _ = parse_pong(data);
 }
 
 #[cfg(test)]
@@ -114,7 +119,8 @@ mod tests {
 /// client -> relay   LISTEN       16 | vport u32
 ///                   UNLISTEN     17 | vport u32
 ///                   CONNECT      18 | route u32 | target u64 | vport u32
-///                   CLOSE_ROUTE  21 | route u32
+/// both ways         CLOSE_ROUTE  21 | route u32   (from the relay: the route's far end is gone
+///                                with the POP it was on)
 /// relay -> client   INCOMING     19 | route u32 | from u64 | vport u32
 ///                   OBSERVED     22 | family u8 (4 or 6) | ip (4 or 16) | port u16
 ///                                (the address the relay sees the client at, for NAT traversal)
@@ -204,6 +210,39 @@ pub enum RelayMessage<'a> {
 
 /// First byte of a RELAYED datagram.
 pub const KIND_RELAYED: u8 = 9;
+/// First bytes of a POP ping and its answer: plain datagrams (no session), so a client can
+/// measure every configured POP before it connects to the best one. PING is
+/// `11 | nonce u64 | 4 zero bytes`, PONG `12 | nonce u64 | POP code padded with zeros to 4`:
+/// the same size, so a spoofed ping reflects nothing bigger than itself.
+pub const KIND_PING: u8 = 11;
+const KIND_PONG: u8 = 12;
+const PING_LEN: usize = 13;
+
+pub fn ping(nonce: u64) -> [u8; PING_LEN] {
+    let mut out = [0u8; PING_LEN];
+    out[0] = KIND_PING;
+    out[1..9].copy_from_slice(&nonce.to_be_bytes());
+    out
+}
+
+/// The answer to a PING datagram, if `bytes` is one. Never panics.
+pub fn pong_for(bytes: &[u8], pop: Option<&str>) -> Option<[u8; PING_LEN]> {
+    (bytes.len() == PING_LEN && bytes[0] == KIND_PING).then_some(())?;
+    let mut out = [0u8; PING_LEN];
+    out[0] = KIND_PONG;
+    out[1..9].copy_from_slice(&bytes[1..9]);
+    let code = pop.unwrap_or("").as_bytes();
+    out[9..9 + code.len().min(4)].copy_from_slice(&code[..code.len().min(4)]);
+    Some(out)
+}
+
+/// Read a PONG: (nonce, POP code; empty if the relay has none). Never panics.
+pub fn parse_pong(bytes: &[u8]) -> Option<(u64, String)> {
+    (bytes.len() == PING_LEN && bytes[0] == KIND_PONG).then_some(())?;
+    let code: String = bytes[9..].iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+    is_pop_code(&code).then_some(()).or(code.is_empty().then_some(()))?;
+    Some((be_u64(bytes, 1)?, code))
+}
 
 /// A client's RELAYED datagram for `route`.
 pub fn relayed_from_client(token: u64, route: u32, datagram: &[u8]) -> Vec<u8> {

@@ -194,8 +194,15 @@ pub struct RelayServer {
     /// The cluster this relay is one POP of (`--directory`); `None`: a relay on its own.
     cluster: Option<cluster::Cluster>,
     /// Our Noise static public key (what a POP proves it holds).
+    #[cfg_attr(not(feature = "redis-directory"), allow(dead_code))]
     static_public: Vec<u8>,
     pub stats: RelayStats,
+}
+
+/// The relay's sessions carry other peers' traffic: pace them by the forwarding allowance, not
+/// by GNS's 256 KB/s default.
+fn relay_session_config() -> SessionConfig {
+    SessionConfig { send_rate: 64 * 1024 * 1024, ..SessionConfig::default() }
 }
 
 /// Admission for a relay: a few connections per address suffice (one session, CA requests).
@@ -214,9 +221,7 @@ impl RelayServer {
     pub fn on_socket(socket: std::net::UdpSocket, service: CaService) -> std::io::Result<RelayServer> {
         socket.set_nonblocking(true)?;
         let socket = UdpSocket::from_std(socket)?;
-        // Sessions carry other peers' traffic: pace them by the forwarding allowance, not by
-        // GNS's 256 KB/s default.
-        let session = SessionConfig { send_rate: 64 * 1024 * 1024, ..SessionConfig::default() };
+        let session = relay_session_config();
         let config =
             EndpointConfig { accept_incoming: true, admission: admission(), session, ..EndpointConfig::default() };
         let (static_key, static_public) = generate_static_keypair();
@@ -297,6 +302,10 @@ impl RelayServer {
         let rate = self.session_rate;
         let (endpoint, socket) = (&self.driver.endpoint, &self.driver.socket);
         let Some((from, bytes)) = self.driver.raw.take().map(|(f, len)| (f, &self.driver.buf[..len])) else { return };
+        if let Some(pong) = crate::messages::pong_for(bytes, self.pop.as_deref()) {
+            let _ = socket.try_send_to(&pong, from);
+            return;
+        }
         let Some((token, route, datagram)) = crate::messages::parse_relayed_from_client(bytes) else { return };
         let target = self
             .tokens
@@ -380,8 +389,11 @@ impl RelayServer {
             }
             self.tokens.remove(&session.token);
             let now = self.driver.now();
+            // A lost link to another POP takes its clients' routes through it: tell them, so
+            // their connections end at once, saying why, instead of timing out.
+            let tell_clients = session.link.is_some();
             for (peer, peer_route) in std::mem::take(&mut session.routes).into_values() {
-                self.drop_route_end(peer, peer_route, now);
+                self.drop_route_end(peer, peer_route, tell_clients, now);
             }
             self.leave_directory(id, &session, registered);
         }
@@ -523,7 +535,7 @@ impl RelayServer {
             }
             RelayMessage::CloseRoute { route } => {
                 if let Some((peer, peer_route)) = session.routes.remove(&route) {
-                    self.drop_route_end(peer, peer_route, now);
+                    self.drop_route_end(peer, peer_route, false, now);
                 }
             }
             RelayMessage::FakeIpRequest { ports } => self.allocate_fake_ip(id, ports, now),

@@ -101,11 +101,15 @@ pub(super) struct RelayLink {
     token: Option<u64>,
     /// The relay's point of presence, if it named one.
     pub(super) pop: Option<String>,
+    /// Every configured POP and how fast each answers; `relay` is the one chosen.
+    pub(super) pops: super::pops::PopChoice,
+    /// A connection is wanted, once the POPs have answered (or had their time).
+    wanted: bool,
 }
 
 impl RelayLink {
     /// `config`: the global connection config (timeouts).
-    fn new(relay: SocketAddr, static_key: Vec<u8>, config: &ConnectionConfig) -> RelayLink {
+    fn new(relays: &[SocketAddr], static_key: Vec<u8>, config: &ConnectionConfig) -> RelayLink {
         let base = super::udp::session_config(config);
         let session = SessionConfig {
             // The link carries every relayed packet: pace it by them, not by GNS's 256 KB/s.
@@ -120,7 +124,7 @@ impl RelayLink {
         let control =
             Endpoint::new(EndpointConfig { session, handshake_timeout_usec, ..EndpointConfig::default() }, static_key);
         RelayLink {
-            relay,
+            relay: relays[0],
             control,
             conn: None,
             up: false,
@@ -134,6 +138,8 @@ impl RelayLink {
             observed: None,
             token: None,
             pop: None,
+            pops: super::pops::PopChoice::new(relays),
+            wanted: false,
         }
     }
 
@@ -177,11 +183,38 @@ impl RelayLink {
         None
     }
 
-    /// Connect to the relay (once authenticated), if not connected or connecting.
+    /// Connect to the relay (once authenticated), if not connected or connecting: to the
+    /// fastest POP, once they have answered our pings or had their time.
     fn start(&mut self, now: u64) {
         if self.conn.is_none() {
+            self.wanted = true;
+            self.connect_if_ready(now);
+        }
+    }
+
+    fn connect_if_ready(&mut self, now: u64) {
+        if self.wanted && self.conn.is_none() && self.pops.ready(now) {
+            self.wanted = false;
+            self.relay = self.pops.best();
+            self.pop = None;
             tracing::info!(target: category::RELAY_PINGS, relay = %self.relay, "connecting to the relay");
             self.conn = Some(self.control.connect(now, self.relay));
+        }
+    }
+
+    /// The chosen POP, for status text: "the relay at ADDR (POP code, ping N ms)".
+    pub(super) fn describe(&self) -> String {
+        let code = self.pop.as_deref().unwrap_or_else(|| self.pops.code_of(self.relay));
+        let mut details: Vec<String> = Vec::new();
+        if !code.is_empty() {
+            details.push(format!("POP {code}"));
+        }
+        if let Some(rtt) = self.pops.rtt_of(self.relay) {
+            details.push(format!("ping {:.1} ms", rtt as f64 / 1000.0));
+        }
+        match details.is_empty() {
+            true => format!("the relay at {}", self.relay),
+            false => format!("the relay at {} ({})", self.relay, details.join(", ")),
         }
     }
 
@@ -197,7 +230,8 @@ impl RelayLink {
 
     pub(super) fn next_deadline(&mut self) -> Option<u64> {
         let repeat = self.calling.values().min().copied().filter(|_| self.up);
-        [self.control.poll_timeout(), repeat].into_iter().flatten().min()
+        let choose = self.pops.deadline().filter(|_| self.wanted && self.conn.is_none());
+        [self.control.poll_timeout(), repeat, choose].into_iter().flatten().min()
     }
 
     /// Ask the relay for route `route` to `peer`'s `vport` (again, until answered).
@@ -248,6 +282,8 @@ enum LinkNews {
     FakeIp(u32, Vec<u16>),
     /// The relay refused the call on a route: the end reason and why.
     Refused(u32, i32, String),
+    /// The relay lost a route's far end (the peer's POP went away).
+    RouteLost(u32),
 }
 
 /// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
@@ -255,6 +291,7 @@ enum LinkNews {
 pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
     let Some(link) = ep.relay.as_mut() else { return };
+    link.connect_if_ready(now);
     if link.control.poll_timeout().is_some_and(|t| t <= now) {
         link.control.handle_timeout(now);
     }
@@ -270,7 +307,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             EndpointEvent::Connected { .. } => {
                 link.up = true;
                 tracing::info!(target: category::RELAY_PINGS, relay = %link.relay, "relay link up");
-                news.push(LinkNews::Up(format!("Connected to the relay at {}.", link.relay)));
+                news.push(LinkNews::Up(format!("Connected to {}.", link.describe())));
                 let mut messages: Vec<Vec<u8>> = link
                     .listening
                     .keys()
@@ -308,7 +345,10 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                 }
                 Some(RelayMessage::Observed { address }) => link.observed = Some(address),
                 Some(RelayMessage::Token { token }) => link.token = Some(token),
-                Some(RelayMessage::Pop { code }) => link.pop = Some(code.to_string()),
+                Some(RelayMessage::Pop { code }) => {
+                    link.pop = Some(code.to_string());
+                    news.push(LinkNews::Up(format!("Connected to {}.", link.describe())));
+                }
                 Some(RelayMessage::Incoming { route, from, vport }) => {
                     if link.listening.contains_key(&vport) {
                         link.routes.insert(route, Route::p2p(from, vport));
@@ -348,6 +388,9 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
                         }
                     }
                 }
+                Some(RelayMessage::CloseRoute { route }) if link.routes.contains_key(&route) => {
+                    news.push(LinkNews::RouteLost(route));
+                }
                 Some(RelayMessage::Refused { route, reason, text }) if link.routes.contains_key(&route) => {
                     let reason = i32::try_from(reason).unwrap_or(end_reason::MISC_GENERIC);
                     news.push(LinkNews::Refused(route, reason, format!("Relay refused the call: {text}")));
@@ -367,6 +410,16 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
             LinkNews::FakeIp(ip, ports) => state.fake_ip_answered(ip, ports),
             LinkNews::Refused(route, reason, text) => refuse_route(state, key, route, reason, text),
+            LinkNews::RouteLost(route) => {
+                // Only a connection still on the relay path ends; a direct one goes on.
+                let on_relay = state.endpoints.get(&key).is_some_and(|ep| {
+                    ep.handles.keys().any(|&id| ep.endpoint.peer_address(id).and_then(route_of) == Some(route))
+                });
+                if on_relay {
+                    let why = "Relay: the route to the peer is gone (its relay POP went away)".to_string();
+                    refuse_route(state, key, route, end_reason::MISC_RELAY_CONNECTIVITY, why);
+                }
+            }
         }
     }
 }
@@ -375,6 +428,11 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
 /// left); connections on a direct path go on without it. The next P2P call connects again.
 fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    if let Some((link, sender)) = ep.link_and_sender() {
+        // Another POP next time (if there is one), chosen by fresh pings.
+        link.pops.fail(link.relay);
+        link.pops.probe(now, sender);
+    }
     let Some(link) = ep.relay.as_mut() else { return };
     tracing::warn!(relay = %link.relay, why = %why, "relay link lost");
     if let Some(id) = link.conn.take() {
@@ -494,7 +552,8 @@ impl Sockets {
             }
             return Ok(key);
         }
-        let relay = state.auth.settings.relay_address()?;
+        let relays = state.auth.settings.relay_addresses()?;
+        let relay = relays[0];
         // A relay address on this machine that nobody serves is ours to host (a saved
         // certificate means authentication may not have needed the CA, so it may not be up).
         if let Some(runtime) = self.runtime() {
@@ -511,7 +570,8 @@ impl Sockets {
         let certificate = state.auth.certificate.clone();
         let trust = state.trust();
         let ep = state.endpoints.get_mut(&key).expect("just opened");
-        let mut link = RelayLink::new(relay, static_key.clone(), &config);
+        let mut link = RelayLink::new(&relays, static_key.clone(), &config);
+        link.pops.probe(now, ep.sender());
         link.control.set_credentials(static_key, certificate, trust);
         link.control.set_unix_time(now, steamnet_relay::unix_now());
         let status = if authenticated {
@@ -734,7 +794,7 @@ pub(super) fn path_summary(state: &State, key: EndpointKey, id: ConnectionId) ->
         .and_then(|s| s.stats().smoothed_rtt_usec)
         .map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0));
     match route_of(peer) {
-        Some(_) => format!("Path: relayed via {} (ping {ping})\n", link.relay),
+        Some(_) => format!("Path: relayed via {} (ping {ping})\n", link.describe()),
         None => format!("Path: direct to {peer} (ping {ping})\n"),
     }
 }

@@ -59,6 +59,15 @@ impl UdpEndpoint {
         self.sender.local_addr()
     }
 
+    pub(super) fn sender(&self) -> &std::net::UdpSocket {
+        &self.sender
+    }
+
+    /// The relay link and the socket it sends on, together (P2P endpoint only).
+    pub(super) fn link_and_sender(&mut self) -> Option<(&mut super::p2p::RelayLink, &std::net::UdpSocket)> {
+        Some((self.relay.as_deref_mut()?, &self.sender))
+    }
+
     /// A one-byte datagram to `to` that dies two hops out: it opens our NAT's mapping towards
     /// `to` without reaching `to`'s NAT (see `ice::on_candidates`). Endpoints ignore it.
     pub(super) fn send_opener(&self, to: SocketAddr) {
@@ -80,6 +89,11 @@ impl UdpEndpoint {
     /// A datagram arrived from the socket: the relay's go to the relay link; the rest to the
     /// endpoint, through the fake network if on.
     fn input(&mut self, now: u64, from: SocketAddr, datagram: &[u8]) {
+        if let Some(link) = self.relay.as_mut()
+            && link.pops.on_pong(now, from, datagram)
+        {
+            return;
+        }
         if let Some(link) = self.relay.as_mut().filter(|l| l.relay == from) {
             if let Some((stand_in, inner)) = link.input(now, datagram) {
                 self.endpoint.handle_datagram(now, stand_in, inner);

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use steamnet_proto::endpoint::ConnectionId;
+use steamnet_proto::session::SessionConfig;
 
 use super::{CLOSE_BAD_REQUEST, CLOSE_NOT_AUTHENTICATED, Call, RelayServer, Session};
 use crate::directory::{Answer, Directory, PopAddress, Query};
@@ -22,6 +23,10 @@ use crate::messages::{FAKE_PORT_VPORT, RelayMessage, pop_proof_message};
 
 /// Routes one link may carry (it carries many clients' calls).
 pub(super) const MAX_LINK_ROUTES: usize = 1 << 20;
+/// A link notices a dead POP this fast (keepalives every second on a quiet link), so the
+/// calls through it end, saying why, well within their own 10 s connected timeout.
+const LINK_IDLE_TIMEOUT_USEC: u64 = 3_000_000;
+const LINK_KEEPALIVE_USEC: u64 = 1_000_000;
 
 /// What makes a session a link to another POP.
 #[derive(Debug)]
@@ -284,12 +289,25 @@ impl RelayServer {
         self.send(link, &message.encode(), true, now);
     }
 
+    /// A link's steamnet session watches the other POP more closely than a client's.
+    fn tune_link(&mut self, id: ConnectionId) {
+        if let Some(session) = self.driver.endpoint.session_mut(id) {
+            let config = SessionConfig {
+                idle_timeout_usec: LINK_IDLE_TIMEOUT_USEC,
+                keepalive_usec: LINK_KEEPALIVE_USEC,
+                ..super::relay_session_config()
+            };
+            session.update_config(config);
+        }
+    }
+
     /// Our outgoing link is connected: prove who we are and give our token.
     pub(super) fn on_link_connected(&mut self, id: ConnectionId, now: u64) {
-        let (Some(session), Some(cluster)) = (self.sessions.get(&id), self.cluster.as_ref()) else { return };
-        if session.link.is_none() {
+        if self.sessions.get(&id).is_none_or(|s| s.link.is_none()) {
             return;
         }
+        self.tune_link(id);
+        let (Some(session), Some(cluster)) = (self.sessions.get(&id), self.cluster.as_ref()) else { return };
         let hello = RelayMessage::PeerHello { proof: cluster.proof, code: &cluster.directory.pop }.encode();
         let token = RelayMessage::Token { token: session.token }.encode();
         self.send(id, &hello, true, now);
@@ -315,6 +333,7 @@ impl RelayServer {
         if self.sessions.contains_key(&id) {
             return; // a client session does not become a link
         }
+        self.tune_link(id);
         let mut session = Session::new(0, now);
         session.link = Some(Link { code: code.to_string(), their_token: None, verified: true });
         let token = session.token;
@@ -372,10 +391,10 @@ impl RelayServer {
     }
 
     /// The far end of a route went away: drop the route from `peer`'s session, and when `peer`
-    /// is a link, tell the other POP to drop its end too.
-    pub(super) fn drop_route_end(&mut self, peer: ConnectionId, peer_route: u32, now: u64) {
+    /// is a link (or `tell_client`), tell it with CLOSE_ROUTE so it drops its end too.
+    pub(super) fn drop_route_end(&mut self, peer: ConnectionId, peer_route: u32, tell_client: bool, now: u64) {
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        if session.routes.remove(&peer_route).is_some() && session.link.is_some() {
+        if session.routes.remove(&peer_route).is_some() && (tell_client || session.link.is_some()) {
             self.send(peer, &RelayMessage::CloseRoute { route: peer_route }.encode(), true, now);
         }
     }
