@@ -6,3 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 20000 2>/dev/null || true
 cargo bench -p steamnet-relay --bench forwarding
+# The relay network: cross-POP forwarding, directory operations, memory per identity in Redis.
+cargo bench -p steamnet-relay --bench cluster

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `steamnet/auth/app_id` | app id certificates are for (default: `SteamAppId`, else 480) |
 //! | `steamnet/auth/trusted_ca_keys` | hex public keys of trusted CAs (default: this machine's local CA) |
-//! | `steamnet/relay/address` | `host:port` of the CA/relay (default `127.0.0.1:27190`, hosted in-process) |
+//! | `steamnet/relay/address` | `host:port` of the CA/relay (default `127.0.0.1:27190`, hosted in-process); several POPs comma-separated, the fastest is used (the first is the CA) |
 
 use godot::classes::ProjectSettings;
 use godot::prelude::*;

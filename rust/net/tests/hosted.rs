@@ -69,6 +69,11 @@ fn clients_reach_a_hosted_server_through_the_relay_with_a_ticket() {
     let s2 = accept_across(&server, listen, &client, c2);
     deliver_one(&client, c2, &server, s2, b"again");
 
+    // A server that is not running: the call times out like a P2P call.
+    let nobody = client.connect_to_hosted_dedicated_server(Identity::SteamId(server_id ^ 1), VPORT, &[]);
+    let (_, reason, _, _) = wait_for_end(&client, nobody);
+    assert_eq!(reason, end_reason::MISC_P2P_RENDEZVOUS);
+
     // A P2P call to the same port does not reach a hosted listen socket.
     let p2p = client.connect_p2p(Identity::SteamId(server_id), VPORT, &[]);
     let (_, reason, _, _) = wait_for_end(&client, p2p);
