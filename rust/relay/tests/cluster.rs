@@ -75,3 +75,26 @@ fn a_client_of_one_pop_reaches_a_client_of_another() {
     until(&mut [&mut caller, &mut listener], &|c| !c[0].relayed.is_empty());
     assert_eq!(caller.relayed.remove(0), b"to a");
 }
+
+#[test]
+fn revoked_identities_are_refused_by_every_pop() {
+    let redis = LocalRedis::start().unwrap();
+    let ca = Authority::generate();
+    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
+    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    let (mut on_a, mut on_b, mut honest) = (Client::new(pop_a, &ca), Client::new(pop_b, &ca), Client::new(pop_b, &ca));
+    // `steamnet-relay revoke`, before their sessions start.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for identity in [on_a.identity, on_b.identity] {
+        runtime.block_on(steamnet_relay::directory::redis_store::revoke(&redis.url(), identity)).unwrap();
+    }
+    until(&mut [&mut on_a, &mut on_b, &mut honest], &|c| c.iter().all(|c| c.connected()));
+    for client in [&mut on_a, &mut on_b, &mut honest] {
+        client.send(RelayMessage::Listen { vport: 1 });
+    }
+    until(&mut [&mut on_a, &mut on_b, &mut honest], &|c| c[0].closed.is_some() && c[1].closed.is_some());
+    for client in [&on_a, &on_b] {
+        assert!(client.closed_by_relay().unwrap().contains("revoked"), "{:?}", client.closed);
+    }
+    assert!(honest.closed_by_relay().is_none() && honest.token.is_some(), "others are not affected");
+}

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use steamnet_proto::cert::{Authority, Trust};
-use steamnet_proto::endpoint::{ConnectionId, Endpoint, EndpointConfig, generate_static_keypair};
+use steamnet_proto::endpoint::{ConnectionId, Endpoint, EndpointConfig, EndpointEvent, generate_static_keypair};
 use steamnet_proto::session::flags;
 use steamnet_relay::authority::{CaService, Registry};
 use steamnet_relay::messages::{RelayMessage, parse_relayed_to_client};
@@ -66,6 +66,8 @@ pub struct Client {
     pub relayed: Vec<Vec<u8>>,
     /// Every message the relay sent on the session, as received.
     pub messages: Vec<Vec<u8>>,
+    /// The relay closed our session, saying this.
+    pub closed: Option<String>,
 }
 
 impl Client {
@@ -96,6 +98,7 @@ impl Client {
             incoming_route: None,
             relayed: vec![],
             messages: vec![],
+            closed: None,
         }
     }
 
@@ -122,6 +125,16 @@ impl Client {
             }
             self.messages.push(m.data.to_vec());
         }
+        while let Some(event) = self.endpoint.poll_event() {
+            if let EndpointEvent::ClosedByPeer { text, .. } = event {
+                self.closed = Some(text);
+            }
+        }
+    }
+
+    /// Why the relay closed our session, if it did.
+    pub fn closed_by_relay(&self) -> Option<&str> {
+        self.closed.as_deref()
     }
 
     pub fn connected(&self) -> bool {
