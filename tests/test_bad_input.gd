@@ -26,9 +26,9 @@ const COVERED := [
 	"getConfigValue", "getConfigValueInfo", "getLocalTimestamp", "setConnectionConfigValueFloat",
 	"setConnectionConfigValueInt32", "setConnectionConfigValueString", "setGlobalConfigValueFloat",
 	"setGlobalConfigValueInt32", "setGlobalConfigValueString", "setDebugOutputFunction",
-	# steamnet extension; it takes no input. The authentication calls' bad input (and this one's
-	# answers) are in test_authentication.
-	"getIdentity",
+	# steamnet extensions; they take no input. The authentication calls' bad input (and
+	# getIdentity's answers) are in test_authentication, getRelayPOPs' in test_p2p.
+	"getIdentity", "getRelayPOPs",
 	# Networking Utils' relay readiness (no input; answers checked in test_p2p).
 	"initRelayNetworkAccess", "getRelayNetworkStatus",
 ]

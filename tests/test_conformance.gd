@@ -33,7 +33,7 @@ func _type_name(type: int) -> String:
 
 
 func test_extensions_are_listed() -> void:
-	check_eq(Contract.extension_methods().size(), 15, "methods in tests/api/extensions.json")
+	check_eq(Contract.extension_methods().size(), 16, "methods in tests/api/extensions.json")
 
 
 func test_methods_match_contract() -> void:

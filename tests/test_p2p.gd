@@ -19,6 +19,13 @@ func test_relay_network_access_reports_readiness() -> void:
 	check(seen.size() >= 1 and seen[-1][0] == S.NETWORKING_AVAILABILITY_CURRENT, "relay_network_status reported it: %s" % [seen])
 	if seen.size() >= 1:
 		check(str(seen[-1][2]).contains("relay"), "with a message: %s" % seen[-1][2])
+	# Extension: the configured POP (one here), in use, with its ping once it answered.
+	var pops: Array = S.getRelayPOPs()
+	check_eq(pops.size(), 1, "getRelayPOPs lists the one relay")
+	if pops.size() == 1:
+		check(pops[0]["current"], "and it is the one in use: %s" % [pops])
+		check(str(pops[0]["address"]).ends_with(":27190"), "at the local relay's address: %s" % [pops])
+		check(await until(func(): return S.getRelayPOPs()[0]["ping_ms"] >= 0), "its ping is measured: %s" % [S.getRelayPOPs()])
 
 
 func test_connect_p2p_to_a_listen_socket_by_identity() -> void:

@@ -605,3 +605,7 @@ func getHostedDedicatedServerAddress() -> int:
 
 func getGameCoordinatorServerLogin() -> int:
 	return _sockets.getGameCoordinatorServerLogin()
+
+
+func getRelayPOPs() -> Array:
+	return _sockets.getRelayPOPs()

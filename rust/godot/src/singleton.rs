@@ -721,6 +721,25 @@ impl SteamNetworkingSockets {
         self.call("getRelayNetworkStatus").relay_network_status() as i64
     }
 
+    /// steamnet extension: every relay point of presence in `steamnet/relay/address` (or
+    /// `STEAMNET_RELAY`), as an Array of Dictionaries: `address` ("host:port"), `pop` (its
+    /// code, "" until known), `ping_ms` (round trip of its last answer to our ping, -1 if none)
+    /// and `current` (the one the relay link uses: the fastest). Empty before the relay link
+    /// exists (`initRelayNetworkAccess` or a first P2P call).
+    #[func(rename = getRelayPOPs)]
+    fn get_relay_pops(&self) -> VarArray {
+        let mut list = VarArray::new();
+        for pop in self.call("getRelayPOPs").relay_pops() {
+            let mut d = VarDictionary::new();
+            put(&mut d, "address", GString::from(pop.address.as_str()));
+            put(&mut d, "pop", GString::from(pop.pop.as_str()));
+            put(&mut d, "ping_ms", pop.ping_ms as i64);
+            put(&mut d, "current", pop.current);
+            list.push(&d.to_variant());
+        }
+        list
+    }
+
     /// steamnet extension (GNS's `GetIdentity`, which GodotSteam no longer binds): this
     /// installation's identity as text, `"steamid:<id64>"`, or `""` before one is known.
     #[func(rename = getIdentity)]

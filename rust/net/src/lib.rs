@@ -28,5 +28,5 @@ pub use address::{format_ip, format_ip_port, parse_ip_port};
 pub use config::{ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig};
 pub use events::{ConnectionInfo, Event, RelayStatus};
 pub use identity::Identity;
-pub use sockets::{HostedEnvironment, LaneStatus, RealTimeStatus, ReceivedMessage, Sockets, Totals};
+pub use sockets::{HostedEnvironment, LaneStatus, PopStatus, RealTimeStatus, ReceivedMessage, Sockets, Totals};
 pub use types::*;

@@ -902,3 +902,4 @@ mod udp;
 pub use config_values::{ConfigReading, data_type, get_result, scope};
 pub use fake_ip::{fake_ip_type, is_fake_ip};
 pub use hosted::HostedEnvironment;
+pub use pops::PopStatus;

@@ -153,7 +153,7 @@ impl Sockets {
             .endpoints
             .values()
             .filter(|ep| ep.role == Role::P2P)
-            .any(|ep| ep.relay.as_ref().is_some_and(|link| link.is_up() && !link.hosted.is_empty()));
+            .any(|ep| ep.relay.as_ref().is_some_and(|link| link.is_registered() && !link.hosted.is_empty()));
         if registered { SteamResult::Ok } else { SteamResult::InvalidState }
     }
 

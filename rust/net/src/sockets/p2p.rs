@@ -147,6 +147,17 @@ impl RelayLink {
         self.up
     }
 
+    /// The relay has set up our session (it sent our token, then its POP code, after handling
+    /// the first of our messages, which carry our listen ports).
+    pub(super) fn is_registered(&self) -> bool {
+        self.up && self.token.is_some()
+    }
+
+    /// Connected or connecting to `relay`.
+    pub(super) fn has_connection(&self) -> bool {
+        self.conn.is_some()
+    }
+
     /// Send a message to the relay reliably (held until the link is up).
     pub(super) fn send_reliable(&mut self, now: u64, message: Vec<u8>) {
         match self.conn.filter(|_| self.up).and_then(|id| self.control.session_mut(id)) {

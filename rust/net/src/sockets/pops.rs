@@ -148,3 +148,39 @@ mod tests {
         assert!(late.ready(PROBE_WAIT_USEC), "no answers: the wait ends");
     }
 }
+
+/// One configured POP as `getRelayPOPs` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopStatus {
+    /// `host:port` as configured (resolved).
+    pub address: String,
+    /// Its POP code, once it answered ("" before, or for a relay without one).
+    pub pop: String,
+    /// Round trip of its last answer to our ping; -1 if none yet (or it was lost).
+    pub ping_ms: i32,
+    /// The relay link is connected (or connecting) to this one.
+    pub current: bool,
+}
+
+impl super::Sockets {
+    /// `getRelayPOPs` (an extension): every configured POP, its ping and which one is in use.
+    /// Empty until the relay link exists (`initRelayNetworkAccess` or a first P2P call).
+    pub fn relay_pops(&self) -> Vec<PopStatus> {
+        let state = self.lock();
+        let Some(link) = state.endpoints.values().find_map(|ep| ep.relay.as_deref()) else { return Vec::new() };
+        link.pops
+            .probes
+            .iter()
+            .map(|p| PopStatus {
+                address: p.address.to_string(),
+                pop: if p.address == link.relay {
+                    link.pop.clone().unwrap_or_else(|| p.code.clone())
+                } else {
+                    p.code.clone()
+                },
+                ping_ms: p.rtt_usec.map_or(-1, |rtt| (rtt / 1000).min(i32::MAX as u64) as i32),
+                current: p.address == link.relay && link.has_connection(),
+            })
+            .collect()
+    }
+}
