@@ -8,16 +8,15 @@ mod support;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use steamnet_net::auth::AuthSettings;
 use steamnet_net::config::ConfigInput;
 use steamnet_net::{Event, HostedEnvironment, Identity, Sockets, SteamResult, availability, end_reason};
-use steamnet_proto::cert::{Authority, to_hex};
+use steamnet_proto::cert::Authority;
 use steamnet_proto::impair::LinkConfig;
 use steamnet_relay::authority::{CaService, Registry};
 use steamnet_relay::directory::redis_store::LocalRedis;
 use steamnet_relay::server::RelayServer;
 use support::proxy::Proxy;
-use support::relay::{authenticate, deliver_one, wait_for_end};
+use support::relay::{authenticate, deliver_one, game, wait_for_end};
 use support::{accept_across, wait_for, wait_until};
 
 /// POPs sharing one CA key and one directory.
@@ -67,18 +66,9 @@ impl Cluster {
         Pop { runtime: Some(runtime), address }
     }
 
-    /// A game whose relay setting lists `relays` (comma-separated, as in the project setting).
+    /// A game whose relay setting lists `relays`.
     fn sockets(&self, relays: &[SocketAddr]) -> Sockets {
-        let sockets = Sockets::new();
-        let list: Vec<String> = relays.iter().map(SocketAddr::to_string).collect();
-        sockets.configure_auth(AuthSettings {
-            app_id: Some(480),
-            relay: Some(list.join(",")),
-            trusted_ca_keys: vec![to_hex(&Authority::from_secret(&self.secret).public_key())],
-            identity_dir: Some(self.dir.clone()),
-        });
-        sockets.set_global_config_value(24, &ConfigInput::Int(3000)).unwrap(); // TIMEOUT_INITIAL
-        sockets
+        game(relays, &self.secret, &self.dir, 3000)
     }
 }
 

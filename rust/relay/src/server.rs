@@ -546,7 +546,7 @@ impl RelayServer {
                 });
                 match target {
                     Some((owner, vport)) => self.join(id, route, owner, vport, Call::FakeIp, None, now),
-                    None => self.connect_fake_elsewhere(id, route, ip, port, now),
+                    None => self.connect_fake_elsewhere(id, route, ip, port),
                 }
             }
             RelayMessage::PeerHello { proof, code } => self.on_peer_hello(id, &proof, code, now),

@@ -5,11 +5,22 @@
 mod support;
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
 use steamnet_proto::cert::Authority;
 use steamnet_relay::directory::redis_store::LocalRedis;
 use steamnet_relay::messages::{RelayMessage, relayed_from_client};
 use support::{Client, start_pop, until};
+
+/// A directory and two POPs, "a" and "b", sharing a CA: (directory, CA, a, b). Keep them all
+/// alive for the test.
+fn two_pops() -> (LocalRedis, Authority, (tokio::runtime::Runtime, SocketAddr), (tokio::runtime::Runtime, SocketAddr)) {
+    let redis = LocalRedis::start().unwrap();
+    let ca = Authority::generate();
+    let a = start_pop(&redis.url(), "a", &ca);
+    let b = start_pop(&redis.url(), "b", &ca);
+    (redis, ca, a, b)
+}
 
 fn fake_ip_of(client: &Client) -> Option<u32> {
     client.messages.iter().find_map(|m| match RelayMessage::decode(m) {
@@ -20,10 +31,7 @@ fn fake_ip_of(client: &Client) -> Option<u32> {
 
 #[test]
 fn fake_ips_are_unique_across_pops_under_200_concurrent_requests() {
-    let redis = LocalRedis::start().unwrap();
-    let ca = Authority::generate();
-    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
-    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    let (_redis, ca, (_a, pop_a), (_b, pop_b)) = two_pops();
     // From 127.0.0.1 to 127.0.0.8: a relay admits 64 connections per address.
     let mut clients: Vec<Client> = (0..200)
         .map(|i| {
@@ -45,10 +53,7 @@ fn fake_ips_are_unique_across_pops_under_200_concurrent_requests() {
 
 #[test]
 fn a_client_of_one_pop_reaches_a_client_of_another() {
-    let redis = LocalRedis::start().unwrap();
-    let ca = Authority::generate();
-    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
-    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    let (_redis, ca, (_a, pop_a), (_b, pop_b)) = two_pops();
     let (mut caller, mut listener) = (Client::new(pop_a, &ca), Client::new(pop_b, &ca));
     until(&mut [&mut caller, &mut listener], &|c| c[0].connected() && c[1].connected());
     listener.send(RelayMessage::Listen { vport: 7 });
@@ -78,10 +83,7 @@ fn a_client_of_one_pop_reaches_a_client_of_another() {
 
 #[test]
 fn revoked_identities_are_refused_by_every_pop() {
-    let redis = LocalRedis::start().unwrap();
-    let ca = Authority::generate();
-    let (_a, pop_a) = start_pop(&redis.url(), "a", &ca);
-    let (_b, pop_b) = start_pop(&redis.url(), "b", &ca);
+    let (redis, ca, (_a, pop_a), (_b, pop_b)) = two_pops();
     let (mut on_a, mut on_b, mut honest) = (Client::new(pop_a, &ca), Client::new(pop_b, &ca), Client::new(pop_b, &ca));
     // `steamnet-relay revoke`, before their sessions start.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -46,16 +46,29 @@ impl TestRelay {
     /// A game instance pointed at this relay, with a short initial timeout so failures show
     /// quickly.
     pub fn sockets(&self) -> Sockets {
-        let sockets = Sockets::new();
-        sockets.configure_auth(AuthSettings {
-            app_id: Some(480),
-            relay: Some(self.address.to_string()),
-            trusted_ca_keys: vec![to_hex(&Authority::from_secret(&self.secret).public_key())],
-            identity_dir: Some(self.dir.clone()),
-        });
-        sockets.set_global_config_value(24, &ConfigInput::Int(2000)).unwrap(); // TIMEOUT_INITIAL
-        sockets
+        game(&[self.address], &self.secret, &self.dir, 2000)
     }
+}
+
+/// A game whose relay setting lists `relays` (comma-separated, as in the project setting),
+/// trusting the CA with secret `secret`, keeping identities in `dir`, with `TIMEOUT_INITIAL`
+/// of `timeout_initial_ms`.
+pub fn game(
+    relays: &[std::net::SocketAddr],
+    secret: &[u8; 32],
+    dir: &std::path::Path,
+    timeout_initial_ms: i64,
+) -> Sockets {
+    let sockets = Sockets::new();
+    let list: Vec<String> = relays.iter().map(ToString::to_string).collect();
+    sockets.configure_auth(AuthSettings {
+        app_id: Some(480),
+        relay: Some(list.join(",")),
+        trusted_ca_keys: vec![to_hex(&Authority::from_secret(secret).public_key())],
+        identity_dir: Some(dir.to_path_buf()),
+    });
+    sockets.set_global_config_value(24, &ConfigInput::Int(timeout_initial_ms)).unwrap(); // TIMEOUT_INITIAL
+    sockets
 }
 
 impl Drop for TestRelay {

@@ -47,6 +47,15 @@ enum Pending {
     ResolveFake { caller: ConnectionId, route: u32, port: u16 },
 }
 
+impl Pending {
+    /// The caller's session and route this is for.
+    fn call(&self) -> (ConnectionId, u32) {
+        match *self {
+            Pending::Locate { caller, route, .. } | Pending::ResolveFake { caller, route, .. } => (caller, route),
+        }
+    }
+}
+
 /// A call to go over a link once it is up.
 #[derive(Debug, Clone, Copy)]
 struct RemoteCall {
@@ -126,35 +135,30 @@ impl RelayServer {
         if self.resend_remote(caller, route, target, vport, call, now) {
             return;
         }
-        let Some(cluster) = self.cluster.as_mut() else {
+        if self.cluster.is_none() {
             return tracing::debug!(target, "connect to an identity with no session");
-        };
-        if cluster
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::Locate { caller: c, route: r, .. } if (*c, *r) == (caller, route)))
-        {
-            return;
         }
-        let tag = cluster.directory.tag();
-        cluster.pending.insert(tag, Pending::Locate { caller, route, vport, call });
-        cluster.directory.ask(Query::Locate { tag, identity: target });
+        self.ask_for_call(Pending::Locate { caller, route, vport, call }, |tag| Query::Locate {
+            tag,
+            identity: target,
+        });
     }
 
     /// A call to a FakeIP nobody here holds: ask the directory who does.
-    pub(super) fn connect_fake_elsewhere(&mut self, caller: ConnectionId, route: u32, ip: u32, port: u16, now: u64) {
-        let _ = now;
+    pub(super) fn connect_fake_elsewhere(&mut self, caller: ConnectionId, route: u32, ip: u32, port: u16) {
+        self.ask_for_call(Pending::ResolveFake { caller, route, port }, |tag| Query::ResolveFakeIp { tag, ip });
+    }
+
+    /// Ask the directory what `pending` waits for, unless the same call (a repeated CONNECT)
+    /// already waits.
+    fn ask_for_call(&mut self, pending: Pending, query: impl FnOnce(u64) -> Query) {
         let Some(cluster) = self.cluster.as_mut() else { return };
-        if cluster
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::ResolveFake { caller: c, route: r, .. } if (*c, *r) == (caller, route)))
-        {
+        if cluster.pending.values().any(|p| p.call() == pending.call()) {
             return;
         }
         let tag = cluster.directory.tag();
-        cluster.pending.insert(tag, Pending::ResolveFake { caller, route, port });
-        cluster.directory.ask(Query::ResolveFakeIp { tag, ip });
+        cluster.pending.insert(tag, pending);
+        cluster.directory.ask(query(tag));
     }
 
     pub(super) fn on_directory_answer(&mut self, answer: Answer) {
