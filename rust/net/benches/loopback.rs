@@ -4,7 +4,9 @@
 //! - connect: listen, connect, accept until both ends are connected (the Noise handshake);
 //! - round trip: a small reliable no-Nagle message and its answer, against a plain UDP echo;
 //! - throughput: 32 MiB of reliable 64 KiB messages at the highest configurable send rate,
-//!   against plain UDP datagrams with no reliability at all.
+//!   against plain UDP datagrams with no reliability at all;
+//! - small messages: 200,000 reliable 64-byte messages (Nagle on, so they share packets) as
+//!   messages/s and process CPU per message, against one plain UDP datagram per message.
 //!
 //! Run: `cargo bench -p steamnet-net --bench loopback`. Only loopback traffic is sent.
 
@@ -128,6 +130,10 @@ fn bench_throughput() -> (f64, f64) {
         received == TOTAL
     });
     let ours = TOTAL as f64 / started.elapsed().as_secs_f64() / 1e6;
+    if std::env::var_os("LOOPBACK_DETAILS").is_some() {
+        eprintln!("{}", sockets.detailed_status(client).unwrap_or_default());
+        eprintln!("{}", sockets.detailed_status(server).unwrap_or_default());
+    }
     // Plain UDP: 1200-byte datagrams, as fast as the receiver keeps up, no acks or retransmits.
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -153,6 +159,54 @@ fn bench_throughput() -> (f64, f64) {
     (ours, plain)
 }
 
+/// This process's CPU time so far (user + system), from /proc (zero where there is none).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces, so split after its ')').
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 (1-based), in clock ticks of 1/100 s on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn bench_small_messages() -> (f64, f64, f64, f64) {
+    const COUNT: usize = 200_000;
+    let sockets = Sockets::new();
+    let (_, client, server) = connect(&sockets, &FAST);
+    let payload = [7u8; 64];
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let (mut sent, mut received) = (0, 0);
+    wait(|| {
+        while sent < COUNT && sockets.send_message(client, &payload, send_flags::RELIABLE).is_ok() {
+            sent += 1;
+        }
+        received += sockets.receive_on_connection(server, 1024).unwrap().len();
+        received == COUNT
+    });
+    let ours = COUNT as f64 / started.elapsed().as_secs_f64();
+    let ours_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / COUNT as f64;
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    b.set_nonblocking(true).unwrap();
+    let b_addr = b.local_addr().unwrap();
+    let mut buf = [0u8; 2048];
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let (mut got, mut in_flight) = (0, 0);
+    while got < COUNT {
+        while in_flight < 64 {
+            a.send_to(&payload, b_addr).unwrap();
+            in_flight += 1;
+        }
+        while b.recv_from(&mut buf).is_ok() {
+            got += 1;
+            in_flight -= 1;
+        }
+    }
+    let plain = COUNT as f64 / started.elapsed().as_secs_f64();
+    let plain_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / COUNT as f64;
+    (ours, ours_cpu, plain, plain_cpu)
+}
+
 fn main() {
     let connect = bench_connect();
     println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
@@ -169,5 +223,10 @@ fn main() {
         ours,
         plain,
         ours / plain
+    );
+    let (ours, ours_cpu, plain, plain_cpu) = bench_small_messages();
+    println!(
+        "64 B reliable messages          steamnet {:>7.0} msg/s ({ours_cpu:.2} µs CPU each)   plain UDP {:>7.0} datagrams/s ({plain_cpu:.2} µs each)",
+        ours, plain
     );
 }

@@ -52,6 +52,9 @@ pub(super) struct UdpEndpoint {
     pub(super) lingering: Vec<ConnectionId>,
     /// The P2P endpoint's connection to the relay (role [`Role::P2P`] only).
     pub(super) relay: Option<Box<super::p2p::RelayLink>>,
+    /// The deadline the driver task last armed its timer for (`None`: none, it waits for a
+    /// datagram or a wake). A send whose work is due no sooner need not wake it.
+    armed: Option<u64>,
 }
 
 impl UdpEndpoint {
@@ -145,6 +148,27 @@ impl UdpEndpoint {
     pub(super) fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Wake the driver task only if work is now due before the timer it armed: a message
+    /// that Nagle or pacing holds for later costs no thread wake-up.
+    pub(super) fn wake_if_sooner(&mut self) {
+        let next = self.next_deadline();
+        if next.is_some_and(|n| self.armed.is_none_or(|armed| n < armed)) {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Kernel buffer room each UDP socket asks for, each way. The usual default (208 KiB on
+/// Linux) holds about 170 full datagrams: a burst at a high send rate, or a driver thread that
+/// falls a moment behind, overflows it and every datagram past it is lost and sent again. The
+/// kernel caps the request at its own limit (`net.core.rmem_max`/`wmem_max`).
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn socket_buffers(socket: &std::net::UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES);
 }
 
 /// Send one datagram, through the fake network if it is on. A full socket buffer drops the
@@ -306,6 +330,7 @@ impl Sockets {
             }
         };
         std_socket.set_nonblocking(true).ok()?;
+        socket_buffers(&std_socket);
         let sender = std_socket.try_clone().ok()?;
         let socket = {
             let _guard = runtime.enter();
@@ -334,6 +359,7 @@ impl Sockets {
                 handles: HashMap::new(),
                 lingering: Vec::new(),
                 relay: None,
+                armed: None,
             },
         );
         runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, wake));
@@ -557,7 +583,8 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
             let Some(inner) = inner.upgrade() else { return };
             let mut state = inner.lock();
             let Some(ep) = state.endpoints.get_mut(&key) else { return };
-            (ep.next_deadline(), inner.clock_base)
+            ep.armed = ep.next_deadline();
+            (ep.armed, inner.clock_base)
         };
         let sleep = async {
             match deadline {

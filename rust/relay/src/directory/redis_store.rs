@@ -225,7 +225,20 @@ pub struct LocalRedis {
 }
 
 impl LocalRedis {
+    /// Start one; a port taken between choosing it and the server binding it (tests run in
+    /// parallel) is caught by the server exiting, and another port is tried.
     pub fn start() -> Result<LocalRedis, String> {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match LocalRedis::start_once() {
+                Ok(redis) => return Ok(redis),
+                Err(why) => last_error = why,
+            }
+        }
+        Err(last_error)
+    }
+
+    fn start_once() -> Result<LocalRedis, String> {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let child = std::process::Command::new("redis-server")
@@ -233,15 +246,24 @@ impl LocalRedis {
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start redis-server (apt-get install redis-server): {e}"))?;
-        let redis = LocalRedis { child, port };
+        let mut redis = LocalRedis { child, port };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
+            // Ours must still be running: a connection could reach another server on that port.
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                return Err(format!("redis-server on port {port} exited ({status})"));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                if let Ok(None) = redis.child.try_wait() {
+                    return Ok(redis);
+                }
+            }
             if std::time::Instant::now() > deadline {
                 return Err(format!("redis-server did not listen on port {port}"));
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        Ok(redis)
     }
 
     pub fn url(&self) -> String {

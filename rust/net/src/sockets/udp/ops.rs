@@ -61,7 +61,7 @@ pub(in crate::sockets) fn send(
     })?;
     if let Some(ep) = state.endpoints.get_mut(&key) {
         ep.send_due_for(id, now);
-        ep.wake.notify_one();
+        ep.wake_if_sooner();
     }
     Ok(number as i64)
 }
@@ -71,7 +71,7 @@ pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: Connect
     if let Some(session) = ep.endpoint.session_mut(id) {
         session.flush();
         ep.send_due_for(id, now);
-        ep.wake.notify_one(); // pacing may hold the rest: re-arm the driver's timer
+        ep.wake_if_sooner(); // pacing may hold the rest: the driver's timer must cover it
     }
 }
 
