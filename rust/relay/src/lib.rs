@@ -1,10 +1,14 @@
-//! steamnet-relay: the service Steam's backend provides to `SteamNetworkingSockets`, as our own
-//! server. Today it is the **certificate authority** (CA): it gives each installation's key a
-//! stable Steam-style identity and signs a certificate that proves it to peers.
+//! steamnet-relay: the services Steam's backend provides to `SteamNetworkingSockets`, as our own
+//! server: the **certificate authority** (CA), which gives each installation's key a stable
+//! Steam-style identity and signs a certificate that proves it to peers; the **relay** for P2P
+//! calls by identity, FakeIPs and hosted dedicated servers; and, with several of them sharing
+//! a Redis directory, a **relay network** of points of presence (POPs).
 //!
 //! - [`authority`]: the CA itself (identity registry, issuing), free of I/O.
-//! - [`messages`]: what a client and the CA say to each other over a steamnet connection.
-//! - [`server`]: the CA on a UDP socket, one steamnet endpoint, on a tokio runtime.
+//! - [`messages`]: what clients, the relay and other POPs say to each other.
+//! - [`server`]: the CA and relay on a UDP socket, one steamnet endpoint, on a tokio runtime;
+//!   its `cluster` part links POPs.
+//! - [`directory`]: the state POPs share, in Redis.
 //! - [`client`]: asking a CA for a certificate.
 //! - [`keyfile`]: secret keys on disk, created atomically on first use.
 //! - [`ticket`]: what admits a client to a hosted dedicated server.
