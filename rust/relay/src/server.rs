@@ -590,26 +590,33 @@ impl RelayServer {
                 }
             }
             if let Some(cluster) = self.cluster.as_mut() {
+                // One claim at a time per session: repeated requests wait for its answer
+                // rather than each take an address.
+                let waiting = cluster.fake_ip_claims.values().any(|(claimant, _, _)| *claimant == id);
+                if waiting || cluster.fake_ip_claims.len() >= cluster::MAX_PENDING {
+                    return;
+                }
                 // Unique across the cluster: the directory picks it.
                 let tag = cluster.directory.tag();
                 let identity = session.identity;
                 cluster.directory.ask(Query::ClaimFakeIp { tag, identity, ports: chosen.clone() });
-                cluster.fake_ip_claims.insert(tag, (id, chosen));
+                cluster.fake_ip_claims.insert(tag, (id, identity, chosen));
                 return;
             }
-            return self.grant_fake_ip(id, ip, chosen, now);
+            let identity = session.identity;
+            return self.grant_fake_ip(id, identity, ip, chosen, now);
         };
         self.send(id, &answer.encode(), true, now);
     }
 
-    /// Give session `id` FakeIP `ip` with `ports` (`ip` 0: refused).
-    fn grant_fake_ip(&mut self, id: ConnectionId, ip: u32, ports: Vec<u16>, now: u64) {
+    /// Give session `id` (of `identity`) FakeIP `ip` with `ports` (`ip` 0: refused).
+    fn grant_fake_ip(&mut self, id: ConnectionId, identity: u64, ip: u32, ports: Vec<u16>, now: u64) {
         let Some(session) = self.sessions.get_mut(&id) else {
             // Gone while the directory was asked: give the address back.
             if let Some(cluster) = &self.cluster
                 && ip != 0
             {
-                cluster.directory.ask(Query::ReleaseFakeIp { ip, identity: 0 });
+                cluster.directory.ask(Query::ReleaseFakeIp { ip, identity });
             }
             return;
         };

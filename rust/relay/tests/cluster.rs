@@ -100,3 +100,33 @@ fn revoked_identities_are_refused_by_every_pop() {
     }
     assert!(honest.closed_by_relay().is_none() && honest.token.is_some(), "others are not affected");
 }
+
+#[test]
+fn a_session_asking_again_and_again_holds_one_fake_ip() {
+    let (redis, ca, (_a, pop_a), _b) = two_pops();
+    let mut client = Client::new(pop_a, &ca);
+    until(&mut [&mut client], &|c| c[0].connected());
+    for _ in 0..20 {
+        client.send(RelayMessage::FakeIpRequest { ports: 1 });
+    }
+    until(&mut [&mut client], &|c| fake_ip_of(c[0]).is_some());
+    client.send(RelayMessage::FakeIpRequest { ports: 1 });
+    let answers = |c: &Client| {
+        c.messages
+            .iter()
+            .filter_map(|m| match RelayMessage::decode(m) {
+                Some(RelayMessage::FakeIp { ip, .. }) => Some(ip),
+                _ => None,
+            })
+            .collect::<Vec<u32>>()
+    };
+    until(&mut [&mut client], &|c| answers(c[0]).len() >= 2);
+    let ips = answers(&client);
+    assert!(ips.iter().all(|&ip| ip == ips[0]), "always the same FakeIP: {ips:?}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let held: Vec<String> = runtime.block_on(async {
+        let mut c = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("KEYS").arg("steamnet:fip:*").query_async(&mut c).await.unwrap()
+    });
+    assert_eq!(held.len(), 1, "one FakeIP taken in the directory: {held:?}");
+}

@@ -21,6 +21,9 @@ use super::{CLOSE_BAD_REQUEST, CLOSE_NOT_AUTHENTICATED, Call, RelayServer, Sessi
 use crate::directory::{Answer, Directory, PopAddress, Query};
 use crate::messages::{FAKE_PORT_VPORT, RelayMessage, pop_proof_message};
 
+/// Directory questions waiting at once: a directory that stops answering must not make the
+/// relay's memory grow without bound (further calls wait for their callers to repeat them).
+pub(super) const MAX_PENDING: usize = 65_536;
 /// Routes one link may carry (it carries many clients' calls).
 pub(super) const MAX_LINK_ROUTES: usize = 1 << 20;
 /// A link notices a dead POP this fast (keepalives every second on a quiet link), so the
@@ -75,8 +78,9 @@ pub(super) struct Cluster {
     pending: HashMap<u64, Pending>,
     /// Calls waiting for their link to be verified and to have its token.
     waiting: HashMap<ConnectionId, Vec<RemoteCall>>,
-    /// FakeIP requests waiting for the directory: tag -> (session, ports chosen).
-    pub fake_ip_claims: HashMap<u64, (ConnectionId, Vec<u16>)>,
+    /// FakeIP requests waiting for the directory: tag -> (session, its identity, ports chosen).
+    /// Kept after the session ends, so that the address is given back when the answer comes.
+    pub fake_ip_claims: HashMap<u64, (ConnectionId, u64, Vec<u16>)>,
 }
 
 fn kind_of(call: Call) -> u8 {
@@ -153,7 +157,7 @@ impl RelayServer {
     /// already waits.
     fn ask_for_call(&mut self, pending: Pending, query: impl FnOnce(u64) -> Query) {
         let Some(cluster) = self.cluster.as_mut() else { return };
-        if cluster.pending.values().any(|p| p.call() == pending.call()) {
+        if cluster.pending.len() >= MAX_PENDING || cluster.pending.values().any(|p| p.call() == pending.call()) {
             return;
         }
         let tag = cluster.directory.tag();
@@ -172,8 +176,8 @@ impl RelayServer {
                 }
             }
             Answer::FakeIpClaimed { tag, ip } => {
-                if let Some((id, ports)) = cluster.fake_ip_claims.remove(&tag) {
-                    self.grant_fake_ip(id, ip, ports, now);
+                if let Some((id, identity, ports)) = cluster.fake_ip_claims.remove(&tag) {
+                    self.grant_fake_ip(id, identity, ip, ports, now);
                 }
             }
             Answer::Located { tag, identity, pop } => {
@@ -412,6 +416,8 @@ impl RelayServer {
             cluster.waiting.remove(&id);
             return;
         }
+        // Questions asked for it are moot.
+        cluster.pending.retain(|_, p| p.call().0 != id);
         let identity = session.identity;
         if registered {
             cluster.directory.ask(Query::Unregister { identity });
