@@ -29,6 +29,7 @@ use crate::messages::{CaMessage, FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
 use crate::ticket::{Ticket, TicketError};
 
 mod cluster;
+use cluster::RemoteCall;
 use steamnet_proto::end_reason::{LOCAL_RIGHTS, REMOTE_BAD_CERT};
 
 /// Time a connected client has to send its first message.
@@ -634,7 +635,7 @@ impl RelayServer {
     fn connect(&mut self, id: ConnectionId, route: u32, target: u64, vport: u32, now: u64) {
         match self.by_identity.get(&target) {
             Some(&peer) => self.join(id, route, peer, vport, Call::P2P, None, now),
-            None => self.connect_elsewhere(id, route, target, vport, Call::P2P, now),
+            None => self.connect_elsewhere(RemoteCall { caller: id, route, target, vport, call: Call::P2P }, now),
         }
     }
 
@@ -647,7 +648,10 @@ impl RelayServer {
         let (reason, text) = match crate::ticket::check(ticket, &trusted, session.identity, crate::unix_now()) {
             Ok((server, vport)) => match self.by_identity.get(&server) {
                 Some(&peer) => return self.join(id, route, peer, vport, Call::Hosted, None, now),
-                None => return self.connect_elsewhere(id, route, server, vport, Call::Hosted, now),
+                None => {
+                    let call = RemoteCall { caller: id, route, target: server, vport, call: Call::Hosted };
+                    return self.connect_elsewhere(call, now);
+                }
             },
             Err(TicketError::Missing) => (
                 LOCAL_RIGHTS,

@@ -59,14 +59,14 @@ impl Pending {
     }
 }
 
-/// A call to go over a link once it is up.
+/// A client's call to a target that has no session here.
 #[derive(Debug, Clone, Copy)]
-struct RemoteCall {
-    caller: ConnectionId,
-    route: u32,
-    target: u64,
-    vport: u32,
-    call: Call,
+pub(super) struct RemoteCall {
+    pub caller: ConnectionId,
+    pub route: u32,
+    pub target: u64,
+    pub vport: u32,
+    pub call: Call,
 }
 
 pub(super) struct Cluster {
@@ -127,21 +127,14 @@ impl RelayServer {
 
     /// A call to an identity with no session here: ask the directory where it is. Without a
     /// cluster nothing happens (as on Steam, the caller's handshake times out).
-    pub(super) fn connect_elsewhere(
-        &mut self,
-        caller: ConnectionId,
-        route: u32,
-        target: u64,
-        vport: u32,
-        call: Call,
-        now: u64,
-    ) {
-        if self.resend_remote(caller, route, target, vport, call, now) {
+    pub(super) fn connect_elsewhere(&mut self, call: RemoteCall, now: u64) {
+        if self.resend_remote(call, now) {
             return;
         }
         if self.cluster.is_none() {
-            return tracing::debug!(target, "connect to an identity with no session");
+            return tracing::debug!(target = call.target, "connect to an identity with no session");
         }
+        let RemoteCall { caller, route, target, vport, call } = call;
         self.ask_for_call(Pending::Locate { caller, route, vport, call }, |tag| Query::Locate {
             tag,
             identity: target,
@@ -244,27 +237,19 @@ impl RelayServer {
 
     /// The caller repeats a call it already has a route over a link for: say it again (the
     /// other POP's target may have started listening since). `true` if that was the case.
-    fn resend_remote(
-        &mut self,
-        caller: ConnectionId,
-        route: u32,
-        target: u64,
-        vport: u32,
-        call: Call,
-        now: u64,
-    ) -> bool {
-        let Some(&(link, link_route)) = self.sessions.get(&caller).and_then(|s| s.routes.get(&route)) else {
+    fn resend_remote(&mut self, call: RemoteCall, now: u64) -> bool {
+        let Some(&(link, link_route)) = self.sessions.get(&call.caller).and_then(|s| s.routes.get(&call.route)) else {
             return false;
         };
         if self.sessions.get(&link).is_some_and(|s| s.link.is_some()) {
-            self.send_peer_connect(link, link_route, RemoteCall { caller, route, target, vport, call }, now);
+            self.send_peer_connect(link, link_route, call, now);
         }
         true
     }
 
     /// Join the caller's route to a new route on `link` and ask the other POP to connect it.
     fn open_remote(&mut self, link: ConnectionId, call: RemoteCall, now: u64) {
-        if self.resend_remote(call.caller, call.route, call.target, call.vport, call.call, now) {
+        if self.resend_remote(call, now) {
             return;
         }
         if !self.sessions.get(&call.caller).is_some_and(|s| s.link.is_none() && s.free_route_left()) {
