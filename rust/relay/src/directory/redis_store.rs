@@ -249,15 +249,14 @@ impl LocalRedis {
         let mut redis = LocalRedis { child, port };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            // Ours must still be running: a connection could reach another server on that port.
             if let Ok(Some(status)) = redis.child.try_wait() {
                 return Err(format!("redis-server on port {port} exited ({status})"));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                if let Ok(None) = redis.child.try_wait() {
-                    return Ok(redis);
-                }
+            // Whoever answers there must be ours: another test's server may hold the port.
+            match server_process_id(port) {
+                Some(pid) if pid == redis.child.id() => return Ok(redis),
+                Some(_) => return Err(format!("port {port} belongs to another redis-server")),
+                None => {}
             }
             if std::time::Instant::now() > deadline {
                 return Err(format!("redis-server did not listen on port {port}"));
@@ -269,6 +268,22 @@ impl LocalRedis {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
+}
+
+/// The process id of the Redis server answering on `port` (`INFO server`), if one does.
+fn server_process_id(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !reply.windows(11).any(|w| w == b"process_id:") || !reply.ends_with(b"\r\n") {
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    text.lines().find_map(|l| l.strip_prefix("process_id:")).and_then(|v| v.trim().parse().ok())
 }
 
 impl Drop for LocalRedis {
