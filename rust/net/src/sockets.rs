@@ -1,10 +1,11 @@
 //! [`Sockets`]: the state behind the `SteamNetworkingSockets` singleton.
 //!
-//! Two kinds of connection exist:
-//! - socket pairs (`createSocketPair(loopback = false)`): two handles of this process that pass
-//!   messages to each other without touching the network, like GNS's pipe connections;
-//! - UDP connections (`connectByIPAddress`, `createListenSocketIP`): `steamnet_proto` endpoints
-//!   driven by a background runtime (see `udp.rs`).
+//! Two kinds of connection exist, each with its transport module that the calls here dispatch
+//! to:
+//! - socket pairs (`createSocketPair(loopback = false)`, `pair.rs`): two handles of this process
+//!   that pass messages to each other without touching the network, like GNS's pipe connections;
+//! - UDP connections (`connectByIPAddress`, `createListenSocketIP`, P2P; `udp.rs`):
+//!   `steamnet_proto` endpoints driven by a background runtime.
 //!
 //! P2P, FakeIP and hosted dedicated servers go through the relay (`p2p.rs`, `fake_ip.rs`,
 //! `hosted.rs`); certificates come from its CA (`auth.rs`). A call that cannot work fails with
@@ -432,21 +433,7 @@ impl Sockets {
             drop(state);
             return self.create_loopback_pair(id1, id2);
         }
-        let config = ConnectionConfig::default().over(&state.global_config);
-        let h1 = state.allocate_handle();
-        state.connections.insert(h1, Connection::new(id2, config.clone(), Transport::Pair { peer: None }));
-        let h2 = state.allocate_handle();
-        state.connections.insert(h2, Connection::new(id1, config, Transport::Pair { peer: Some(h1) }));
-        let flags =
-            info_flags::LOOPBACK_BUFFERS | info_flags::FAST | info_flags::UNAUTHENTICATED | info_flags::UNENCRYPTED;
-        for (handle, peer) in [(h1, h2), (h2, h1)] {
-            let conn = state.connections.get_mut(&handle).expect("just inserted");
-            conn.transport = Transport::Pair { peer: Some(peer) };
-            conn.state = ConnectionState::Connected;
-            conn.info_flags = flags;
-        }
-        // GNS posts no callbacks for a pair: both ends are connected from the start.
-        Some((h1, h2))
+        Some(pair::create(&mut state, id1, id2))
     }
 
     /// `AcceptConnection`.
@@ -487,26 +474,12 @@ impl Sockets {
             info.state = ConnectionState::None;
             state.events.push(Event::ConnectionStatusChanged { handle, info, old_state: conn.state });
         }
-        let peer = match conn.transport {
-            // Every message of a pair is delivered the moment it is sent, so lingering has
-            // nothing left to flush.
-            Transport::Pair { peer } => peer,
+        match conn.transport {
+            Transport::Pair { peer: Some(peer) } => pair::close(&mut state, peer, reason, debug),
+            Transport::Pair { peer: None } => {}
             Transport::Udp { endpoint, id } => {
                 let now = self.inner.now();
                 udp::close(&mut state, endpoint, id, reason as u32, &debug, linger, now);
-                None
-            }
-        };
-        if let Some(peer) = peer
-            && let Some(peer_conn) = state.connections.get_mut(&peer)
-        {
-            peer_conn.transport = Transport::Pair { peer: None };
-            if peer_conn.is_alive() {
-                let old = peer_conn.state;
-                peer_conn.state = ConnectionState::ClosedByPeer;
-                peer_conn.end_reason = reason;
-                peer_conn.end_debug = debug;
-                state.post_status_change(peer, old);
             }
         }
         true
@@ -598,37 +571,7 @@ impl Sockets {
             return udp::send(&mut state, handle, (endpoint, id), lane, data, flags, now as u64);
         }
         let Transport::Pair { peer: Some(peer) } = conn.transport else { return Err(SteamResult::NoConnection) };
-        let Some(peer_conn) = state.connections.get(&peer) else { return Err(SteamResult::NoConnection) };
-        let peer_full = peer_conn.inbox.len() >= peer_conn.config.int32(ids::RECV_BUFFER_MESSAGES) as usize
-            || peer_conn.inbox_bytes + data.len() > peer_conn.config.int32(ids::RECV_BUFFER_SIZE) as usize;
-        if peer_full && reliable {
-            // In GNS a full receive buffer stops acks and the sender's buffer fills: the same
-            // answer, without the wait.
-            return Err(SteamResult::LimitExceeded);
-        }
-        let conn = state.connections.get_mut(&handle).expect("checked above");
-        let number = conn.lanes.take_message_number(lane as usize).expect("lane checked above");
-        conn.sent.record(now as u64, data.len());
-        if peer_full {
-            return Ok(number); // an unreliable message the receiver has no room for is dropped
-        }
-        // The receiver sees the sender's identity, i.e. the identity it has for its remote.
-        let sender_identity = state.connections.get(&peer).map(|p| p.remote_identity.steam_id64()).unwrap_or(0);
-        let message = ReceivedMessage {
-            payload: data.to_vec(),
-            connection: peer,
-            identity: sender_identity,
-            receiver_user_data: -1,
-            time_received: now,
-            message_number: number,
-            flags: flags & send_flags::RELIABLE,
-            lane,
-        };
-        if let Some(peer_conn) = state.connections.get_mut(&peer) {
-            peer_conn.received.record(now as u64, data.len());
-        }
-        state.enqueue(peer, message);
-        Ok(number)
+        pair::send(&mut state, handle, peer, lane, data, flags, now)
     }
 
     /// `FlushMessagesOnConnection`. A pair never holds messages back; a UDP connection sends what
@@ -894,6 +837,7 @@ mod fake_ip;
 mod hosted;
 mod ice;
 mod p2p;
+mod pair;
 mod pops;
 #[cfg(test)]
 mod tests;
