@@ -286,6 +286,16 @@ pub fn pop_proof_message(code: &str, static_key: &[u8]) -> Vec<u8> {
     [b"SNP1".as_slice(), code.as_bytes(), static_key].concat()
 }
 
+/// A random address in GNS's FakeIP range, 169.254.0.0/16, without its first and last.
+pub fn random_fake_ip() -> u32 {
+    loop {
+        let host = steamnet_proto::random::u64() as u16;
+        if host != 0 && host != 0xffff {
+            return 0xa9fe_0000 | u32::from(host);
+        }
+    }
+}
+
 /// Virtual ports at and above this are FakeIP port indexes (`createListenSocketP2PFakeIP`).
 pub const FAKE_PORT_VPORT: u32 = 0x8000_0000;
 /// Most FakeIP ports one request may ask for (GNS on Steam).

@@ -13,7 +13,7 @@
 //!   a caller with a [ticket](crate::ticket) reaches. The relay issues tickets to any
 //!   authenticated session (at a capped rate: each costs a signature).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use steamnet_proto::admission::AdmissionLimits;
@@ -29,7 +29,10 @@ use crate::messages::{CaMessage, FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
 use crate::ticket::{Ticket, TicketError};
 
 mod cluster;
+mod session;
 use cluster::RemoteCall;
+pub use session::DEFAULT_SESSION_RATE;
+use session::{Call, MAX_ROUTES, Session};
 use steamnet_proto::end_reason::{LOCAL_RIGHTS, REMOTE_BAD_CERT};
 
 /// Time a connected client has to send its first message.
@@ -40,15 +43,6 @@ const CLOSE_BAD_REQUEST: u32 = 1001;
 const CLOSE_TOO_SLOW: u32 = 1002;
 const CLOSE_NOT_AUTHENTICATED: u32 = 1003;
 const CLOSE_REPLACED: u32 = 1004;
-/// Caps per relay session.
-const MAX_ROUTES: usize = 256;
-const MAX_LISTEN_PORTS: usize = 64;
-/// Forwarding allowance per session: bytes per second, and the burst it may save up.
-pub const DEFAULT_SESSION_RATE: u64 = 8 * 1024 * 1024;
-const SESSION_BURST: u64 = 512 * 1024;
-/// Tickets a session may ask for: a burst, then one per this many microseconds.
-const TICKET_BURST: u64 = 16;
-const TICKET_INTERVAL_USEC: u64 = 100_000;
 
 /// Counters, for tests and logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -64,114 +58,6 @@ pub struct RelayStats {
     /// Hosted-server tickets issued, and hosted calls refused for their ticket.
     pub tickets: u64,
     pub ticket_refusals: u64,
-}
-
-/// What a call to a session's virtual port came by: which of its ports it may reach, and what
-/// the listener learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    /// `connectP2P`: P2P listen sockets.
-    P2P,
-    /// A FakeIP's port: P2P listen sockets; the listener learns the caller's FakeIP.
-    FakeIp,
-    /// `connectToHostedDedicatedServer` with a good ticket: hosted listen sockets.
-    Hosted,
-}
-
-/// A relay session: one verified identity's connection.
-struct Session {
-    identity: u64,
-    listening: HashSet<u32>,
-    /// Virtual ports it listens on as a hosted dedicated server.
-    hosted: HashSet<u32>,
-    /// Tickets it may still ask for, and when that was last topped up.
-    ticket_credit: u64,
-    ticket_topped_up: u64,
-    /// Our route number -> (peer session, the peer's route number).
-    routes: HashMap<u32, (ConnectionId, u32)>,
-    next_route: u32,
-    /// Forwarding allowance left (bytes) and when it was last topped up.
-    allowance: u64,
-    topped_up: u64,
-    /// Its FakeIP and ports, once it asked for them.
-    fake: Option<(u32, Vec<u16>)>,
-    /// The secret its RELAYED datagrams carry.
-    token: u64,
-    /// Set when this session is a link to another POP of the cluster.
-    link: Option<cluster::Link>,
-}
-
-impl Session {
-    fn new(identity: u64, now: u64) -> Session {
-        Session {
-            identity,
-            listening: HashSet::new(),
-            hosted: HashSet::new(),
-            ticket_credit: TICKET_BURST,
-            ticket_topped_up: now,
-            routes: HashMap::new(),
-            next_route: 1,
-            allowance: SESSION_BURST,
-            topped_up: now,
-            fake: None,
-            token: steamnet_proto::random::u64(),
-            link: None,
-        }
-    }
-
-    /// Take `bytes` from the allowance, topping it up at `rate` first.
-    fn spend(&mut self, now: u64, bytes: u64, rate: u64) -> bool {
-        let earned = now.saturating_sub(self.topped_up) as u128 * rate as u128 / 1_000_000;
-        self.allowance = (self.allowance as u128 + earned).min(SESSION_BURST as u128) as u64;
-        self.topped_up = now;
-        if self.allowance < bytes {
-            return false;
-        }
-        self.allowance -= bytes;
-        true
-    }
-
-    /// Where a datagram of `len` bytes on `route` goes (the peer session and its route), if the
-    /// route exists and the allowance covers it (then spent).
-    fn route_out(&mut self, route: u32, len: usize, now: u64, rate: u64) -> Option<(ConnectionId, u32)> {
-        let &(peer, peer_route) = self.routes.get(&route)?;
-        // A link carries many clients' traffic, each limited at its own POP.
-        (self.link.is_some() || self.spend(now, len as u64, rate)).then_some((peer, peer_route))
-    }
-
-    /// Take one ticket from the session's credit, if it has one.
-    fn spend_ticket(&mut self, now: u64) -> bool {
-        let earned = now.saturating_sub(self.ticket_topped_up) / TICKET_INTERVAL_USEC;
-        if earned > 0 {
-            self.ticket_credit = (self.ticket_credit + earned).min(TICKET_BURST);
-            self.ticket_topped_up = now;
-        }
-        let granted = self.ticket_credit > 0;
-        self.ticket_credit = self.ticket_credit.saturating_sub(1);
-        granted
-    }
-
-    /// Whether another route fits under the session's cap.
-    fn free_route_left(&self) -> bool {
-        self.routes.len() < if self.link.is_some() { cluster::MAX_LINK_ROUTES } else { MAX_ROUTES }
-    }
-
-    fn ports_full(&self) -> bool {
-        self.listening.len() + self.hosted.len() >= MAX_LISTEN_PORTS
-    }
-
-    fn free_route(&mut self) -> Option<u32> {
-        let cap = if self.link.is_some() { cluster::MAX_LINK_ROUTES } else { MAX_ROUTES };
-        if self.routes.len() >= cap {
-            return None;
-        }
-        while self.next_route == 0 || self.routes.contains_key(&self.next_route) {
-            self.next_route = self.next_route.wrapping_add(1);
-        }
-        let route = self.next_route;
-        self.next_route = self.next_route.wrapping_add(1);
-        Some(route)
-    }
 }
 
 pub struct RelayServer {
@@ -403,6 +289,15 @@ impl RelayServer {
         }
     }
 
+    /// The far end of a route went away: drop the route from `peer`'s session, and when `peer`
+    /// is a link (or `tell_client`), tell it with CLOSE_ROUTE so it drops its end too.
+    fn drop_route_end(&mut self, peer: ConnectionId, peer_route: u32, tell_client: bool, now: u64) {
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        if session.routes.remove(&peer_route).is_some() && (tell_client || session.link.is_some()) {
+            self.send(peer, &RelayMessage::CloseRoute { route: peer_route }.encode(), true, now);
+        }
+    }
+
     fn send(&mut self, id: ConnectionId, message: &[u8], reliable: bool, now: u64) {
         let send_flags = if reliable { flags::RELIABLE | flags::NO_NAGLE } else { flags::NO_NAGLE };
         if let Some(session) = self.driver.endpoint.session_mut(id) {
@@ -574,14 +469,6 @@ impl RelayServer {
         } else if ports == 0 || ports > MAX_FAKE_PORTS {
             RelayMessage::FakeIp { ip: 0, ports: Vec::new() }
         } else {
-            // 169.254.0.0/16, GNS's FakeIP range; a random address nobody live holds.
-            let ip = loop {
-                let host = steamnet_proto::random::u64() as u16;
-                let ip = 0xa9fe_0000 | u32::from(host);
-                if host != 0 && host != 0xffff && !self.fake_ips.contains_key(&ip) {
-                    break ip;
-                }
-            };
             let mut chosen: Vec<u16> = Vec::new();
             while chosen.len() < usize::from(ports) {
                 // Above 1024, as GNS promises.
@@ -604,6 +491,13 @@ impl RelayServer {
                 cluster.fake_ip_claims.insert(tag, (id, identity, chosen));
                 return;
             }
+            // A random address no live session of ours holds.
+            let ip = loop {
+                let ip = crate::messages::random_fake_ip();
+                if !self.fake_ips.contains_key(&ip) {
+                    break ip;
+                }
+            };
             let identity = session.identity;
             return self.grant_fake_ip(id, identity, ip, chosen, now);
         };
@@ -679,10 +573,7 @@ impl RelayServer {
     ) {
         let (from, caller_fake) = match self.sessions.get(&id) {
             Some(s) if route != 0 && !s.routes.contains_key(&route) && s.free_route_left() => {
-                caller.unwrap_or_else(|| {
-                    let fake = s.fake.as_ref().map_or((0, 0), |(ip, ports)| (*ip, ports.first().copied().unwrap_or(0)));
-                    (s.identity, fake)
-                })
+                caller.unwrap_or_else(|| (s.identity, s.fake_address()))
             }
             _ => return,
         };

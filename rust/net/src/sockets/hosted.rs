@@ -16,7 +16,6 @@
 use base64::Engine;
 
 use super::p2p::Route;
-use super::udp::Role;
 use super::*;
 
 /// `DATAGRAM_POP_ID_DEV`: the POP id `"dev"` GNS reports outside production.
@@ -133,9 +132,7 @@ impl Sockets {
 
     /// The POP code of the relay our link is up with, if it told us one.
     fn relay_pop(&self) -> Option<String> {
-        let state = self.lock();
-        let ep = state.endpoints.values().find(|ep| ep.role == Role::P2P)?;
-        ep.relay.as_ref().filter(|l| l.is_up())?.pop.clone()
+        self.lock().relay_link().filter(|l| l.is_up())?.pop.clone()
     }
 
     /// `GetHostedDedicatedServerAddress` (an extension: GodotSteam leaves it unbound): whether
@@ -148,12 +145,7 @@ impl Sockets {
         if self.hosted_dedicated_server_port() == 0 {
             return SteamResult::Fail;
         }
-        let state = self.lock();
-        let registered = state
-            .endpoints
-            .values()
-            .filter(|ep| ep.role == Role::P2P)
-            .any(|ep| ep.relay.as_ref().is_some_and(|link| link.is_registered() && !link.hosted.is_empty()));
+        let registered = self.lock().relay_link().is_some_and(|link| link.is_registered() && !link.hosted.is_empty());
         if registered { SteamResult::Ok } else { SteamResult::InvalidState }
     }
 

@@ -420,15 +420,18 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             LinkNews::Lost(why) => lose_link(state, key, why, now),
             LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
             LinkNews::FakeIp(ip, ports) => state.fake_ip_answered(ip, ports),
-            LinkNews::Refused(route, reason, text) => refuse_route(state, key, route, reason, text),
+            LinkNews::Refused(route, reason, text) => {
+                if let Some(id) = connection_on_route(state, key, route) {
+                    end_on_relay(state, key, id, reason, text);
+                }
+            }
             LinkNews::RouteLost(route) => {
                 // Only a connection still on the relay path ends; a direct one goes on.
-                let on_relay = state.endpoints.get(&key).is_some_and(|ep| {
-                    ep.handles.keys().any(|&id| ep.endpoint.peer_address(id).and_then(route_of) == Some(route))
-                });
-                if on_relay {
+                if let Some(id) = connection_on_route(state, key, route)
+                    && relayed(state, key, id) == Some(true)
+                {
                     let why = "Relay: the route to the peer is gone (its relay POP went away)".to_string();
-                    refuse_route(state, key, route, end_reason::MISC_RELAY_CONNECTIVITY, why);
+                    end_on_relay(state, key, id, end_reason::MISC_RELAY_CONNECTIVITY, why);
                 }
             }
         }
@@ -485,10 +488,15 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     state.set_relay_status(status, format!("Relay at {relay}: {why}; {next}."));
 }
 
-/// The relay refused our call on `route`: its connection ends at once, with the relay's reason.
-fn refuse_route(state: &mut State, key: EndpointKey, route: u32, reason: i32, text: String) {
+/// The connection of the P2P endpoint whose relay route is `route`, whichever path it is on.
+fn connection_on_route(state: &State, key: EndpointKey, route: u32) -> Option<ConnectionId> {
+    let ep = state.endpoints.get(&key)?;
+    ep.handles.keys().copied().find(|&id| route_for(&ep.endpoint, id) == Some(route))
+}
+
+/// The relay refused our call, or lost its route: connection `id` ends at once, with `reason`.
+fn end_on_relay(state: &mut State, key: EndpointKey, id: ConnectionId, reason: i32, text: String) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    let Some(id) = ep.handles.keys().copied().find(|&id| route_for(&ep.endpoint, id) == Some(route)) else { return };
     let text = truncate_debug(&text);
     ep.endpoint.close(id, reason as u32, &text, false);
     super::udp::end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text);
@@ -508,6 +516,11 @@ pub(super) fn p2p_endpoint_config(mut config: EndpointConfig) -> EndpointConfig 
 }
 
 impl State {
+    /// This installation's link to the relay (on the P2P endpoint), once made.
+    pub(super) fn relay_link(&self) -> Option<&RelayLink> {
+        self.endpoints.values().find_map(|ep| ep.relay.as_deref())
+    }
+
     /// The relay link's state changed: `getRelayNetworkStatus` and `relay_network_status`.
     fn set_relay_status(&mut self, relay: i32, message: String) {
         self.post_relay_status(relay, availability::CURRENT, message);

@@ -167,7 +167,7 @@ impl super::Sockets {
     /// Empty until the relay link exists (`initRelayNetworkAccess` or a first P2P call).
     pub fn relay_pops(&self) -> Vec<PopStatus> {
         let state = self.lock();
-        let Some(link) = state.endpoints.values().find_map(|ep| ep.relay.as_deref()) else { return Vec::new() };
+        let Some(link) = state.relay_link() else { return Vec::new() };
         link.pops
             .probes
             .iter()

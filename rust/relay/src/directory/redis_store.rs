@@ -14,8 +14,7 @@ const FAKE_IP_ATTEMPTS: usize = 64;
 /// Connect to Redis at `url` as POP `pop`, reachable by other POPs at `address`, and start
 /// the heartbeat. Call from within a tokio runtime.
 pub async fn connect(url: &str, pop: &str, address: SocketAddr) -> Result<Directory, String> {
-    let client = redis::Client::open(url).map_err(|e| format!("directory {url}: {e}"))?;
-    let connection = client.get_multiplexed_async_connection().await.map_err(|e| format!("directory {url}: {e}"))?;
+    let connection = open(url).await?;
     let (queries, query_rx) = mpsc::unbounded_channel();
     let (answer_tx, answers) = mpsc::unbounded_channel();
     let store = Store { connection, pop: pop.to_string(), address };
@@ -26,10 +25,14 @@ pub async fn connect(url: &str, pop: &str, address: SocketAddr) -> Result<Direct
 
 /// Mark `identity`'s certificates revoked across the cluster (the `revoke` command).
 pub async fn revoke(url: &str, identity: u64) -> Result<(), String> {
-    let client = redis::Client::open(url).map_err(|e| format!("directory {url}: {e}"))?;
-    let mut connection =
-        client.get_multiplexed_async_connection().await.map_err(|e| format!("directory {url}: {e}"))?;
+    let mut connection = open(url).await?;
     connection.sadd::<_, _, ()>(REVOKED, identity).await.map_err(|e| format!("directory {url}: {e}"))
+}
+
+/// A connection to the Redis at `url`; errors name it.
+async fn open(url: &str) -> Result<MultiplexedConnection, String> {
+    let client = redis::Client::open(url).map_err(|e| format!("directory {url}: {e}"))?;
+    client.get_multiplexed_async_connection().await.map_err(|e| format!("directory {url}: {e}"))
 }
 
 const REVOKED: &str = "steamnet:revoked";
@@ -136,12 +139,7 @@ impl Store {
                 let value = format!("{} {identity} {}", self.pop, ports_text.join(","));
                 let mut claimed = 0;
                 for _ in 0..FAKE_IP_ATTEMPTS {
-                    // 169.254.0.0/16, GNS's FakeIP range, without its first and last address.
-                    let host = steamnet_proto::random::u64() as u16;
-                    if host == 0 || host == 0xffff {
-                        continue;
-                    }
-                    let ip = 0xa9fe_0000 | u32::from(host);
+                    let ip = crate::messages::random_fake_ip();
                     if self.claim(ip, &value).await? {
                         claimed = ip;
                         break;

@@ -41,6 +41,13 @@ pub(super) struct Link {
     pub verified: bool,
 }
 
+impl Link {
+    /// Calls can go over it: the other POP is proved and gave its token.
+    fn ready(&self) -> bool {
+        self.verified && self.their_token.is_some()
+    }
+}
+
 /// A call waiting for the directory.
 #[derive(Debug, Clone, Copy)]
 enum Pending {
@@ -220,11 +227,7 @@ impl RelayServer {
 
     /// Send `call` over `link` now, or once the link is ready.
     fn call_over(&mut self, link: ConnectionId, call: RemoteCall, now: u64) {
-        let ready = self
-            .sessions
-            .get(&link)
-            .and_then(|s| s.link.as_ref())
-            .is_some_and(|l| l.verified && l.their_token.is_some());
+        let ready = self.sessions.get(&link).and_then(|s| s.link.as_ref()).is_some_and(Link::ready);
         if ready {
             self.open_remote(link, call, now);
         } else if let Some(cluster) = self.cluster.as_mut() {
@@ -268,8 +271,7 @@ impl RelayServer {
 
     fn send_peer_connect(&mut self, link: ConnectionId, link_route: u32, call: RemoteCall, now: u64) {
         let Some(caller) = self.sessions.get(&call.caller) else { return };
-        let (caller_ip, caller_port) =
-            caller.fake.as_ref().map_or((0, 0), |(ip, ports)| (*ip, ports.first().copied().unwrap_or(0)));
+        let (caller_ip, caller_port) = caller.fake_address();
         let message = RelayMessage::PeerConnect {
             route: link_route,
             from: caller.identity,
@@ -350,8 +352,7 @@ impl RelayServer {
 
     /// Send the calls that waited for link `id`, if it is ready.
     fn flush_link(&mut self, id: ConnectionId, now: u64) {
-        let ready =
-            self.sessions.get(&id).and_then(|s| s.link.as_ref()).is_some_and(|l| l.verified && l.their_token.is_some());
+        let ready = self.sessions.get(&id).and_then(|s| s.link.as_ref()).is_some_and(Link::ready);
         if !ready {
             return;
         }
@@ -381,15 +382,6 @@ impl RelayServer {
         }
         let (Some(call), Some(&peer)) = (call_of(kind), self.by_identity.get(&target)) else { return };
         self.join(link, route, peer, vport, call, Some((from, caller_fake)), now);
-    }
-
-    /// The far end of a route went away: drop the route from `peer`'s session, and when `peer`
-    /// is a link (or `tell_client`), tell it with CLOSE_ROUTE so it drops its end too.
-    pub(super) fn drop_route_end(&mut self, peer: ConnectionId, peer_route: u32, tell_client: bool, now: u64) {
-        let Some(session) = self.sessions.get_mut(&peer) else { return };
-        if session.routes.remove(&peer_route).is_some() && (tell_client || session.link.is_some()) {
-            self.send(peer, &RelayMessage::CloseRoute { route: peer_route }.encode(), true, now);
-        }
     }
 
     /// A session ended: take back what the directory holds for it.
