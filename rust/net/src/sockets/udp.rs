@@ -161,9 +161,11 @@ impl UdpEndpoint {
 
 /// Kernel buffer room each UDP socket asks for, each way. The usual default (208 KiB on
 /// Linux) holds about 170 full datagrams: a burst at a high send rate, or a driver thread that
-/// falls a moment behind, overflows it and every datagram past it is lost and sent again. The
-/// kernel caps the request at its own limit (`net.core.rmem_max`/`wmem_max`).
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+/// falls a moment behind, overflows it and every datagram past it is lost and sent again. Not
+/// more than needed, though: under a flood, everything queued is work a server does before it
+/// reaches an honest client's handshake (with 4 MiB the half-open flood test filled the table
+/// too slowly one run in three). The kernel caps the request at `net.core.rmem_max`/`wmem_max`.
+const SOCKET_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 
 fn socket_buffers(socket: &std::net::UdpSocket) {
     let socket = socket2::SockRef::from(socket);
