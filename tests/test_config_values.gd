@@ -94,6 +94,33 @@ func test_fake_loss_is_repaired_by_reliability() -> void:
 	check(quality < 0.95, "the receiver saw the loss (local quality %.2f)" % quality)
 
 
+func test_repair_packets_rebuild_losses() -> void:
+	# steamnet extension: forward error correction, set like any connection value.
+	var info: Dictionary = S.getConfigValueInfo(S.NETWORKING_CONFIG_FEC_REPAIRS)
+	check_eq(info, {"type": S.NETWORKING_CONFIG_TYPE_INT32, "scope": S.NETWORKING_CONFIG_SCOPE_CONNECTION}, "info of the extension value")
+	var ends := await _connect({S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_SEND: 10.0, S.NETWORKING_CONFIG_FEC_REPAIRS: 99})
+	if ends.is_empty():
+		return
+	var repairs: Dictionary = S.getConfigValue(S.NETWORKING_CONFIG_FEC_REPAIRS, S.NETWORKING_CONFIG_SCOPE_CONNECTION, ends[0])
+	check_eq(_int32_of(repairs), 16, "clamped to one repair per data packet")
+	check_eq(S.setConnectionConfigValueInt32(ends[0], S.NETWORKING_CONFIG_FEC_REPAIRS, 4), true, "set live")
+	for i in 300:
+		S.sendMessageToConnection(ends[0], ("m%d" % i).repeat(40).to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
+	var got: Array = []
+	var all := func():
+		for m in S.receiveMessagesOnConnection(ends[1], 100):
+			got.append(m["payload"].get_string_from_utf8())
+		return got.size() >= 300
+	check(await until(all, 30.0), "all 300 arrive despite the loss (%d)" % got.size())
+	var expected: Array = []
+	for i in 300:
+		expected.append(("m%d" % i).repeat(40))
+	check_eq(got, expected, "exactly once, in order")
+	var status: String = S.getDetailedConnectionStatus(ends[1])["buffer"]
+	var rebuilt := status.get_slice("(NETWORKING_CONFIG_FEC_REPAIRS): ", 1).get_slice("\n", 0)
+	check(rebuilt.is_valid_int() and rebuilt.to_int() > 0, "the receiver rebuilt lost packets (%s)" % rebuilt)
+
+
 func test_global_fake_loss_applies_to_live_sockets() -> void:
 	var ends := await _connect({})
 	if ends.is_empty():

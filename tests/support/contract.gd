@@ -82,6 +82,10 @@ static func expected_constants(contract: Dictionary) -> Dictionary:
 	var aliases: Dictionary = parsed.get("constant_aliases", {}) if parsed is Dictionary else {}
 	for alias in aliases:
 		out[alias] = out[aliases[alias]]
+	# steamnet's own config values (documented extensions).
+	var own: Array = parsed.get("config_values", []) if parsed is Dictionary else []
+	for c in own:
+		out[c["name"]] = int(c["value"])
 	return out
 
 

@@ -1028,6 +1028,10 @@ impl SteamNetworkingSockets {
     /// *NetworkingGetConfigValueResult* (ESteamNetworkingGetConfigValueResult): `k_ESteamNetworkingGetConfigValueResult__Force32Bit`.
     #[constant]
     const NETWORKING_GET_CONFIG_VALUE_FORCE_32BIT: i64 = 2147483647;
+    // NetworkingConfigValue (steamnet extension)
+    /// *NetworkingConfigValue*: steamnet extension: forward error correction, the repair packets sent per 16 data packets (0 = off). The receiver rebuilds as many lost packets of each group as there are repairs, with no round trip to send them again; costs that share of extra bandwidth. int32, connection scope, default 0, 0 to 16.
+    #[constant]
+    const NETWORKING_CONFIG_FEC_REPAIRS: i64 = 1001;
     // alias of NETWORKING_CONFIG_P2P_TURN_uSER_LIST
     /// Correctly spelled alias of `NETWORKING_CONFIG_P2P_TURN_uSER_LIST` (GodotSteam's name, also bound); same value.
     #[constant]

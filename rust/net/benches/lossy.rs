@@ -1,7 +1,10 @@
 //! Fast under loss: 10,000 reliable 200-byte messages from a client to a server through a
 //! user-space proxy that imposes loss and one-way delay (the kernel here has no netem), for
 //! steamnet and, in the same run and through the same proxy, Valve's GameNetworkingSockets when
-//! a copy is given. Prints completion time and goodput per cell, with the ratio.
+//! a copy is given. Prints completion time and goodput per cell, with the ratio; steamnet runs
+//! twice, as configured by default and with forward error correction
+//! (`NETWORKING_CONFIG_FEC_REPAIRS` = 4: four repair packets per 16 data packets), whose time is
+//! also shown against the default's loss-free time on the same path.
 //!
 //! Run: `bash scripts/bench-lossy.sh` (fetches Debian sid's GNS 1.6.1 and runs this through its
 //! loader), or `cargo bench -p steamnet-net --bench lossy` for steamnet alone. `GNS_LIB=path`
@@ -26,14 +29,20 @@ const SIZE: usize = 200;
 /// the same rate, so the comparison is of loss recovery alone.
 const SEND_RATE: i32 = 32 * 1024 * 1024;
 const GIVE_UP: Duration = Duration::from_secs(90);
+/// Repair packets per 16 data packets in the forward-error-correction run.
+const FEC_REPAIRS: i64 = 4;
 
 fn path(loss: f64, one_way_ms: u64) -> LinkConfig {
     LinkConfig { loss, lag_usec: one_way_ms * 1000, ..LinkConfig::perfect() }
 }
 
-/// steamnet: completion time, or None past `GIVE_UP`.
-fn steamnet(link: LinkConfig) -> Option<Duration> {
-    let options = [(10, ConfigInput::Int(SEND_RATE as i64)), (11, ConfigInput::Int(SEND_RATE as i64))];
+/// steamnet: completion time, or None past `GIVE_UP`. `fec_repairs`: repair packets per 16.
+fn steamnet(link: LinkConfig, fec_repairs: i64) -> Option<Duration> {
+    let options = [
+        (10, ConfigInput::Int(SEND_RATE as i64)),
+        (11, ConfigInput::Int(SEND_RATE as i64)),
+        (steamnet_net::config::ids::FEC_REPAIRS as i64, ConfigInput::Int(fec_repairs)),
+    ];
     let server = Sockets::new();
     let listen = server.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &options);
     let address = parse_ip_port(&server.listen_socket_address(listen, true)?)?;
@@ -293,21 +302,34 @@ fn main() {
         SEND_RATE >> 20,
         gns_path.as_deref().unwrap_or("not given (GNS_LIB)")
     );
-    println!("loss  one-way   steamnet                 GNS                      GNS / steamnet");
+    println!(
+        "loss  one-way   steamnet                 GNS                      GNS / steamnet   \
+         steamnet + FEC {FEC_REPAIRS}/16          / loss-free"
+    );
     for one_way in [0u64, 25, 100] {
+        let mut loss_free = None;
         for loss in [0.0, 0.01, 0.05, 0.10, 0.30] {
-            let ours = steamnet(path(loss, one_way));
+            let ours = steamnet(path(loss, one_way), 0);
+            let fec = steamnet(path(loss, one_way), FEC_REPAIRS);
+            if loss == 0.0 {
+                loss_free = ours;
+            }
             let theirs = lib.as_ref().map(|lib| gns(lib, path(loss, one_way)));
             let ratio = match (ours, theirs) {
                 (Some(a), Some(Some(b))) => format!("{:.1}x", b.as_secs_f64() / a.as_secs_f64()),
                 (Some(_), Some(None)) => "> gave up".into(),
                 _ => "-".into(),
             };
+            let fec_ratio = match (fec, loss_free) {
+                (Some(f), Some(clean)) => format!("{:.2}x", f.as_secs_f64() / clean.as_secs_f64()),
+                _ => "-".into(),
+            };
             println!(
-                "{:>3.0}%  {one_way:>4} ms  {}   {}   {ratio}",
+                "{:>3.0}%  {one_way:>4} ms  {}   {}   {ratio:<14}   {}   {fec_ratio}",
                 loss * 100.0,
                 show(ours),
-                theirs.map_or("-".to_string(), show)
+                theirs.map_or("-".to_string(), show),
+                show(fec)
             );
         }
     }

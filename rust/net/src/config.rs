@@ -190,6 +190,8 @@ pub mod ids {
     pub const FAKE_PACKET_JITTER_RECV_AVG: i32 = 56;
     pub const FAKE_PACKET_JITTER_RECV_MAX: i32 = 57;
     pub const FAKE_PACKET_JITTER_RECV_PCT: i32 = 58;
+    /// steamnet extension: repair packets per 16 data packets (forward error correction).
+    pub const FEC_REPAIRS: i32 = 1001;
 }
 
 impl ConnectionConfig {

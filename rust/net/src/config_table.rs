@@ -78,4 +78,5 @@ pub(crate) const CONFIG_SPECS: &[ConfigSpec] = &[
     ConfigSpec { id: 206, name: "NETWORKING_CONFIG_CALLBACK_CREATE_CONNECTION_SIGNALING", scope: ConfigScope::Global, kind: ConfigKind::FunctionPtr },
     ConfigSpec { id: 207, name: "NETWORKING_CONFIG_CALLBACK_FAKE_IP_RESULT", scope: ConfigScope::Global, kind: ConfigKind::FunctionPtr },
     ConfigSpec { id: 999, name: "NETWORKING_CONFIG_ECN", scope: ConfigScope::Global, kind: ConfigKind::Int32 { default: -1, min: -1, max: 2 } },
+    ConfigSpec { id: 1001, name: "NETWORKING_CONFIG_FEC_REPAIRS", scope: ConfigScope::Connection, kind: ConfigKind::Int32 { default: 0, min: 0, max: 16 } },
 ];

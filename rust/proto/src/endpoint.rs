@@ -72,9 +72,10 @@ const CONTROL_CANDIDATES: u8 = 4;
 /// CONTROL nonces have this bit set, so they never collide with a session packet number.
 const CONTROL_NONCE_BIT: u64 = 1 << 63;
 
-pub const PROTOCOL_VERSION: u8 = 3;
+/// 4: FEC_MEMBER and REPAIR frames (forward error correction).
+pub const PROTOCOL_VERSION: u8 = 4;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
-const PROLOGUE: &[u8] = b"steamnet/3";
+const PROLOGUE: &[u8] = b"steamnet/4";
 /// Room for a handshake message: Noise's keys and tags plus a certificate.
 const HANDSHAKE_MSG_MAX: usize = 512;
 /// A REQUEST is padded to this size so that the CHALLENGE answering it is smaller.

@@ -27,6 +27,7 @@ pub mod congestion;
 pub mod cookie;
 pub mod end_reason;
 pub mod endpoint;
+pub mod fec;
 #[cfg(any(test, feature = "testing"))]
 pub mod fuzzing;
 pub mod impair;

@@ -25,12 +25,14 @@
 //! The types live here; the behaviour is split by concern: `send.rs` (queueing, lanes, filling
 //! packets, closing), `recv.rs` (decoding, reassembly, the receive budget), `recovery.rs` (acks,
 //! RTT, loss detection, probe timeout), `pacing.rs` (token bucket and window), `timers.rs`
-//! (deadlines and what happens when they pass) and `stats.rs` (quality, queues, counters).
+//! (deadlines and what happens when they pass), `stats.rs` (quality, queues, counters) and
+//! `fec_frames.rs` (repair packets out, rebuilt packets in: forward error correction).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
 use crate::congestion::{Controller, SendState};
+use crate::fec::{self, FecDecoder, FecEncoder};
 use crate::lanes::Lanes;
 use crate::ranges::RangeSet;
 use crate::varint;
@@ -108,6 +110,9 @@ pub struct SessionConfig {
     /// the idle timeout, so a live peer always answers in time). An unanswered ping is repeated
     /// by the probe timeout, with backoff, until the idle timeout.
     pub keepalive_usec: u64,
+    /// Repair packets sent per [`fec::GROUP_SIZE`] data packets (forward error correction, a
+    /// steamnet extension); 0, the default, sends none.
+    pub fec_repairs: usize,
 }
 
 impl Default for SessionConfig {
@@ -133,6 +138,7 @@ impl Default for SessionConfig {
             // GNS's k_usecKeepAliveIntervalActive. With GNS's 10 s TimeoutConnected the half-
             // timeout cap makes it 5 s: an idle connection costs a ping and an ack per 5 s.
             keepalive_usec: 10 * MICROS_PER_SEC,
+            fec_repairs: 0,
         }
     }
 }
@@ -191,6 +197,8 @@ pub struct SessionStats {
     pub bytes_received: u64,
     pub packets_lost: u64,
     pub bad_packets: u64,
+    /// Packets lost on the way but rebuilt from repair packets (forward error correction).
+    pub packets_recovered: u64,
     /// Smoothed round trip, microseconds (`None` before the first sample).
     pub smoothed_rtt_usec: Option<u64>,
     /// Queued, not yet sent (incl. retransmissions), per kind.
@@ -471,12 +479,17 @@ pub struct Session {
     /// A lower receive limit imposed from outside (the endpoint's memory budget), if any.
     recv_cap: usize,
     stats: SessionStats,
+    /// Forward error correction: the group being protected, and repairs of the peer's groups.
+    fec_send: FecEncoder,
+    fec_recv: FecDecoder,
 }
 
 impl Session {
     /// A session whose handshake completed at `now`.
     pub fn new(config: SessionConfig, now: u64) -> Session {
         let burst = Self::burst_at(config.max_packet_size, config.send_rate);
+        let mut fec_send = FecEncoder::default();
+        fec_send.set_repairs(config.fec_repairs);
         Session {
             state: SessionState::Connected,
             close_pending: None,
@@ -519,6 +532,8 @@ impl Session {
             held: RecvHeld::default(),
             recv_cap: usize::MAX,
             stats: SessionStats::default(),
+            fec_send,
+            fec_recv: FecDecoder::default(),
             config,
         }
     }
@@ -550,6 +565,7 @@ impl Session {
     /// packet size only affects packets built from now on.
     pub fn update_config(&mut self, config: SessionConfig) {
         self.config = SessionConfig { send_rate: config.send_rate.max(1), ..config };
+        self.fec_send.set_repairs(self.config.fec_repairs);
         self.congestion.set_rates(self.config.send_rate_min, self.config.send_rate);
     }
 
@@ -560,6 +576,7 @@ impl Session {
     }
 }
 
+mod fec_frames;
 mod pacing;
 mod recovery;
 mod recv;

@@ -9,6 +9,8 @@
 //! UNREL    = 0x04 lane message_number offset total len bytes   a fragment of one message
 //! CLOSE    = 0x05 reason len utf8
 //! STATS    = 0x06 quality_permille                       how much of the peer's traffic arrives
+//! FEC_MEMBER = 0x07 group index                          the frames after it are a repair-group member
+//! REPAIR   = 0x08 group count repairs index len bytes    a recovery shard of a group (see crate::fec)
 //! ```
 //!
 //! ACK ranges run from the highest down: the first covers `largest + 1 - first_len ..= largest`;
@@ -18,7 +20,7 @@
 
 use std::ops::Range;
 
-use crate::varint;
+use crate::{fec, varint};
 
 pub const FRAME_PING: u64 = 0x01;
 pub const FRAME_ACK: u64 = 0x02;
@@ -26,6 +28,8 @@ pub const FRAME_RELIABLE: u64 = 0x03;
 pub const FRAME_UNRELIABLE: u64 = 0x04;
 pub const FRAME_CLOSE: u64 = 0x05;
 pub const FRAME_STATS: u64 = 0x06;
+pub const FRAME_FEC_MEMBER: u64 = 0x07;
+pub const FRAME_REPAIR: u64 = 0x08;
 
 /// Most ACK ranges one frame may carry.
 pub const MAX_ACK_RANGES: usize = 64;
@@ -65,6 +69,21 @@ pub enum Frame<'a> {
     Stats {
         quality_permille: u16,
     },
+    /// The rest of this packet (`rest`, the frames after this one) is member `index` of repair
+    /// group `group` (forward error correction, [`crate::fec`]).
+    FecMember {
+        group: u64,
+        index: u8,
+        rest: &'a [u8],
+    },
+    /// Recovery shard `index` of the `repairs` computed over the `count` members of `group`.
+    Repair {
+        group: u64,
+        count: u8,
+        repairs: u8,
+        index: u8,
+        shard: &'a [u8],
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +96,7 @@ pub enum DecodeError {
 impl<'a> Frame<'a> {
     /// Whether the receiver must acknowledge a packet carrying this frame.
     pub fn is_ack_eliciting(&self) -> bool {
-        !matches!(self, Frame::Ack(_) | Frame::Stats { .. })
+        !matches!(self, Frame::Ack(_) | Frame::Stats { .. } | Frame::Repair { .. })
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -120,6 +139,21 @@ impl<'a> Frame<'a> {
             Frame::Stats { quality_permille } => {
                 varint::write(out, FRAME_STATS);
                 varint::write(out, *quality_permille as u64);
+            }
+            // `rest` is not written here: it is whatever the packet carries next.
+            Frame::FecMember { group, index, .. } => {
+                varint::write(out, FRAME_FEC_MEMBER);
+                varint::write(out, *group);
+                varint::write(out, *index as u64);
+            }
+            Frame::Repair { group, count, repairs, index, shard } => {
+                varint::write(out, FRAME_REPAIR);
+                varint::write(out, *group);
+                varint::write(out, *count as u64);
+                varint::write(out, *repairs as u64);
+                varint::write(out, *index as u64);
+                varint::write(out, shard.len() as u64);
+                out.extend_from_slice(shard);
             }
         }
     }
@@ -222,6 +256,30 @@ fn decode_frame<'a>(input: &mut &'a [u8]) -> Result<Frame<'a>, DecodeError> {
             }
             Ok(Frame::Stats { quality_permille: quality as u16 })
         }
+        FRAME_FEC_MEMBER => {
+            let group = read(input)?;
+            let index = read(input)?;
+            if index >= fec::MAX_COUNT {
+                return Err(DecodeError::BadValue("fec member index"));
+            }
+            Ok(Frame::FecMember { group, index: index as u8, rest: input })
+        }
+        FRAME_REPAIR => {
+            let group = read(input)?;
+            let count = read(input)?;
+            let repairs = read(input)?;
+            let index = read(input)?;
+            let len = read(input)?;
+            if !(1..=fec::MAX_COUNT).contains(&count) || !(1..=fec::MAX_REPAIRS).contains(&repairs) || index >= repairs
+            {
+                return Err(DecodeError::BadValue("repair shape"));
+            }
+            if len % 2 != 0 || len < fec::SHARD_HEADER as u64 || len > fec::MAX_SHARD {
+                return Err(DecodeError::BadValue("repair shard"));
+            }
+            let shard = take(input, len)?;
+            Ok(Frame::Repair { group, count: count as u8, repairs: repairs as u8, index: index as u8, shard })
+        }
         other => Err(DecodeError::UnknownFrame(other)),
     }
 }
@@ -265,7 +323,16 @@ mod tests {
             Frame::Unreliable { lane: 0, message_number: 9, offset: 1200, total_len: 3000, data: &[7; 100] },
             Frame::Close { reason: 1000, text: "bye" },
             Frame::Stats { quality_permille: 975 },
+            Frame::Repair { group: 1 << 33, count: 16, repairs: 4, index: 3, shard: &[9; 1210] },
         ]);
+        // A member frame's `rest` is the frames after it.
+        let mut buf = vec![5];
+        Frame::FecMember { group: 7, index: 15, rest: &[] }.encode(&mut buf);
+        let data = Frame::Reliable { lane: 0, offset: 0, data: b"abc" };
+        data.encode(&mut buf);
+        let (_, frames) = decode_packet(&buf).unwrap();
+        let rest = &buf[buf.len() - Frame::reliable_header_len(0, 0, 3) - 3..];
+        assert_eq!(frames, vec![Frame::FecMember { group: 7, index: 15, rest }, data]);
         round_trip(vec![]);
     }
 
@@ -304,6 +371,13 @@ mod tests {
         assert!(packet(&[FRAME_CLOSE, 1 << 40, 0], &[]).is_err(), "reason over 32 bits");
         assert!(packet(&[FRAME_CLOSE, 1, 2], &[0xff, 0xfe]).is_err(), "text not utf-8");
         assert!(packet(&[FRAME_STATS, 1001], &[]).is_err(), "quality over 100%");
+        assert!(packet(&[FRAME_FEC_MEMBER, 0, fec::MAX_COUNT], &[]).is_err(), "member index past the limit");
+        assert!(packet(&[FRAME_REPAIR, 0, 0, 1, 0, 12], &[0; 12]).is_err(), "empty group");
+        assert!(packet(&[FRAME_REPAIR, 0, 4, 2, 2, 12], &[0; 12]).is_err(), "repair index past repairs");
+        assert!(packet(&[FRAME_REPAIR, 0, 4, 17, 0, 12], &[0; 12]).is_err(), "too many repairs");
+        assert!(packet(&[FRAME_REPAIR, 0, 4, 2, 0, 13], &[0; 13]).is_err(), "odd shard");
+        assert!(packet(&[FRAME_REPAIR, 0, 4, 2, 0, 4096], &[0; 4096]).is_err(), "shard too large");
+        assert!(packet(&[FRAME_REPAIR, 0, 4, 2, 0, 100], &[0; 10]).is_err(), "shard past input");
         assert!(decode_packet(&[]).is_err(), "no packet number");
     }
 }

@@ -118,6 +118,8 @@ impl RelayLink {
             // Notice a lost relay before the connections through it time out, so they end
             // saying so (`Misc_SteamConnectivity`) rather than with a bare timeout.
             idle_timeout_usec: (base.idle_timeout_usec * 2 / 3).max(2_000_000),
+            // Repairs are the business of the connections it carries, end to end.
+            fec_repairs: 0,
             ..base
         };
         let handshake_timeout_usec = u64::from(config.int32(crate::config::ids::TIMEOUT_INITIAL).max(1) as u32) * 1000;

@@ -274,6 +274,7 @@ pub(super) fn session_config(config: &ConnectionConfig) -> SessionConfig {
         recv_buffer_messages: config.int32(ids::RECV_BUFFER_MESSAGES).max(0) as usize,
         recv_max_message_size: config.int32(ids::RECV_MAX_MESSAGE_SIZE).max(0) as u64,
         recv_max_segments_per_packet: config.int32(ids::RECV_MAX_SEGMENTS_PER_PACKET).max(1) as usize,
+        fec_repairs: config.int32(ids::FEC_REPAIRS).max(0) as usize,
         ..SessionConfig::default()
     }
 }

@@ -43,6 +43,7 @@ impl Session {
             return;
         }
         self.last_received = now;
+        let mut recovered = Vec::new();
         self.stats.packets_received += 1;
         self.stats.bytes_received += payload.len() as u64 + varint::len(number) as u64;
         let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
@@ -60,7 +61,15 @@ impl Session {
             }
             let mut refused = false;
             for frame in frames {
-                refused |= !self.handle_frame(now, frame);
+                match frame {
+                    Frame::FecMember { group, index, rest } => {
+                        recovered.extend(self.fec_recv.on_member(group, index, number, rest))
+                    }
+                    Frame::Repair { group, count, repairs, index, shard } => {
+                        recovered.extend(self.fec_recv.on_repair(group, count, repairs, index, shard))
+                    }
+                    frame => refused |= !self.handle_frame(now, frame),
+                }
             }
             if refused {
                 // Reliable bytes beyond our buffer were dropped: leave the packet unacknowledged,
@@ -75,6 +84,9 @@ impl Session {
             }
         }
         self.release_if_ended();
+        for packet in recovered {
+            self.handle_recovered(now, packet);
+        }
     }
 
     /// Once the connection is over, what was held for reassembly and sending is useless:
@@ -90,6 +102,8 @@ impl Session {
             self.queued_bytes = 0;
             self.queued_unreliable_bytes = 0;
             self.bytes_in_flight = 0;
+            self.fec_send = FecEncoder::default();
+            self.fec_recv = FecDecoder::default();
         }
     }
 
@@ -129,6 +143,8 @@ impl Session {
                 }
             }
             Frame::Stats { quality_permille } => self.stats.remote_quality = Some(quality_permille as f32 / 1000.0),
+            // Forward error correction needs the packet number: handle_packet takes these.
+            Frame::FecMember { .. } | Frame::Repair { .. } => {}
         }
         true
     }

@@ -222,6 +222,11 @@ impl Session {
             return self.poll_transmit(now);
         }
         self.refill_tokens(now);
+        if self.tokens > 0.0
+            && let Some(repair) = self.fec_send.poll_repair()
+        {
+            return Some(self.repair_packet(now, buf, repair));
+        }
         let ack_due = self.ack_deadline.is_some_and(|d| d <= now);
         let data_ok = self.tokens > 0.0 && self.data_ready(now) && (self.window_open() || self.ping_pending);
         if !ack_due && !data_ok {
@@ -240,13 +245,15 @@ impl Session {
         let mut ack_eliciting = false;
         let mut reliable_sent = Vec::new();
         if data_ok {
-            let limit = self.config.max_packet_size;
+            let member = self.begin_member(&mut buf);
+            let limit = self.data_limit();
             while let Some(lane) = self.next_lane() {
                 if !self.fill_lane(lane, &mut buf, limit, &mut reliable_sent) {
                     break;
                 }
                 ack_eliciting = true;
             }
+            self.end_member(member, number, &mut buf);
             if self.ping_pending && !ack_eliciting {
                 Frame::Ping.encode(&mut buf);
                 ack_eliciting = true;
@@ -254,6 +261,10 @@ impl Session {
             self.ping_pending = false;
             if self.queued_bytes == 0 {
                 self.flush_requested = false;
+                if self.send_lanes.iter().all(|l| l.retransmit.is_empty()) {
+                    // Nothing more to send for now: protect the tail of this burst at once.
+                    self.fec_send.flush();
+                }
             }
         }
         if buf.len() == varint::len(number) {

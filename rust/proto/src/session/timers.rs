@@ -29,11 +29,13 @@ impl Session {
         .min();
         // Data the congestion window holds back needs no timer: an acknowledgement reopens it.
         let window = self.flow_window();
-        let sendable =
-            (self.send_lanes.iter().any(|l| l.has_sendable(window)) && self.window_open()) || self.ping_pending;
+        let sendable = (self.send_lanes.iter().any(|l| l.has_sendable(window)) && self.window_open())
+            || self.ping_pending
+            || self.fec_send.has_repair();
         if sendable {
             let ready_at = if self.send_lanes.iter().any(|l| !l.retransmit.is_empty())
                 || self.ping_pending
+                || self.fec_send.has_repair()
                 || self.flush_requested
                 || self.queued_bytes >= self.config.max_packet_size as u64
             {

@@ -111,7 +111,7 @@ pub(in crate::sockets) fn session_status(
 }
 
 /// The congestion controller's state, for the detailed status: send rate, window, bandwidth
-/// estimate, minimum round trip, loss rate and phase.
+/// estimate, minimum round trip, loss rate and phase; then packets lost and rebuilt.
 pub(in crate::sockets) fn congestion_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
     let Some(session) = state.endpoints.get(&key).and_then(|ep| ep.endpoint.session(id)) else { return String::new() };
     let cc = session.congestion();
@@ -124,5 +124,10 @@ pub(in crate::sockets) fn congestion_summary(state: &State, key: EndpointKey, id
             cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
             cc.loss_rate() * 100.0,
             cc.phase(),
+        )
+        + &format!(
+            "Packets lost: {}  Rebuilt from repairs (NETWORKING_CONFIG_FEC_REPAIRS): {}\n",
+            session.stats().packets_lost,
+            session.stats().packets_recovered
         )
 }
