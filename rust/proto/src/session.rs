@@ -31,7 +31,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
-use crate::congestion::{Controller, SendState};
+use crate::congestion::{self, Controller, SendState};
 use crate::fec::{self, FecDecoder, FecEncoder};
 use crate::lanes::Lanes;
 use crate::ranges::RangeSet;
@@ -487,7 +487,13 @@ pub struct Session {
 impl Session {
     /// A session whose handshake completed at `now`.
     pub fn new(config: SessionConfig, now: u64) -> Session {
-        let burst = Self::burst_at(config.max_packet_size, config.send_rate);
+        // A new session starts with the initial window's worth of tokens, not a full burst: at a
+        // high pinned rate a full burst is 10 ms of data sent at once (335 KB at 32 MiB/s), which
+        // arrives at once and can overrun the peer's application buffer (RECV_BUFFER_MESSAGES)
+        // before it reads; the refused data then costs a round trip. Paced after the initial
+        // window, it arrives spread. (A much smaller start, 8 packets or fewer, leaves a flow
+        // joining a busy bottleneck with too small a share: two_flows_share_a_bottleneck_fairly.)
+        let burst = (congestion::INITIAL_WINDOW_PACKETS as usize * config.max_packet_size) as f64;
         let mut fec_send = FecEncoder::default();
         fec_send.set_repairs(config.fec_repairs);
         Session {

@@ -560,9 +560,7 @@ fn two_flows_share_a_bottleneck_fairly() {
 fn repairs_hide_loss_on_a_long_path() {
     let time = |loss: f64, fec_repairs: usize, seed: u64| {
         let link = LinkConfig { loss, lag_usec: 100_000, ..Default::default() };
-        // The opening burst arrives in one simulated instant: room for all of it, so only the
-        // loss decides.
-        let config = SessionConfig { fec_repairs, nagle_usec: 0, recv_buffer_messages: 100_000, ..fast_config() };
+        let config = SessionConfig { fec_repairs, nagle_usec: 0, ..fast_config() };
         let mut p = pair_with(config, link, seed);
         p.a.set_send_rate(32 * 1024 * 1024);
         let took = bulk_transfer(&mut p, 2_000_000, 200, 60 * SECOND).expect("the transfer completes");
