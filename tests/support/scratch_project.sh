@@ -5,6 +5,8 @@
 #                                                # import (the one-line .godot/extension_list.cfg
 #                                                # README's install steps write); the caller's
 #                                                # trap removes it
+#   release_library WORK                         # the benchmarks: the optimized library under
+#                                                # the debug name, which the editor binary loads
 #   scratch_run GODOT_BIN SOURCE_DIR FILE...     # in a run.sh: sets GODOT_BIN and WORK, and at
 #                                                # exit kills background jobs and removes WORK
 #   value=$(wait_for_line LOG SED_SCRIPT)        # poll LOG (up to 30 s) until SED_SCRIPT prints
@@ -26,6 +28,13 @@ scratch_project() {
   cp -r "$root/addons/steam_networking_sockets" "$work/addons/"
   echo "res://addons/steam_networking_sockets/steam_networking_sockets.gdextension" > "$work/.godot/extension_list.cfg"
   echo "$work"
+}
+
+release_library() {
+  local root bin
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  bin=addons/steam_networking_sockets/bin
+  cp "$root/$bin/libsteamnet.linux.template_release.x86_64.so" "$1/$bin/libsteamnet.linux.template_debug.x86_64.so"
 }
 
 wait_for_line() {

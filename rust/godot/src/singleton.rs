@@ -38,7 +38,36 @@ const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
 #[class(init, singleton, base = Object)]
 pub struct SteamNetworkingSockets {
     sockets: Sockets,
+    keys: HotKeys,
     base: Base<Object>,
+}
+
+/// The Dictionary keys of the per-message calls, made once: building a Godot String from Rust
+/// text for every key of every message cost more than the rest of a receive (a Variant copy of
+/// a String is a reference count).
+struct HotKeys {
+    message: [Variant; 9],
+    result: Variant,
+    message_number: Variant,
+}
+
+impl Default for HotKeys {
+    fn default() -> Self {
+        let message = [
+            "payload",
+            "size",
+            "connection",
+            "identity",
+            "receiver_user_data",
+            "time_received",
+            "message_number",
+            "flags",
+            // steamnet extension (GNS's m_idxLane): the lane it was sent on.
+            "lane",
+        ]
+        .map(|key| key.to_variant());
+        HotKeys { message, result: "result".to_variant(), message_number: "message_number".to_variant() }
+    }
 }
 
 impl SteamNetworkingSockets {
@@ -123,21 +152,26 @@ fn address_arg(text: &GString) -> Option<std::net::SocketAddr> {
     parse_ip_port(&text.to_string())
 }
 
-fn messages_to_array(messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
+fn messages_to_array(keys: &HotKeys, messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
     let mut array = VarArray::new();
-    for m in messages {
+    array.resize(messages.len(), &Variant::nil());
+    for (i, m) in messages.into_iter().enumerate() {
+        let values = [
+            PackedByteArray::from(m.payload.as_slice()).to_variant(),
+            (m.payload.len() as i64).to_variant(),
+            (m.connection as i64).to_variant(),
+            steam_id_to_int(m.identity).to_variant(),
+            m.receiver_user_data.to_variant(),
+            m.time_received.to_variant(),
+            m.message_number.to_variant(),
+            (m.flags as i64).to_variant(),
+            (m.lane as i64).to_variant(),
+        ];
         let mut d = VarDictionary::new();
-        put(&mut d, "payload", PackedByteArray::from(m.payload.as_slice()));
-        put(&mut d, "size", m.payload.len() as i64);
-        put(&mut d, "connection", m.connection as i64);
-        put(&mut d, "identity", steam_id_to_int(m.identity));
-        put(&mut d, "receiver_user_data", m.receiver_user_data);
-        put(&mut d, "time_received", m.time_received);
-        put(&mut d, "message_number", m.message_number);
-        put(&mut d, "flags", m.flags as i64);
-        // steamnet extension (GNS's m_idxLane): the lane it was sent on.
-        put(&mut d, "lane", m.lane as i64);
-        array.push(&d.to_variant());
+        for (key, value) in keys.message.iter().zip(&values) {
+            d.set(key, value);
+        }
+        array.set(i, &d.to_variant());
     }
     array
 }
@@ -425,19 +459,15 @@ impl SteamNetworkingSockets {
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let outcome =
-            this.bind().call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+        let this = this.bind();
+        let outcome = this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+        let (result, number) = match outcome {
+            Ok(number) => (SteamResult::Ok, number),
+            Err(result) => (result, 0),
+        };
         let mut d = VarDictionary::new();
-        match outcome {
-            Ok(number) => {
-                put(&mut d, "result", SteamResult::Ok.code() as i64);
-                put(&mut d, "message_number", number);
-            }
-            Err(result) => {
-                put(&mut d, "result", result.code() as i64);
-                put(&mut d, "message_number", 0i64);
-            }
-        }
+        d.set(&this.keys.result, &(result.code() as i64).to_variant());
+        d.set(&this.keys.message_number, &number.to_variant());
         d
     }
 
@@ -483,10 +513,10 @@ impl SteamNetworkingSockets {
     /// handle is bad.
     #[func(rename = receiveMessagesOnConnection, gd_self)]
     fn receive_messages_on_connection(this: Gd<Self>, connection_handle: i64, max_messages: i64) -> VarArray {
-        this.bind()
-            .call("receiveMessagesOnConnection")
+        let this = this.bind();
+        this.call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
-            .map(messages_to_array)
+            .map(|messages| messages_to_array(&this.keys, messages))
             .unwrap_or_default()
     }
 
@@ -517,10 +547,10 @@ impl SteamNetworkingSockets {
     /// key to demultiplex.
     #[func(rename = receiveMessagesOnPollGroup, gd_self)]
     fn receive_messages_on_poll_group(this: Gd<Self>, poll_group: i64, max_messages: i64) -> VarArray {
-        this.bind()
-            .call("receiveMessagesOnPollGroup")
+        let this = this.bind();
+        this.call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
-            .map(messages_to_array)
+            .map(|messages| messages_to_array(&this.keys, messages))
             .unwrap_or_default()
     }
 
