@@ -32,6 +32,20 @@ func _connect(options: Dictionary) -> Array[int]:
 	return [client, accepted[0]]
 
 
+## Send `texts` from ends[0] with `flags`; check they all reach ends[1] exactly once, in order,
+## whatever the fake network does (30 s at most).
+func _all_arrive_in_order(ends: Array[int], texts: Array, flags: int) -> void:
+	for text in texts:
+		S.sendMessageToConnection(ends[0], text.to_utf8_buffer(), flags)
+	var got: Array = []
+	var all := func():
+		for m in S.receiveMessagesOnConnection(ends[1], 100):
+			got.append(m["payload"].get_string_from_utf8())
+		return got.size() >= texts.size()
+	check(await until(all, 30.0), "all %d arrive despite the loss (%d)" % [texts.size(), got.size()])
+	check_eq(got, texts, "exactly once, in order")
+
+
 func _int32_of(reading: Dictionary) -> int:
 	return reading["value"].decode_s32(0)
 
@@ -78,18 +92,10 @@ func test_fake_loss_is_repaired_by_reliability() -> void:
 	var ends := await _connect({S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_SEND: 20.0, S.NETWORKING_CONFIG_FAKE_PACKET_LOSS_RECV: 10.0})
 	if ends.is_empty():
 		return
+	var texts: Array = []
 	for i in 300:
-		S.sendMessageToConnection(ends[0], ("m%d" % i).to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE_NO_NAGLE)
-	var got: Array = []
-	var all := func():
-		for m in S.receiveMessagesOnConnection(ends[1], 100):
-			got.append(m["payload"].get_string_from_utf8())
-		return got.size() >= 300
-	check(await until(all, 30.0), "all 300 arrive despite the loss (%d)" % got.size())
-	var expected: Array = []
-	for i in 300:
-		expected.append("m%d" % i)
-	check_eq(got, expected, "exactly once, in order")
+		texts.append("m%d" % i)
+	await _all_arrive_in_order(ends, texts, S.NETWORKING_SEND_RELIABLE_NO_NAGLE)
 	var quality: float = S.getConnectionRealTimeStatus(ends[1], 0)["connection_status"]["local_quality"]
 	check(quality < 0.95, "the receiver saw the loss (local quality %.2f)" % quality)
 
@@ -104,18 +110,10 @@ func test_repair_packets_rebuild_losses() -> void:
 	var repairs: Dictionary = S.getConfigValue(S.NETWORKING_CONFIG_FEC_REPAIRS, S.NETWORKING_CONFIG_SCOPE_CONNECTION, ends[0])
 	check_eq(_int32_of(repairs), 16, "clamped to one repair per data packet")
 	check_eq(S.setConnectionConfigValueInt32(ends[0], S.NETWORKING_CONFIG_FEC_REPAIRS, 4), true, "set live")
+	var texts: Array = []
 	for i in 300:
-		S.sendMessageToConnection(ends[0], ("m%d" % i).repeat(40).to_utf8_buffer(), S.NETWORKING_SEND_RELIABLE)
-	var got: Array = []
-	var all := func():
-		for m in S.receiveMessagesOnConnection(ends[1], 100):
-			got.append(m["payload"].get_string_from_utf8())
-		return got.size() >= 300
-	check(await until(all, 30.0), "all 300 arrive despite the loss (%d)" % got.size())
-	var expected: Array = []
-	for i in 300:
-		expected.append(("m%d" % i).repeat(40))
-	check_eq(got, expected, "exactly once, in order")
+		texts.append(("m%d" % i).repeat(40))
+	await _all_arrive_in_order(ends, texts, S.NETWORKING_SEND_RELIABLE)
 	var status: String = S.getDetailedConnectionStatus(ends[1])["buffer"]
 	var rebuilt := status.get_slice("(NETWORKING_CONFIG_FEC_REPAIRS): ", 1).get_slice("\n", 0)
 	check(rebuilt.is_valid_int() and rebuilt.to_int() > 0, "the receiver rebuilt lost packets (%s)" % rebuilt)

@@ -460,7 +460,8 @@ impl SteamNetworkingSockets {
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
         let this = this.bind();
-        let outcome = this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+        let outcome =
+            this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
