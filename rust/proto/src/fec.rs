@@ -61,6 +61,16 @@ pub struct Recovered {
     pub payload: Vec<u8>,
 }
 
+/// A member's shard, unpadded: its packet number, the length of its data frames, and those frames
+/// (the layout both halves share; padding to the group's size comes when the group is coded).
+fn shard(number: u64, data: &[u8]) -> Vec<u8> {
+    let mut shard = Vec::with_capacity(SHARD_HEADER + data.len() + 1);
+    shard.extend_from_slice(&number.to_le_bytes());
+    shard.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    shard.extend_from_slice(data);
+    shard
+}
+
 /// The sender's half: collects the shards of the open group and computes its repairs.
 #[derive(Debug, Default)]
 pub struct FecEncoder {
@@ -89,11 +99,7 @@ impl FecEncoder {
 
     /// Packet `number` carried `data` as member [`next_member`](Self::next_member).
     pub fn add_member(&mut self, number: u64, data: &[u8]) {
-        let mut shard = Vec::with_capacity(SHARD_HEADER + data.len() + 1);
-        shard.extend_from_slice(&number.to_le_bytes());
-        shard.extend_from_slice(&(data.len() as u16).to_le_bytes());
-        shard.extend_from_slice(data);
-        self.shards.push(shard);
+        self.shards.push(shard(number, data));
         if self.shards.len() == GROUP_SIZE {
             self.flush();
         }
@@ -178,10 +184,7 @@ impl FecDecoder {
         if open.members.contains_key(&index) {
             return Vec::new();
         }
-        let mut shard = Vec::with_capacity(SHARD_HEADER + data.len());
-        shard.extend_from_slice(&number.to_le_bytes());
-        shard.extend_from_slice(&(data.len() as u16).to_le_bytes());
-        shard.extend_from_slice(data);
+        let shard = shard(number, data);
         let len = shard.len();
         open.members.insert(index, shard);
         self.held += len;

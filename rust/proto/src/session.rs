@@ -493,7 +493,7 @@ impl Session {
         // before it reads; the refused data then costs a round trip. Paced after the initial
         // window, it arrives spread. (A much smaller start, 8 packets or fewer, leaves a flow
         // joining a busy bottleneck with too small a share: two_flows_share_a_bottleneck_fairly.)
-        let burst = (congestion::INITIAL_WINDOW_PACKETS as usize * config.max_packet_size) as f64;
+        let initial_tokens = (congestion::INITIAL_WINDOW_PACKETS as usize * config.max_packet_size) as f64;
         let mut fec_send = FecEncoder::default();
         fec_send.set_repairs(config.fec_repairs);
         Session {
@@ -516,7 +516,7 @@ impl Session {
             smoothed_rtt: None,
             rtt_var: INITIAL_RTT_USEC / 2,
             latest_rtt: INITIAL_RTT_USEC,
-            tokens: burst,
+            tokens: initial_tokens,
             tokens_at: now,
             congestion: Controller::new(config.max_packet_size, config.send_rate_min, config.send_rate, now),
             bytes_in_flight: 0,

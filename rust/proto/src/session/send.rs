@@ -88,6 +88,11 @@ impl Session {
             && self.send_lanes.iter().all(|l| l.stream.is_empty() && l.queue.iter().all(|e| !e.is_reliable()))
     }
 
+    /// Nothing queued and nothing to send again: the application is not keeping us busy.
+    pub(super) fn nothing_to_send(&self) -> bool {
+        self.queued_bytes == 0 && self.send_lanes.iter().all(|l| l.retransmit.is_empty())
+    }
+
     pub(super) fn nagle_deadline(&self) -> Option<u64> {
         self.send_lanes.iter().filter_map(|l| l.queue.front()).map(|e| e.queued_at + self.config.nagle_usec).min()
     }
@@ -261,10 +266,10 @@ impl Session {
             self.ping_pending = false;
             if self.queued_bytes == 0 {
                 self.flush_requested = false;
-                if self.send_lanes.iter().all(|l| l.retransmit.is_empty()) {
-                    // Nothing more to send for now: protect the tail of this burst at once.
-                    self.fec_send.flush();
-                }
+            }
+            if self.nothing_to_send() {
+                // Protect the tail of this burst at once.
+                self.fec_send.flush();
             }
         }
         if buf.len() == varint::len(number) {
@@ -288,8 +293,7 @@ impl Session {
         if ack_eliciting {
             let size = buf.len() as u64;
             self.bytes_in_flight += size;
-            let app_limited = self.queued_bytes == 0 && self.send_lanes.iter().all(|l| l.retransmit.is_empty());
-            let delivery = self.congestion.on_sent(now, app_limited);
+            let delivery = self.congestion.on_sent(now, self.nothing_to_send());
             self.sent.insert(number, SentPacket { time: now, size, ack_eliciting, reliable, delivery });
             self.last_ack_eliciting_sent = Some(now);
         }
