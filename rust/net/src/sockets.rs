@@ -625,6 +625,13 @@ impl Sockets {
         endpoints + state.connections.values().map(|c| c.inbox_bytes).sum::<usize>()
     }
 
+    /// Half-open handshakes the listening endpoints hold now: a diagnostic, for the tests that
+    /// fill the half-open table (what a flooder sees of it is no measure: the REPLYs of
+    /// handshakes evicted before their turn to be sent never go out).
+    pub fn half_open_handshakes(&self) -> usize {
+        self.lock().endpoints.values().map(|ep| ep.endpoint.half_open_handshakes()).sum()
+    }
+
     pub fn create_poll_group(&self) -> Handle {
         let mut state = self.lock();
         let handle = state.allocate_handle();

@@ -666,6 +666,11 @@ impl Endpoint {
         self.held_total
     }
 
+    /// Server-side handshakes admitted and not yet finished (bounded by `max_half_open`).
+    pub fn half_open_handshakes(&self) -> usize {
+        self.admission.half_open()
+    }
+
     pub fn peer_address(&self, id: ConnectionId) -> Option<SocketAddr> {
         self.connections.get(&id).map(|c| c.peer)
     }

@@ -42,6 +42,26 @@ pub fn wait_until_within(limit: Duration, mut condition: impl FnMut() -> bool) -
     condition()
 }
 
+/// Bytes waiting in the receive queue of this host's UDP socket bound to `port` on 127.0.0.1,
+/// as the kernel reports them in /proc/net/udp; None where there is no such file (not Linux).
+pub fn udp_receive_queue(port: u16) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    let line = table.lines().find(|line| line.split_whitespace().nth(1) == Some(local.as_str()))?;
+    let queues = line.split_whitespace().nth(4)?; // tx_queue:rx_queue, in hex
+    usize::from_str_radix(queues.split(':').nth(1)?, 16).ok()
+}
+
+/// Wait until the UDP socket on 127.0.0.1:`port` has read everything queued for it (a flood's
+/// backlog), or `limit` passes; where the queue cannot be read, wait `limit` out.
+pub fn wait_for_udp_queue_drained(port: u16, limit: Duration) {
+    if udp_receive_queue(port).is_none() {
+        std::thread::sleep(limit);
+        return;
+    }
+    wait_until_within(limit, || udp_receive_queue(port) == Some(0));
+}
+
 /// Accept the connection arriving on `listen` and wait until it and `client` are connected.
 /// Returns the server-side handle.
 pub fn accept_and_wait(sockets: &Sockets, listen: Handle, client: Handle) -> Handle {
