@@ -214,25 +214,36 @@ fn bench_small_messages() -> (f64, f64, f64, f64) {
 }
 
 fn main() {
-    let connect = bench_connect();
-    println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
-    let (ours, plain) = bench_round_trip();
-    println!(
-        "round trip, 32 B reliable       steamnet {:>9.1?}   plain UDP {:>9.1?}   ratio {:.2}",
-        ours,
-        plain,
-        ours.as_secs_f64() / plain.as_secs_f64()
-    );
-    let (ours, plain) = bench_throughput();
-    println!(
-        "throughput, 64 KiB reliable     steamnet {:>7.1} MB/s   plain UDP {:>7.1} MB/s   ratio {:.2}",
-        ours,
-        plain,
-        ours / plain
-    );
-    let (ours, ours_cpu, plain, plain_cpu) = bench_small_messages();
-    println!(
-        "64 B reliable messages          steamnet {:>7.0} msg/s ({ours_cpu:.2} µs CPU each)   plain UDP {:>7.0} datagrams/s ({plain_cpu:.2} µs each)",
-        ours, plain
-    );
+    // LOOPBACK_ONLY=rtt (or connect, throughput, small) runs one part, e.g. under a profiler.
+    let only = std::env::var("LOOPBACK_ONLY").ok();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if runs("connect") {
+        let connect = bench_connect();
+        println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
+    }
+    if runs("rtt") {
+        let (ours, plain) = bench_round_trip();
+        println!(
+            "round trip, 32 B reliable       steamnet {:>9.1?}   plain UDP {:>9.1?}   ratio {:.2}",
+            ours,
+            plain,
+            ours.as_secs_f64() / plain.as_secs_f64()
+        );
+    }
+    if runs("throughput") {
+        let (ours, plain) = bench_throughput();
+        println!(
+            "throughput, 64 KiB reliable     steamnet {:>7.1} MB/s   plain UDP {:>7.1} MB/s   ratio {:.2}",
+            ours,
+            plain,
+            ours / plain
+        );
+    }
+    if runs("small") {
+        let (ours, ours_cpu, plain, plain_cpu) = bench_small_messages();
+        println!(
+            "64 B reliable messages          steamnet {:>7.0} msg/s ({ours_cpu:.2} µs CPU each)   plain UDP {:>7.0} datagrams/s ({plain_cpu:.2} µs each)",
+            ours, plain
+        );
+    }
 }

@@ -597,6 +597,14 @@ impl Sockets {
     pub fn receive_on_connection(&self, handle: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
         let mut state = self.lock();
         let conn = state.connection_mut(handle)?;
+        if conn.inbox.is_empty()
+            && let Transport::Udp { endpoint, .. } = conn.transport
+        {
+            // Nothing queued: read the socket here rather than wait for the driver thread's
+            // turn (a thread wake-up each way is most of a loopback round trip).
+            udp::service_endpoint(&mut state, endpoint, self.inner.now());
+        }
+        let conn = state.connection_mut(handle)?;
         let count = max_messages.min(conn.inbox.len());
         let out = (0..count).filter_map(|_| dequeue(conn)).collect();
         self.refill(&mut state, [handle]);
@@ -679,6 +687,16 @@ impl Sockets {
         if !state.poll_groups.contains_key(&group) {
             refusal::refuse(state.not_a("poll group", group));
             return None;
+        }
+        if state.poll_groups[&group].arrivals.is_empty() {
+            // As for one connection: read the sockets that carry many connections (a listen
+            // socket's, the P2P one) here rather than wait for the driver thread's turn.
+            let now = self.inner.now();
+            let shared: Vec<udp::EndpointKey> =
+                state.endpoints.iter().filter(|(_, ep)| ep.carries_many()).map(|(&key, _)| key).collect();
+            for key in shared {
+                udp::service_endpoint(state, key, now);
+            }
         }
         let arrivals = &mut state.poll_groups.get_mut(&group)?.arrivals;
         let mut out = Vec::new();

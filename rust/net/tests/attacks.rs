@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use steamnet_net::config::ids;
 use steamnet_net::{ConfigInput, ConnectionState, Handle, Sockets, parse_ip_port, send_flags};
+use steamnet_proto::cipher::Cipher;
+use steamnet_proto::cookie::COOKIE_LEN;
 use steamnet_proto::endpoint::{ConnectionId, Endpoint, EndpointConfig, PROTOCOL_VERSION, generate_static_keypair};
 use steamnet_proto::impair::FastRng;
 use steamnet_proto::varint;
@@ -128,10 +130,16 @@ fn request(client_id: u32) -> Vec<u8> {
     d
 }
 
+/// The cookie of a CHALLENGE (`kind, client id, cookie, cipher`).
+fn cookie_of(challenge: &[u8]) -> &[u8] {
+    &challenge[5..5 + COOKIE_LEN]
+}
+
 fn hello(client_id: u32, cookie: &[u8], rng: &mut FastRng) -> Vec<u8> {
     let mut d = vec![3];
     d.extend_from_slice(&client_id.to_be_bytes());
     d.extend_from_slice(cookie);
+    d.push(Cipher::ChaChaPoly.to_wire());
     // Any 32 bytes are a valid X25519 public key: the server must do the Diffie-Hellman.
     d.extend((0..32).map(|_| rng.next_u64() as u8));
     d
@@ -150,7 +158,7 @@ fn cookie_for(socket: &UdpSocket, server: SocketAddr, client_id: u32) -> Vec<u8>
     let (len, _) = socket.recv_from(&mut buf).expect("a CHALLENGE");
     assert_eq!(buf[0], 2, "CHALLENGE");
     assert!(len < 128, "the answer is smaller than the question");
-    buf[5..len].to_vec()
+    cookie_of(&buf[..len]).to_vec()
 }
 
 /// Whether a REPLY comes back on `socket` within its read timeout.
@@ -232,7 +240,7 @@ fn honest_connect_during_flood(
                         match buf[0] {
                             2 => {
                                 let id = u32::from_be_bytes(buf[1..5].try_into().unwrap());
-                                let _ = socket.send_to(&hello(id, &buf[5..len], &mut rng), address);
+                                let _ = socket.send_to(&hello(id, cookie_of(&buf[..len]), &mut rng), address);
                                 hellos += 1;
                             }
                             4 => replies += 1,

@@ -1,6 +1,7 @@
-//! Stateless handshake cookies: `MAC(secret, client address, client id, time bucket)`. Only the
-//! address that asked sees its cookie, so a HELLO carrying a valid one proves the sender can
-//! receive at the address it claims, before the server spends a Diffie-Hellman or any memory.
+//! Stateless handshake cookies: `MAC(secret, client address, client id, cipher, time bucket)`.
+//! Only the address that asked sees its cookie, so a HELLO carrying a valid one proves the
+//! sender can receive at the address it claims, before the server spends a Diffie-Hellman or
+//! any memory. The cipher the server picked is in the MAC too, so a HELLO cannot name another.
 //!
 //! The secret comes from the OS CSPRNG and is replaced every [`ROTATE_USEC`]; a cookie stays
 //! good for the rest of its bucket and the whole next one. Knowing any number of connection
@@ -38,18 +39,18 @@ impl CookieJar {
         self.bucket = bucket;
     }
 
-    pub fn make(&mut self, now: u64, address: SocketAddr, client_id: u32) -> [u8; COOKIE_LEN] {
+    pub fn make(&mut self, now: u64, address: SocketAddr, client_id: u32, cipher: u8) -> [u8; COOKIE_LEN] {
         self.rotate(now);
-        mac(&self.current, address, client_id)
+        mac(&self.current, address, client_id, cipher)
     }
 
     /// Constant-time check against the current and the previous secret.
-    pub fn check(&mut self, now: u64, address: SocketAddr, client_id: u32, cookie: &[u8]) -> bool {
+    pub fn check(&mut self, now: u64, address: SocketAddr, client_id: u32, cipher: u8, cookie: &[u8]) -> bool {
         self.rotate(now);
         if cookie.len() != COOKIE_LEN {
             return false;
         }
-        let matches = |secret: &[u8; 32]| constant_time_eq(&mac(secret, address, client_id), cookie);
+        let matches = |secret: &[u8; 32]| constant_time_eq(&mac(secret, address, client_id, cipher), cookie);
         // Evaluate both so the time taken does not say which secret matched.
         let a = matches(&self.current);
         let b = matches(&self.previous);
@@ -57,7 +58,7 @@ impl CookieJar {
     }
 }
 
-fn mac(secret: &[u8; 32], address: SocketAddr, client_id: u32) -> [u8; COOKIE_LEN] {
+fn mac(secret: &[u8; 32], address: SocketAddr, client_id: u32, cipher: u8) -> [u8; COOKIE_LEN] {
     let mut mac = <blake2::Blake2sMac256 as KeyInit>::new_from_slice(secret).expect("32-byte key");
     match address.ip() {
         IpAddr::V4(ip) => mac.update(&ip.octets()),
@@ -65,6 +66,7 @@ fn mac(secret: &[u8; 32], address: SocketAddr, client_id: u32) -> [u8; COOKIE_LE
     }
     mac.update(&address.port().to_be_bytes());
     mac.update(&client_id.to_be_bytes());
+    mac.update(&[cipher]);
     let full = mac.finalize().into_bytes();
     full[..COOKIE_LEN].try_into().expect("length")
 }
@@ -82,25 +84,26 @@ mod tests {
     #[test]
     fn valid_for_its_bucket_and_the_next_only() {
         let mut jar = CookieJar::new(0);
-        let cookie = jar.make(1, A, 7);
-        assert!(jar.check(ROTATE_USEC - 1, A, 7, &cookie));
-        assert!(jar.check(ROTATE_USEC + 5, A, 7, &cookie), "next bucket still accepts it");
-        assert!(!jar.check(2 * ROTATE_USEC + 5, A, 7, &cookie), "two rotations later it is dead");
+        let cookie = jar.make(1, A, 7, 1);
+        assert!(jar.check(ROTATE_USEC - 1, A, 7, 1, &cookie));
+        assert!(jar.check(ROTATE_USEC + 5, A, 7, 1, &cookie), "next bucket still accepts it");
+        assert!(!jar.check(2 * ROTATE_USEC + 5, A, 7, 1, &cookie), "two rotations later it is dead");
     }
 
     #[test]
     fn bound_to_address_and_id() {
         let mut jar = CookieJar::new(0);
-        let cookie = jar.make(0, A, 7);
-        assert!(!jar.check(0, A, 8, &cookie));
-        assert!(!jar.check(0, SocketAddr::new(A.ip(), 4001), 7, &cookie));
-        assert!(!jar.check(0, A, 7, &cookie[..8]));
+        let cookie = jar.make(0, A, 7, 1);
+        assert!(!jar.check(0, A, 8, 1, &cookie));
+        assert!(!jar.check(0, SocketAddr::new(A.ip(), 4001), 7, 1, &cookie));
+        assert!(!jar.check(0, A, 7, 2, &cookie), "the cipher picked is part of it");
+        assert!(!jar.check(0, A, 7, 1, &cookie[..8]));
     }
 
     #[test]
     fn two_jars_never_agree() {
         // Secrets come from the OS, not from anything two endpoints could share.
         let (mut a, mut b) = (CookieJar::new(0), CookieJar::new(0));
-        assert_ne!(a.make(0, A, 1), b.make(0, A, 1));
+        assert_ne!(a.make(0, A, 1, 1), b.make(0, A, 1, 1));
     }
 }

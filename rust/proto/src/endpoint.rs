@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! client                                   server
-//! REQUEST  (padded, client id)     ->
-//!                                  <-      CHALLENGE (cookie = MAC(secret, address, id))
-//! HELLO    (cookie, noise e)       ->      cookie checked, admission limits checked:
+//! REQUEST  (padded, client id, cipher preferred) ->
+//!                                  <-      CHALLENGE (cookie = MAC(secret, address, id), cipher picked)
+//! HELLO    (cookie, cipher, noise e) ->    cookie checked, admission limits checked:
 //!                                          only now is any state allocated
 //!                                  <-      REPLY (server id, noise e ee s es + certificate)
 //! FINISH   (noise s se + certificate) ->   certificate checked, then Incoming: the
@@ -49,6 +49,7 @@ use snow::{HandshakeState, StatelessTransportState};
 
 use crate::admission::{Admission, AdmissionLimits, Refusal};
 use crate::cert::{Certificate, Trust};
+use crate::cipher::Cipher;
 use crate::cookie::{COOKIE_LEN, CookieJar};
 use crate::end_reason;
 use crate::replay::ReplayWindow;
@@ -72,10 +73,10 @@ const CONTROL_CANDIDATES: u8 = 4;
 /// CONTROL nonces have this bit set, so they never collide with a session packet number.
 const CONTROL_NONCE_BIT: u64 = 1 << 63;
 
-/// 4: FEC_MEMBER and REPAIR frames (forward error correction).
-pub const PROTOCOL_VERSION: u8 = 4;
-const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
-const PROLOGUE: &[u8] = b"steamnet/4";
+/// 4: FEC_MEMBER and REPAIR frames (forward error correction). 5: the cipher is chosen in the
+/// handshake (see [`crate::cipher`]).
+pub const PROTOCOL_VERSION: u8 = 5;
+const PROLOGUE: &[u8] = b"steamnet/5";
 /// Room for a handshake message: Noise's keys and tags plus a certificate.
 const HANDSHAKE_MSG_MAX: usize = 512;
 /// A REQUEST is padded to this size so that the CHALLENGE answering it is smaller.
@@ -182,6 +183,9 @@ pub struct EndpointConfig {
     pub allow_without_auth: i32,
     /// GNS `IPLocalHost_AllowWithoutAuth`, for loopback peers; the larger of the two applies.
     pub localhost_allow_without_auth: i32,
+    /// The packet cipher this end prefers (a client offers it, a server agrees to AES-GCM only
+    /// when it prefers it too): by default the faster one on this CPU.
+    pub cipher: Cipher,
 }
 
 impl EndpointConfig {
@@ -206,6 +210,7 @@ impl Default for EndpointConfig {
             memory_budget: 256 * 1024 * 1024,
             allow_without_auth: 2,
             localhost_allow_without_auth: 2,
+            cipher: Cipher::for_this_cpu(),
         }
     }
 }
@@ -277,6 +282,8 @@ struct Connection {
     remote_key: Option<[u8; 32]>,
     /// The peer's id for this connection (0 until known).
     remote_id: u32,
+    /// The packet cipher, once the handshake picked it (a client learns it from the CHALLENGE).
+    cipher: Option<Cipher>,
     phase: Phase,
     started: u64,
     retry_at: u64,
@@ -318,6 +325,7 @@ impl Connection {
             handshake_timeout: None,
             remote_key: None,
             remote_id,
+            cipher: None,
             phase,
             started: now,
             retry_at: now + HANDSHAKE_RETRY_USEC,
@@ -428,13 +436,15 @@ pub struct EndpointStats {
 
 /// A new static key pair for [`Endpoint::new`]: (private, public).
 pub fn generate_static_keypair() -> (Vec<u8>, Vec<u8>) {
-    let keypair =
-        snow::Builder::new(NOISE_PARAMS.parse().expect("valid params")).generate_keypair().expect("key generation");
+    let keypair = snow::Builder::new(Cipher::ChaChaPoly.noise_params().parse().expect("valid params"))
+        .generate_keypair()
+        .expect("key generation");
     (keypair.private, keypair.public)
 }
 
-fn builder<'a>(static_key: &'a [u8]) -> snow::Builder<'a> {
-    snow::Builder::new(NOISE_PARAMS.parse().expect("valid params"))
+/// A Noise handshake with our static key, sealing with `cipher` once done.
+fn builder(static_key: &[u8], cipher: Cipher) -> snow::Builder<'_> {
+    snow::Builder::new(cipher.noise_params().parse().expect("valid params"))
         .prologue(PROLOGUE)
         .expect("prologue")
         .local_private_key(static_key)
@@ -450,9 +460,10 @@ fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
 }
 
 /// A client's REQUEST, padded so the CHALLENGE answering it is smaller.
-fn request_datagram(client_id: ConnectionId) -> Vec<u8> {
+fn request_datagram(client_id: ConnectionId, cipher: Cipher) -> Vec<u8> {
     let mut request = vec![KIND_REQUEST, PROTOCOL_VERSION];
     request.extend_from_slice(&client_id.to_be_bytes());
+    request.push(cipher.to_wire());
     request.resize(REQUEST_LEN, 0);
     request
 }
@@ -664,6 +675,11 @@ impl Endpoint {
     /// give or take one packet per connection).
     pub fn held_bytes(&self) -> usize {
         self.held_total
+    }
+
+    /// The cipher sealing a connection's packets (`None` before the handshake picked one).
+    pub fn cipher(&self, id: ConnectionId) -> Option<Cipher> {
+        self.connections.get(&id)?.cipher
     }
 
     /// Server-side handshakes admitted and not yet finished (bounded by `max_half_open`).

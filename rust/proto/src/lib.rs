@@ -23,6 +23,7 @@
 pub mod address;
 pub mod admission;
 pub mod cert;
+pub mod cipher;
 pub mod congestion;
 pub mod cookie;
 pub mod end_reason;

@@ -144,6 +144,12 @@ impl UdpEndpoint {
         self.endpoint.held_bytes()
     }
 
+    /// Whether connections of many peers share it (a listen socket's, the P2P one), as the
+    /// connections of a poll group usually do.
+    pub(super) fn carries_many(&self) -> bool {
+        matches!(self.role, Role::Listen(_) | Role::P2P)
+    }
+
     /// Make the driver task re-read its deadline.
     pub(super) fn wake(&self) {
         self.wake.notify_one();
@@ -555,20 +561,27 @@ impl Sockets {
         let now = self.inner.now();
         let mut state = self.lock();
         let keys: Vec<EndpointKey> = state.endpoints.keys().copied().collect();
-        let mut buf = [0u8; MAX_DATAGRAM];
         for key in keys {
-            let Some(ep) = state.endpoints.get_mut(&key) else { continue };
-            let mut any = false;
-            while let Ok((len, from)) = ep.sender.recv_from(&mut buf) {
-                ep.input(now, from, &buf[..len]);
-                any = true;
-            }
-            if ep.advance(now) || any {
-                pump(&mut state, key, now);
-                if let Some(ep) = state.endpoints.get(&key) {
-                    ep.wake();
-                }
-            }
+            service_endpoint(&mut state, key, now);
+        }
+    }
+}
+
+/// Read what is waiting on one endpoint's socket and run what is due, on the caller's thread.
+/// Costs one `recvfrom` when nothing is there. The driver thread is woken only if its timer
+/// must now fire sooner.
+pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
+    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let mut any = false;
+    while let Ok((len, from)) = ep.sender.recv_from(&mut buf) {
+        ep.input(now, from, &buf[..len]);
+        any = true;
+    }
+    if ep.advance(now) || any {
+        pump(state, key, now);
+        if let Some(ep) = state.endpoints.get_mut(&key) {
+            ep.wake_if_sooner();
         }
     }
 }

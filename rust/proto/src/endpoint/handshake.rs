@@ -47,7 +47,7 @@ impl Endpoint {
         let id = self.new_id();
         let mut conn = Connection::new(peer, 0, Phase::ClientRequest, now);
         conn.handshake_timeout = Some(handshake_timeout_usec);
-        conn.outbox.push_back((peer, request_datagram(id)));
+        conn.outbox.push_back((peer, request_datagram(id, self.config.cipher)));
         self.connections.insert(id, conn);
         self.mark(id);
         id
@@ -91,9 +91,11 @@ impl Endpoint {
             return false;
         }
         let Some(client_id) = read_u32(d, 2) else { return false };
+        let cipher = Cipher::choose(d[6], self.config.cipher);
         let mut challenge = vec![KIND_CHALLENGE];
         challenge.extend_from_slice(&client_id.to_be_bytes());
-        challenge.extend_from_slice(&self.cookies.make(now, from, client_id));
+        challenge.extend_from_slice(&self.cookies.make(now, from, client_id, cipher.to_wire()));
+        challenge.push(cipher.to_wire());
         self.stateless_out.push((from, challenge));
         self.stats.challenges_sent += 1;
         true
@@ -101,18 +103,21 @@ impl Endpoint {
 
     pub(super) fn on_challenge(&mut self, from: SocketAddr, d: &[u8]) -> bool {
         let (Some(id), Some(cookie)) = (read_u32(d, 1), d.get(5..5 + COOKIE_LEN)) else { return false };
+        let Some(cipher) = d.get(5 + COOKIE_LEN).and_then(|&b| Cipher::from_wire(b)) else { return false };
         let Some(conn) = self.connections.get_mut(&id) else { return false };
         if conn.peer != from || !matches!(conn.phase, Phase::ClientRequest) {
             return false;
         }
-        let Ok(mut noise) = builder(&self.static_key).build_initiator() else { return false };
+        let Ok(mut noise) = builder(&self.static_key, cipher).build_initiator() else { return false };
         let mut msg = [0u8; 256];
         let Ok(len) = noise.write_message(&[], &mut msg) else { return false };
         let mut hello = vec![KIND_HELLO];
         hello.extend_from_slice(&id.to_be_bytes());
         hello.extend_from_slice(cookie);
+        hello.push(cipher.to_wire());
         hello.extend_from_slice(&msg[..len]);
         conn.outbox.push_back((from, hello.clone()));
+        conn.cipher = Some(cipher);
         conn.phase = Phase::ClientHello { noise: Box::new(noise), hello };
         true
     }
@@ -122,7 +127,10 @@ impl Endpoint {
             return false;
         }
         let (Some(client_id), Some(cookie)) = (read_u32(d, 1), d.get(5..5 + COOKIE_LEN)) else { return false };
-        if !self.cookies.check(now, from, client_id, cookie) {
+        // The cipher the CHALLENGE picked: the cookie's MAC covers it, so a HELLO naming
+        // another fails the cookie check.
+        let Some(cipher) = d.get(5 + COOKIE_LEN).and_then(|&b| Cipher::from_wire(b)) else { return false };
+        if !self.cookies.check(now, from, client_id, cipher.to_wire(), cookie) {
             return false;
         }
         // A repeated HELLO: our REPLY was lost. Send it again.
@@ -147,7 +155,7 @@ impl Endpoint {
             tracing::debug!(%from, ?refusal, "handshake refused by admission limits");
             return false;
         }
-        let Some(reply_and_noise) = self.respond_to_hello(client_id, &d[5 + COOKIE_LEN..]) else {
+        let Some(reply_and_noise) = self.respond_to_hello(client_id, cipher, &d[6 + COOKIE_LEN..]) else {
             self.admission.release(from.ip(), true);
             return false;
         };
@@ -161,6 +169,7 @@ impl Endpoint {
         conn.retry_at = u64::MAX; // the client drives retries during the handshake
         conn.outbox.push_back((from, reply));
         conn.client_key = Some((from, client_id));
+        conn.cipher = Some(cipher);
         conn.admitted_from = Some(from.ip());
         conn.half_open = true;
         self.connections.insert(id, conn);
@@ -211,9 +220,10 @@ impl Endpoint {
     pub(super) fn respond_to_hello(
         &self,
         client_id: u32,
+        cipher: Cipher,
         noise_msg: &[u8],
     ) -> Option<(ConnectionId, Vec<u8>, HandshakeState)> {
-        let mut noise = builder(&self.static_key).build_responder().ok()?;
+        let mut noise = builder(&self.static_key, cipher).build_responder().ok()?;
         let mut scratch = [0u8; HANDSHAKE_MSG_MAX];
         noise.read_message(noise_msg, &mut scratch).ok()?;
         let mut msg = [0u8; HANDSHAKE_MSG_MAX];

@@ -78,9 +78,13 @@ impl Node for At {
 type Net = Pair<At, At>;
 
 fn net(link: LinkConfig, seed: u64) -> Net {
+    net_with(EndpointConfig::default(), server_config(), link, seed)
+}
+
+fn net_with(client: EndpointConfig, server: EndpointConfig, link: LinkConfig, seed: u64) -> Net {
     let ca = Authority::generate();
-    let (client, client_id) = endpoint_with(EndpointConfig::default(), &ca, Some(&ca));
-    let (server, server_id) = endpoint_with(server_config(), &ca, Some(&ca));
+    let (client, client_id) = endpoint_with(client, &ca, Some(&ca));
+    let (server, server_id) = endpoint_with(server, &ca, Some(&ca));
     Pair::new(
         At { endpoint: client, peer: S_ADDR, identity: client_id },
         At { endpoint: server, peer: C_ADDR, identity: server_id },
@@ -134,6 +138,61 @@ fn handshake_accept_and_messages_both_ways() {
     }));
     assert_eq!(at_server.unwrap().data, b"ping from client");
     assert_eq!(at_client.unwrap().data, b"hello from server");
+}
+
+#[test]
+fn the_cipher_is_aes_gcm_only_when_both_ends_prefer_it() {
+    use crate::cipher::Cipher::{AesGcm, ChaChaPoly};
+    for (client, server, expected) in [
+        (AesGcm, AesGcm, AesGcm),
+        (AesGcm, ChaChaPoly, ChaChaPoly),
+        (ChaChaPoly, AesGcm, ChaChaPoly),
+        (ChaChaPoly, ChaChaPoly, ChaChaPoly),
+    ] {
+        let client_config = EndpointConfig { cipher: client, ..Default::default() };
+        let server_config = EndpointConfig { cipher: server, ..server_config() };
+        let mut net = net_with(client_config, server_config, LinkConfig::default(), 5);
+        let (c, s) = establish(&mut net);
+        assert_eq!((net.a.endpoint.cipher(c), net.b.endpoint.cipher(s)), (Some(expected), Some(expected)));
+        let now = net.now;
+        let big = vec![7u8; 20_000]; // many packets, each sealed and opened with the cipher
+        net.a.endpoint.session_mut(c).unwrap().send_message(now, 0, &big, flags::RELIABLE).unwrap();
+        let mut got = None;
+        assert!(net.run_until(net.now + SECOND, |n| {
+            got = got.take().or_else(|| n.b.endpoint.session_mut(s).unwrap().poll_message());
+            got.is_some()
+        }));
+        assert_eq!(got.unwrap().data, big, "{client:?} client, {server:?} server");
+    }
+}
+
+#[test]
+fn a_hello_naming_another_cipher_than_the_challenge_fails_the_handshake() {
+    // The cookie covers the cipher the server picked: a path that rewrites the CHALLENGE's pick
+    // gets no connection, never one sealed with a cipher the server did not pick for it.
+    use crate::cipher::Cipher::{AesGcm, ChaChaPoly};
+    let mut client = Endpoint::new(EndpointConfig::default(), generate_static_keypair().0);
+    let mut server = Endpoint::new(EndpointConfig { cipher: AesGcm, ..server_config() }, generate_static_keypair().0);
+    let c = client.connect(0, S_ADDR);
+    let (_, request) = client.poll_transmit(0).unwrap();
+    server.handle_datagram(0, C_ADDR, &request);
+    let (_, mut challenge) = server.poll_transmit(0).unwrap();
+    let picked = *challenge.last().unwrap();
+    let other = if picked == AesGcm.to_wire() { ChaChaPoly } else { AesGcm };
+    *challenge.last_mut().unwrap() = other.to_wire();
+    client.handle_datagram(0, S_ADDR, &challenge);
+    assert_eq!(client.cipher(c), Some(other));
+    for now in 1..50 {
+        while let Some((_, d)) = client.poll_transmit(now * 1000) {
+            server.handle_datagram(now * 1000, C_ADDR, &d);
+        }
+        while let Some((_, d)) = server.poll_transmit(now * 1000) {
+            client.handle_datagram(now * 1000, S_ADDR, &d);
+        }
+    }
+    while let Some(event) = server.poll_event() {
+        assert!(!matches!(event, EndpointEvent::Incoming { .. }), "no connection from a rewritten pick: {event:?}");
+    }
 }
 
 #[test]

@@ -159,7 +159,7 @@ impl Endpoint {
                 }
                 if now >= conn.retry_at {
                     let resend = match &conn.phase {
-                        Phase::ClientRequest => request_datagram(id),
+                        Phase::ClientRequest => request_datagram(id, self.config.cipher),
                         Phase::ClientHello { hello, .. } => hello.clone(),
                         Phase::ClientAwaitAccept { finish, .. } => finish.clone(),
                         _ => unreachable!(),
