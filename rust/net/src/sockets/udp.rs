@@ -7,8 +7,9 @@
 //! endpoint (and an ephemeral port) of its own, as in GNS, which goes away with the connection.
 //!
 //! This file has the endpoints, their driver task and the IP calls (listen, connect);
-//! `udp/events.rs` turns what happens on an endpoint into API state and callbacks, and
-//! `udp/ops.rs` has the calls on one connection (accept, close, send, flush, lanes, status).
+//! `udp/events.rs` turns what happens on an endpoint into API state and callbacks,
+//! `udp/ops.rs` has the calls on one connection (accept, close, send, flush, lanes, status),
+//! and `udp/io.rs` the batched system calls (GSO out, recvmmsg and GRO in).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Weak};
@@ -22,19 +23,23 @@ use steamnet_proto::session::{SendError, SessionConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
+use self::io::{Batcher, Outgoing, UdpIo};
 use super::*;
 use crate::fake_network::FakeNetwork;
 
 pub(super) type EndpointKey = u64;
 
-/// Biggest datagram we ever read; ours stay under the 1300-byte GNS MTU.
-const MAX_DATAGRAM: usize = 2048;
+/// Receive batches the driver reads before it lets timers have a turn.
+const RECV_BATCHES_PER_TURN: usize = 8;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
     /// The same socket for sending, from any thread. (A fresh tokio socket refuses sends until
     /// its reactor has seen it writable, which would hold the first datagram back.)
-    sender: std::net::UdpSocket,
+    sender: Arc<std::net::UdpSocket>,
+    /// Batched system calls on that socket, and the batch being gathered.
+    io: Arc<UdpIo>,
+    outgoing: Outgoing,
     /// Fake loss, lag and the like, applied to both directions (a perfect link by default).
     fake: FakeNetwork,
     /// The socket's own config (its listen socket's, or its one connection's).
@@ -84,9 +89,17 @@ impl UdpEndpoint {
 
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
+        let mut out = Batcher::new(&self.sender, &self.io, &mut self.outgoing);
         while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
-            output(&mut self.fake, &self.sender, self.relay.as_deref_mut(), now, to, &datagram);
+            output(&mut self.fake, &mut out, self.relay.as_deref_mut(), now, to, &datagram);
         }
+    }
+
+    /// Read one batch of what waits on the socket (through `socket`, the driver's handle on
+    /// it, or `sender`) into the endpoint; how many datagrams, or `WouldBlock`.
+    fn receive_batch(&mut self, now: u64, socket: quinn_udp::UdpSockRef<'_>) -> std::io::Result<usize> {
+        let io = self.io.clone();
+        io.recv_batch(socket, |from, datagram| self.input(now, from, datagram))
     }
 
     /// A datagram arrived from the socket: the relay's go to the relay link; the rest to the
@@ -113,9 +126,11 @@ impl UdpEndpoint {
     /// Let through what the fake network held back and is now due, both ways, then run the
     /// endpoint's timers if they are due. Returns whether anything reached the endpoint.
     fn advance(&mut self, now: u64) -> bool {
+        let mut out = Batcher::new(&self.sender, &self.io, &mut self.outgoing);
         while let Some((to, datagram)) = self.fake.send.pop_arrived(now) {
-            transmit(&self.sender, self.relay.as_deref_mut(), now, to, &datagram);
+            transmit(&mut out, self.relay.as_deref_mut(), now, to, &datagram);
         }
+        drop(out);
         let mut any = false;
         while let Some((from, datagram)) = self.fake.recv.pop_arrived(now) {
             self.endpoint.handle_datagram(now, from, &datagram);
@@ -183,14 +198,14 @@ fn socket_buffers(socket: &std::net::UdpSocket) {
 /// datagram, like any loss: the protocol recovers.
 fn output(
     fake: &mut FakeNetwork,
-    sender: &std::net::UdpSocket,
+    out: &mut Batcher<'_>,
     relay: Option<&mut super::p2p::RelayLink>,
     now: u64,
     to: SocketAddr,
     datagram: &[u8],
 ) {
     if fake.send.config().is_perfect() && fake.send.is_idle() {
-        transmit(sender, relay, now, to, datagram);
+        transmit(out, relay, now, to, datagram);
     } else {
         fake.send.send(now, (to, datagram.to_vec()), datagram.len());
     }
@@ -199,18 +214,16 @@ fn output(
 /// Put a datagram on its way: to a relayed peer's stand-in address through the relay link,
 /// to anyone else on the socket.
 fn transmit(
-    sender: &std::net::UdpSocket,
+    out: &mut Batcher<'_>,
     relay: Option<&mut super::p2p::RelayLink>,
     now: u64,
     to: SocketAddr,
     datagram: &[u8],
 ) {
     match (super::p2p::route_of(to), relay) {
-        (Some(route), Some(link)) => link.forward(now, route, datagram, sender),
+        (Some(route), Some(link)) => link.forward(now, route, datagram, out.socket),
         (Some(_), None) => {}
-        (None, _) => {
-            let _ = sender.send_to(datagram, to);
-        }
+        (None, _) => out.push(to, datagram),
     }
 }
 
@@ -340,7 +353,8 @@ impl Sockets {
         };
         std_socket.set_nonblocking(true).ok()?;
         socket_buffers(&std_socket);
-        let sender = std_socket.try_clone().ok()?;
+        let io = Arc::new(UdpIo::new(&std_socket).ok()?);
+        let sender = Arc::new(std_socket.try_clone().ok()?);
         let socket = {
             let _guard = runtime.enter();
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
@@ -359,6 +373,8 @@ impl Sockets {
             UdpEndpoint {
                 endpoint,
                 sender,
+                io,
+                outgoing: Outgoing::default(),
                 fake,
                 config: own_config.clone(),
                 fake_epoch: state.config_epoch,
@@ -572,10 +588,9 @@ impl Sockets {
 /// must now fire sooner.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    let mut buf = [0u8; MAX_DATAGRAM];
+    let sender = ep.sender.clone();
     let mut any = false;
-    while let Ok((len, from)) = ep.sender.recv_from(&mut buf) {
-        ep.input(now, from, &buf[..len]);
+    while ep.receive_batch(now, (&*sender).into()).is_ok() {
         any = true;
     }
     if ep.advance(now) || any {
@@ -593,7 +608,6 @@ fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
 
 /// The driver task of one endpoint: datagrams in, timers, and re-arming when woken.
 async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wake: Arc<Notify>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (deadline, clock_base) = {
             let Some(inner) = inner.upgrade() else { return };
@@ -609,18 +623,23 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
             }
         };
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
+            ready = socket.readable() => {
+                if ready.is_err() {
+                    return;
+                }
                 let Some(inner) = inner.upgrade() else { return };
                 let mut state = inner.lock();
                 let now = inner.now();
                 let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                if let Ok((len, from)) = received {
-                    ep.input(now, from, &buf[..len]);
-                }
-                // Take whatever else already arrived before reacting, so acks batch up.
-                while let Ok((len, from)) = socket.try_recv_from(&mut buf) {
-                    ep.input(now, from, &buf[..len]);
-                }
+                // Take what arrived, several batches, before reacting, so acks batch up. Reading
+                // through the driver's own handle until the socket is empty clears its readiness;
+                // after the budget it stays ready, and the next turn reads on after the timers.
+                let _ = socket.try_io(tokio::io::Interest::READABLE, || {
+                    for _ in 0..RECV_BATCHES_PER_TURN {
+                        ep.receive_batch(now, (&*socket).into())?;
+                    }
+                    Ok(())
+                });
                 ep.advance(now);
                 pump(&mut state, key, now);
             }
@@ -638,6 +657,7 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
 }
 
 mod events;
+mod io;
 mod ops;
 
 pub(super) use events::{deliver, end_connection, pump};

@@ -13,8 +13,10 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         ep.fake.configure(&ep.config, &state.global_config);
         ep.fake_epoch = state.config_epoch;
     }
-    let (fake, sender, mut relay) = (&mut ep.fake, &ep.sender, ep.relay.as_deref_mut());
-    ep.endpoint.transmit_all(now, |to, datagram| output(fake, sender, relay.as_deref_mut(), now, to, datagram));
+    let (fake, mut relay) = (&mut ep.fake, ep.relay.as_deref_mut());
+    let mut out = Batcher::new(&ep.sender, &ep.io, &mut ep.outgoing);
+    ep.endpoint.transmit_all(now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
+    drop(out);
     // Closed connections that are through (at once, or after lingering): forget them, and a
     // client's own endpoint with its last one.
     let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();

@@ -1,0 +1,227 @@
+//! The UDP socket's system calls, batched where the OS can (quinn-udp does the OS-specific
+//! part, and falls back to a datagram per call elsewhere):
+//!
+//! - out: consecutive datagrams to one peer leave in one `sendmsg` with UDP GSO. A bulk
+//!   sender's full-size packets then cost one system call per batch instead of one each.
+//! - in: one `recvmmsg` reads several datagrams, and GRO hands a peer's back-to-back datagrams
+//!   over as one buffer that is split at its stride here.
+//!
+//! Everything else about sending (the fake network, relayed peers) stays in `udp.rs`.
+
+use std::cell::RefCell;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+
+/// Bytes one GSO batch may hold: a UDP datagram's 64 KiB, less room for the headers.
+const MAX_BATCH_BYTES: usize = 64_000;
+/// Receive buffers per `recvmmsg`.
+const RECV_BUFFERS: usize = 8;
+/// One receive buffer holds what GRO may join into one: up to 64 KiB.
+const RECV_BUFFER_BYTES: usize = 64 * 1024;
+
+/// A socket's batching capabilities, as quinn-udp found them when it set the socket up.
+pub(in crate::sockets) struct UdpIo {
+    state: UdpSocketState,
+}
+
+impl UdpIo {
+    /// Set `socket` up for batched I/O (GRO on, where the OS has it).
+    pub(in crate::sockets) fn new(socket: &std::net::UdpSocket) -> io::Result<UdpIo> {
+        Ok(UdpIo { state: UdpSocketState::new(socket.into())? })
+    }
+
+    /// Read one batch of datagrams from `socket` and hand each to `each`; how many came, or
+    /// `WouldBlock` when there was none.
+    pub(in crate::sockets) fn recv_batch(
+        &self,
+        socket: UdpSockRef<'_>,
+        mut each: impl FnMut(SocketAddr, &[u8]),
+    ) -> io::Result<usize> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let count = {
+                let mut slices: [IoSliceMut<'_>; RECV_BUFFERS] =
+                    scratch.buffers.each_mut().map(|b| IoSliceMut::new(&mut b[..]));
+                self.state.recv(socket, &mut slices, &mut scratch.meta)?
+            };
+            let mut datagrams = 0;
+            for (meta, buffer) in scratch.meta[..count].iter().zip(scratch.buffers.iter()) {
+                let stride = meta.stride.max(1);
+                for datagram in buffer[..meta.len].chunks(stride) {
+                    each(meta.addr, datagram);
+                    datagrams += 1;
+                }
+            }
+            Ok(datagrams)
+        })
+    }
+}
+
+/// Receive buffers, one set per thread that reads (the driver thread, and an application
+/// thread that receives): 512 KiB each, rather than per socket.
+struct Scratch {
+    buffers: Box<[[u8; RECV_BUFFER_BYTES]; RECV_BUFFERS]>,
+    meta: [RecvMeta; RECV_BUFFERS],
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        buffers: vec![[0u8; RECV_BUFFER_BYTES]; RECV_BUFFERS].into_boxed_slice().try_into().expect("length"),
+        meta: [RecvMeta::default(); RECV_BUFFERS],
+    });
+}
+
+/// The way out of one socket for a run of datagrams (one `pump`): what it gathers leaves when
+/// a datagram cannot join the batch, and at the latest when it is dropped.
+pub(in crate::sockets) struct Batcher<'a> {
+    pub(in crate::sockets) socket: &'a std::net::UdpSocket,
+    io: &'a UdpIo,
+    outgoing: &'a mut Outgoing,
+}
+
+impl<'a> Batcher<'a> {
+    pub(in crate::sockets) fn new(socket: &'a std::net::UdpSocket, io: &'a UdpIo, outgoing: &'a mut Outgoing) -> Self {
+        Batcher { socket, io, outgoing }
+    }
+
+    pub(in crate::sockets) fn push(&mut self, to: SocketAddr, datagram: &[u8]) {
+        self.outgoing.push(self.io, self.socket, to, datagram);
+    }
+}
+
+impl Drop for Batcher<'_> {
+    fn drop(&mut self) {
+        self.outgoing.flush(self.io, self.socket);
+    }
+}
+
+/// Datagrams on their way out, gathered into GSO batches: a run of datagrams to one
+/// destination, all of one size except perhaps a shorter last one.
+#[derive(Default)]
+pub(in crate::sockets) struct Outgoing {
+    to: Option<SocketAddr>,
+    segment: usize,
+    count: usize,
+    buf: Vec<u8>,
+}
+
+impl Outgoing {
+    /// Add a datagram; what was gathered goes out first if this one cannot join it.
+    fn push(&mut self, io: &UdpIo, socket: &std::net::UdpSocket, to: SocketAddr, datagram: &[u8]) {
+        let joins = self.count > 0
+            && self.to == Some(to)
+            && datagram.len() <= self.segment
+            && self.count < io.state.max_gso_segments()
+            && self.buf.len() + datagram.len() <= MAX_BATCH_BYTES;
+        if !joins {
+            self.flush(io, socket);
+            self.to = Some(to);
+            self.segment = datagram.len();
+        }
+        self.buf.extend_from_slice(datagram);
+        self.count += 1;
+        if datagram.len() < self.segment {
+            // Only the last segment of a batch may be shorter.
+            self.flush(io, socket);
+        }
+    }
+
+    /// Send what was gathered. A full socket buffer drops it, like any loss: the protocol
+    /// recovers.
+    fn flush(&mut self, io: &UdpIo, socket: &std::net::UdpSocket) {
+        let Some(to) = self.to.take() else { return };
+        if self.count > 0 {
+            let transmit = Transmit {
+                destination: to,
+                ecn: None,
+                contents: &self.buf,
+                segment_size: (self.count > 1).then_some(self.segment),
+                src_ip: None,
+            };
+            let _ = io.state.try_send(socket.into(), &transmit);
+        }
+        self.buf.clear();
+        self.count = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound() -> std::net::UdpSocket {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket
+    }
+
+    /// Everything `receiver` gets within a second, until `expected` datagrams are in.
+    fn receive(io: &UdpIo, receiver: &std::net::UdpSocket, expected: usize) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while got.len() < expected && std::time::Instant::now() < deadline {
+            let _ = io.recv_batch(receiver.into(), |from, d| got.push((from, d.to_vec())));
+        }
+        got
+    }
+
+    #[test]
+    fn batches_arrive_as_the_datagrams_they_were() {
+        let (sender, receiver, other) = (bound(), bound(), bound());
+        let (send_io, recv_io) = (UdpIo::new(&sender).unwrap(), UdpIo::new(&receiver).unwrap());
+        let (to, elsewhere) = (receiver.local_addr().unwrap(), other.local_addr().unwrap());
+        // Full-size runs (one GSO batch each where the OS has GSO), a short one that ends a
+        // run, a change of size and of destination in between.
+        let mut sent = Vec::new();
+        for i in 0..150u32 {
+            let len = match i {
+                40 => 300,
+                90..=99 => 700,
+                _ => 1200,
+            };
+            let datagram: Vec<u8> = (0..len).map(|b| (b as u32 ^ i) as u8).collect();
+            sent.push(datagram);
+        }
+        let mut outgoing = Outgoing::default();
+        {
+            let mut out = Batcher::new(&sender, &send_io, &mut outgoing);
+            for (i, datagram) in sent.iter().enumerate() {
+                out.push(to, datagram);
+                if i == 60 {
+                    out.push(elsewhere, b"to someone else");
+                }
+            }
+        }
+        let got = receive(&recv_io, &receiver, sent.len());
+        let from = sender.local_addr().unwrap();
+        assert_eq!(got.len(), sent.len(), "every datagram arrived on its own");
+        for ((source, datagram), expected) in got.iter().zip(&sent) {
+            assert_eq!((*source, datagram), (from, expected));
+        }
+        let other_io = UdpIo::new(&other).unwrap();
+        assert_eq!(receive(&other_io, &other, 1), vec![(from, b"to someone else".to_vec())]);
+    }
+
+    #[test]
+    fn a_plain_socket_reads_batched_datagrams_one_by_one() {
+        // A peer that is not us (no GRO) sees ordinary datagrams.
+        let (sender, receiver) = (bound(), bound());
+        let io = UdpIo::new(&sender).unwrap();
+        let to = receiver.local_addr().unwrap();
+        let mut outgoing = Outgoing::default();
+        {
+            let mut out = Batcher::new(&sender, &io, &mut outgoing);
+            for i in 0..20u8 {
+                out.push(to, &[i; 1000]);
+            }
+        }
+        receiver.set_nonblocking(false).unwrap();
+        receiver.set_read_timeout(Some(std::time::Duration::from_secs(1))).unwrap();
+        let mut buf = [0u8; 2048];
+        for i in 0..20u8 {
+            let (len, _) = receiver.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..len], &[i; 1000][..]);
+        }
+    }
+}
