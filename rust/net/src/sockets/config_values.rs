@@ -157,7 +157,7 @@ impl Sockets {
         let keys: Vec<udp::EndpointKey> = state.endpoints.keys().copied().collect();
         for key in keys {
             udp::pump(state, key, now);
-            if let Some(ep) = state.endpoints.get(&key) {
+            if let Some(ep) = state.endpoints.get_mut(&key) {
                 ep.wake();
             }
         }

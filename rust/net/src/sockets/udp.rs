@@ -12,6 +12,7 @@
 //! and `udp/io.rs` the batched system calls (GSO out, recvmmsg and GRO in).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ pub(super) struct UdpEndpoint {
     pub(super) config: ConnectionConfig,
     /// The config epoch `fake` was last set up for.
     fake_epoch: u64,
-    wake: Arc<Notify>,
+    signal: Arc<DriverSignal>,
     pub(super) role: Role,
     /// Whether a connection ever lived here (an endpoint that closes with its last connection
     /// must not close before its first).
@@ -149,9 +150,17 @@ impl UdpEndpoint {
         [self.endpoint.poll_timeout(), self.fake.next_due(), link].into_iter().flatten().min()
     }
 
-    /// Stop the driver task (it notices the endpoint is gone when woken).
+    /// Stop the driver task.
     pub(super) fn shut_down(&self) {
-        self.wake.notify_one();
+        self.signal.closed.store(true, Ordering::Release);
+        self.signal.notify.notify_one();
+    }
+
+    /// Work out the driver's next deadline and publish it: what the driver arms its timer for.
+    fn rearm(&mut self) -> Option<u64> {
+        self.armed = self.next_deadline();
+        self.signal.deadline.store(self.armed.unwrap_or(NO_DEADLINE), Ordering::Release);
+        self.armed
     }
 
     /// Receive-buffer bytes its connections hold.
@@ -165,9 +174,10 @@ impl UdpEndpoint {
         matches!(self.role, Role::Listen(_) | Role::P2P)
     }
 
-    /// Make the driver task re-read its deadline.
-    pub(super) fn wake(&self) {
-        self.wake.notify_one();
+    /// Make the driver task re-arm its timer (for the deadline worked out here).
+    pub(super) fn wake(&mut self) {
+        self.rearm();
+        self.signal.notify.notify_one();
     }
 
     /// Wake the driver task only if work is now due before the timer it armed: a message
@@ -175,8 +185,34 @@ impl UdpEndpoint {
     pub(super) fn wake_if_sooner(&mut self) {
         let next = self.next_deadline();
         if next.is_some_and(|n| self.armed.is_none_or(|armed| n < armed)) {
-            self.wake.notify_one();
+            self.wake();
         }
+    }
+}
+
+impl Drop for UdpEndpoint {
+    /// However the endpoint goes (closed, or its last connection gone), its driver stops.
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// `DriverSignal::deadline` when there is none.
+const NO_DEADLINE: u64 = u64::MAX;
+
+/// What an application thread tells an endpoint's driver task without taking the lock from it:
+/// the deadline to arm its timer for (published under the lock, read after a wake without it),
+/// and that the endpoint is gone.
+#[derive(Default)]
+struct DriverSignal {
+    notify: Notify,
+    deadline: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl DriverSignal {
+    fn deadline(&self) -> Option<u64> {
+        Some(self.deadline.load(Ordering::Acquire)).filter(|&d| d != NO_DEADLINE)
     }
 }
 
@@ -365,7 +401,7 @@ impl Sockets {
         endpoint.set_unix_time(self.inner.now(), steamnet_relay::unix_now());
         let key = state.next_endpoint_key;
         state.next_endpoint_key += 1;
-        let wake = Arc::new(Notify::new());
+        let signal = Arc::new(DriverSignal::default());
         let mut fake = FakeNetwork::new(steamnet_proto::random::u64());
         fake.configure(own_config, &state.global_config);
         state.endpoints.insert(
@@ -378,7 +414,7 @@ impl Sockets {
                 fake,
                 config: own_config.clone(),
                 fake_epoch: state.config_epoch,
-                wake: wake.clone(),
+                signal: signal.clone(),
                 role,
                 had_connection: false,
                 handles: HashMap::new(),
@@ -387,7 +423,7 @@ impl Sockets {
                 armed: None,
             },
         );
-        runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, wake));
+        runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, signal));
         Some(key)
     }
 
@@ -606,16 +642,17 @@ fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
     state.endpoints.get(&server)?.handles.values().next().copied()
 }
 
-/// The driver task of one endpoint: datagrams in, timers, and re-arming when woken.
-async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wake: Arc<Notify>) {
+/// The driver task of one endpoint: datagrams in, timers, and re-arming when woken. It takes
+/// the interface's lock only for work: datagrams the application's receive calls did not read
+/// first, and timers that fire. A wake hands it its new deadline without the lock.
+async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, signal: Arc<DriverSignal>) {
+    let (mut deadline, clock_base) = {
+        let Some(inner) = inner.upgrade() else { return };
+        let mut state = inner.lock();
+        let Some(ep) = state.endpoints.get_mut(&key) else { return };
+        (ep.rearm(), inner.clock_base)
+    };
     loop {
-        let (deadline, clock_base) = {
-            let Some(inner) = inner.upgrade() else { return };
-            let mut state = inner.lock();
-            let Some(ep) = state.endpoints.get_mut(&key) else { return };
-            ep.armed = ep.next_deadline();
-            (ep.armed, inner.clock_base)
-        };
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until((clock_base + Duration::from_micros(at)).into()).await,
@@ -626,6 +663,11 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
             ready = socket.readable() => {
                 if ready.is_err() {
                     return;
+                }
+                // A receive call on the application's thread may have read it already: then
+                // this clears the readiness, and there is nothing to take the lock for.
+                if socket.try_peek_sender().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock) {
+                    continue;
                 }
                 let Some(inner) = inner.upgrade() else { return };
                 let mut state = inner.lock();
@@ -642,6 +684,8 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 });
                 ep.advance(now);
                 pump(&mut state, key, now);
+                let Some(ep) = state.endpoints.get_mut(&key) else { return };
+                deadline = ep.rearm();
             }
             _ = sleep => {
                 let Some(inner) = inner.upgrade() else { return };
@@ -650,8 +694,15 @@ async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, wak
                 let Some(ep) = state.endpoints.get_mut(&key) else { return };
                 ep.advance(now);
                 pump(&mut state, key, now);
+                let Some(ep) = state.endpoints.get_mut(&key) else { return };
+                deadline = ep.rearm();
             }
-            _ = wake.notified() => {}
+            _ = signal.notify.notified() => {
+                if signal.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                deadline = signal.deadline();
+            }
         }
     }
 }

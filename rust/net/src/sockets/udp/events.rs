@@ -34,8 +34,7 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     }
     let closes_with_connection = !matches!(ep.role, Role::Listen(_) | Role::P2P);
     if closes_with_connection && ep.had_connection && ep.handles.is_empty() && ep.lingering.is_empty() {
-        ep.wake.notify_one();
-        state.endpoints.remove(&key);
+        state.endpoints.remove(&key); // its driver stops as it drops
         return;
     }
     let mut events = Vec::new();

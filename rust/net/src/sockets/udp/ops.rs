@@ -8,8 +8,10 @@ pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: Connec
     if !ep.endpoint.accept(now, id) {
         return false;
     }
-    ep.wake.notify_one();
     pump(state, key, now);
+    if let Some(ep) = state.endpoints.get_mut(&key) {
+        ep.wake();
+    }
     true
 }
 
@@ -29,8 +31,10 @@ pub(in crate::sockets) fn close(
     // The handle is gone for the application at once, lingering or not.
     ep.handles.remove(&id);
     ep.lingering.push(id);
-    ep.wake.notify_one();
     pump(state, key, now);
+    if let Some(ep) = state.endpoints.get_mut(&key) {
+        ep.wake();
+    }
 }
 
 pub(in crate::sockets) fn send(
