@@ -3,8 +3,9 @@
 //!
 //! - connect: listen, connect, accept until both ends are connected (the Noise handshake);
 //! - round trip: a small reliable no-Nagle message and its answer, against a plain UDP echo;
-//! - throughput: 32 MiB of reliable 64 KiB messages at the highest configurable send rate,
-//!   against plain UDP datagrams with no reliability at all;
+//! - throughput: 32 MiB of reliable 1000 B, 64 KiB and 512 KiB messages at the highest
+//!   configurable send rate, against plain UDP datagrams with no reliability at all (MB/s, and
+//!   process CPU per 1200 bytes: a full datagram's worth);
 //! - small messages: 200,000 reliable 64-byte messages (Nagle on, so they share packets) as
 //!   messages/s and process CPU per message, against one plain UDP datagram per message.
 //!
@@ -117,40 +118,46 @@ fn bench_round_trip() -> (Duration, Duration) {
     (median(ours), median(plain))
 }
 
-fn bench_throughput() -> (f64, f64) {
-    const TOTAL: usize = 32 * 1024 * 1024;
-    const MESSAGE: usize = 64 * 1024;
+/// Bulk transfer of `total` bytes in reliable messages of `message` bytes at the highest
+/// configurable send rate: (MB/s, µs of process CPU per 1200 bytes, a full datagram's worth).
+fn bench_bulk(message: usize, total: usize) -> (f64, f64) {
     let sockets = Sockets::new();
     let (_, client, server) = connect(&sockets, &FAST);
-    let payload = vec![7u8; MESSAGE];
-    let started = Instant::now();
+    let payload = vec![7u8; message];
+    let (started, cpu) = (Instant::now(), cpu_time());
     let mut sent = 0;
     let mut received = 0;
     wait(|| {
-        while sent < TOTAL && sockets.send_message(client, &payload, send_flags::RELIABLE).is_ok() {
-            sent += MESSAGE;
+        while sent < total && sockets.send_message(client, &payload, send_flags::RELIABLE).is_ok() {
+            sent += message;
         }
-        for m in sockets.receive_on_connection(server, 64).unwrap() {
+        for m in sockets.receive_on_connection(server, 1024).unwrap() {
             received += m.payload.len();
         }
-        received == TOTAL
+        received == total
     });
-    let ours = TOTAL as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let ours = total as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / (total as f64 / 1200.0);
     if std::env::var_os("LOOPBACK_DETAILS").is_some() {
         eprintln!("{}", sockets.detailed_status(client).unwrap_or_default());
         eprintln!("{}", sockets.detailed_status(server).unwrap_or_default());
     }
-    // Plain UDP: 1200-byte datagrams, as fast as the receiver keeps up, no acks or retransmits.
+    (ours, cpu)
+}
+
+/// Plain UDP: 1200-byte datagrams, as fast as the receiver keeps up, no acks or
+/// retransmission: (MB/s, µs of process CPU per datagram).
+fn plain_blast(total: usize) -> (f64, f64) {
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     b.set_nonblocking(true).unwrap();
     let b_addr = b.local_addr().unwrap();
     let mut buf = [0u8; 2048];
     let datagram = [7u8; 1200];
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time());
     let mut got = 0;
     let mut in_flight = 0;
-    while got < TOTAL {
+    while got < total {
         // Keep a bounded window so the kernel buffer never overflows (no loss to recover).
         while in_flight < 64 {
             a.send_to(&datagram, b_addr).unwrap();
@@ -162,10 +169,9 @@ fn bench_throughput() -> (f64, f64) {
         }
     }
     let plain = got as f64 / started.elapsed().as_secs_f64() / 1e6;
-    (ours, plain)
+    (plain, (cpu_time() - cpu).as_secs_f64() * 1e6 / (got as f64 / 1200.0))
 }
 
-/// This process's CPU time so far (user + system), from /proc (zero where there is none).
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may hold spaces, so split after its ')').
@@ -231,13 +237,15 @@ fn main() {
         );
     }
     if runs("throughput") {
-        let (ours, plain) = bench_throughput();
-        println!(
-            "throughput, 64 KiB reliable     steamnet {:>7.1} MB/s   plain UDP {:>7.1} MB/s   ratio {:.2}",
-            ours,
-            plain,
-            ours / plain
-        );
+        const TOTAL: usize = 32 * 1024 * 1024;
+        let (plain, plain_cpu) = plain_blast(TOTAL);
+        for (name, message) in [("1000 B", 1000), ("64 KiB", 64 * 1024), ("512 KiB", 512 * 1024)] {
+            let (ours, cpu) = bench_bulk(message, TOTAL / message * message);
+            println!(
+                "throughput, {name:<7} reliable    steamnet {ours:>7.1} MB/s ({cpu:.2} µs CPU per 1200 B)   plain UDP {plain:>7.1} MB/s ({plain_cpu:.2} µs per datagram)   ratio {:.2}",
+                ours / plain
+            );
+        }
     }
     if runs("small") {
         let (ours, ours_cpu, plain, plain_cpu) = bench_small_messages();
