@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use steamnet_proto::Lanes;
+use steamnet_proto::{IdMap, Lanes};
 
 use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig, ids};
 use crate::events::{ConnectionInfo, Event};
@@ -230,7 +230,7 @@ struct PollGroup {
 #[derive(Default)]
 struct State {
     handles: HandleAllocator,
-    connections: HashMap<Handle, Connection>,
+    connections: IdMap<Handle, Connection>,
     poll_groups: HashMap<Handle, PollGroup>,
     events: Vec<Event>,
     local_identity: Identity,
@@ -244,7 +244,7 @@ struct State {
     /// `SDR_LISTEN_PORT` and `SDR_POPID`, as they were when this interface was made.
     hosted: hosted::HostedEnvironment,
     /// UDP sockets and their protocol endpoints.
-    endpoints: HashMap<udp::EndpointKey, udp::UdpEndpoint>,
+    endpoints: IdMap<udp::EndpointKey, udp::UdpEndpoint>,
     next_endpoint_key: udp::EndpointKey,
     listen_sockets: HashMap<Handle, udp::ListenSocket>,
     /// This process's Noise static key, made on first use.

@@ -397,7 +397,7 @@ pub struct Endpoint {
     unix_offset_usec: i128,
     cookies: CookieJar,
     admission: Admission,
-    connections: HashMap<ConnectionId, Connection>,
+    connections: crate::IdMap<ConnectionId, Connection>,
     /// Server side: (client address, client id) -> our id, so a repeated HELLO is answered again
     /// rather than starting a second connection.
     by_client: HashMap<(SocketAddr, u32), ConnectionId>,
@@ -543,7 +543,7 @@ impl Endpoint {
             trust: Trust::default(),
             unix_offset_usec: 0,
             cookies: CookieJar::new(0),
-            connections: HashMap::new(),
+            connections: crate::IdMap::default(),
             by_client: HashMap::new(),
             half_open_order: VecDeque::new(),
             stateless_out: Vec::new(),

@@ -20,6 +20,11 @@
 //! - `sim` (tests, or the `sim` feature): two nodes joined by links, driven from a seed.
 //! - `fuzzing` (tests, or the `testing` feature): the fuzz targets' bodies.
 
+/// A map keyed by handles or ids this process picks itself (never by what a peer sends, which
+/// keeps SipHash's defence against chosen collisions): hashed with foldhash, for the per-packet
+/// and per-call lookups.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub mod address;
 pub mod admission;
 pub mod cert;

@@ -53,7 +53,7 @@ pub(super) struct UdpEndpoint {
     /// must not close before its first).
     pub(super) had_connection: bool,
     /// Endpoint connection id -> API handle.
-    pub(super) handles: HashMap<ConnectionId, Handle>,
+    pub(super) handles: IdMap<ConnectionId, Handle>,
     /// Connections the application closed with `linger` that are still flushing.
     pub(super) lingering: Vec<ConnectionId>,
     /// The P2P endpoint's connection to the relay (role [`Role::P2P`] only).
@@ -417,7 +417,7 @@ impl Sockets {
                 signal: signal.clone(),
                 role,
                 had_connection: false,
-                handles: HashMap::new(),
+                handles: IdMap::default(),
                 lingering: Vec::new(),
                 relay: None,
                 armed: None,
