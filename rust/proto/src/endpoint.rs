@@ -417,6 +417,9 @@ pub struct Endpoint {
     timers: BinaryHeap<Reverse<(u64, ConnectionId)>>,
     /// Receive-buffer bytes held by all connections (sum of their `held`).
     held_total: usize,
+    buffers: Buffers,
+    /// `handle_timeout`'s list of connections whose timer fired, kept for its room.
+    due: Vec<ConnectionId>,
     pub stats: EndpointStats,
 }
 
@@ -482,18 +485,32 @@ fn remote_static(noise: &HandshakeState) -> Option<[u8; 32]> {
 }
 
 /// Seal a session packet (its number, then frames) as DATA for the peer's connection
-/// `remote_id`. The number leaves the plaintext for the clear header, where it is the nonce.
-/// `None` only for input the cipher refuses (oversized), which a session never produces.
-fn seal_data(crypto: &StatelessTransportState, remote_id: u32, packet: &[u8]) -> Option<Vec<u8>> {
+/// `remote_id`, into `out` (reused from packet to packet). The number leaves the plaintext for
+/// the clear header, where it is the nonce. False only for input the cipher refuses
+/// (oversized), which a session never produces.
+fn seal_data(crypto: &StatelessTransportState, remote_id: u32, packet: &[u8], out: &mut Vec<u8>) -> bool {
     let mut frames = packet;
-    let number = crate::varint::read(&mut frames)?;
-    let mut d = vec![0u8; SEALED_HEADER + frames.len() + TAG_LEN];
-    d[0] = KIND_DATA;
-    d[1..5].copy_from_slice(&remote_id.to_be_bytes());
-    d[5..13].copy_from_slice(&number.to_be_bytes());
-    let len = crypto.write_message(number, frames, &mut d[SEALED_HEADER..]).ok()?;
-    d.truncate(SEALED_HEADER + len);
-    Some(d)
+    let Some(number) = crate::varint::read(&mut frames) else { return false };
+    out.clear();
+    out.resize(SEALED_HEADER + frames.len() + TAG_LEN, 0);
+    out[0] = KIND_DATA;
+    out[1..5].copy_from_slice(&remote_id.to_be_bytes());
+    out[5..13].copy_from_slice(&number.to_be_bytes());
+    let Ok(len) = crypto.write_message(number, frames, &mut out[SEALED_HEADER..]) else { return false };
+    out.truncate(SEALED_HEADER + len);
+    true
+}
+
+/// Buffers an endpoint reuses for every packet, so that sealing and opening allocate nothing
+/// once they have grown to a packet's size.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    /// A session packet on its way out, before sealing.
+    packet: Vec<u8>,
+    /// The sealed datagram (or a handshake or control datagram) to send.
+    datagram: Vec<u8>,
+    /// An arrived packet, opened.
+    plain: Vec<u8>,
 }
 
 /// CANDIDATES body: count, then the addresses (see [`crate::address`]).
@@ -552,6 +569,8 @@ impl Endpoint {
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             held_total: 0,
+            buffers: Buffers::default(),
+            due: Vec::new(),
             stats: EndpointStats::default(),
         }
     }
@@ -715,7 +734,8 @@ impl Endpoint {
     /// `id`, exactly as a peer with the keys could. For tests that play a malicious peer.
     pub fn seal_raw(&mut self, id: ConnectionId, packet: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
         let conn = self.connections.get(&id)?;
-        Some((conn.peer, seal_data(conn.phase.crypto()?, conn.remote_id, packet)?))
+        let mut datagram = Vec::new();
+        seal_data(conn.phase.crypto()?, conn.remote_id, packet, &mut datagram).then_some((conn.peer, datagram))
     }
 }
 

@@ -25,7 +25,7 @@ pub fn wire(data: &[u8]) {
     let (number2, frames2) = wire::decode_packet(&again).expect("re-encoded packet decodes");
     // A member frame's `rest` is the raw bytes after it, which re-encoding may spell differently
     // (a varint can be written longer than needed): compare the frames themselves.
-    let without_rest = |frames: Vec<wire::Frame<'_>>| -> Vec<String> {
+    let without_rest = |frames: wire::Frames<'_>| -> Vec<String> {
         frames
             .into_iter()
             .map(|f| match f {

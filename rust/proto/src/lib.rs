@@ -27,6 +27,8 @@ pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomSta
 
 pub mod address;
 pub mod admission;
+#[cfg(test)]
+mod alloc_counter;
 pub mod cert;
 pub mod cipher;
 pub mod congestion;

@@ -36,7 +36,7 @@ use crate::fec::{self, FecDecoder, FecEncoder};
 use crate::lanes::Lanes;
 use crate::ranges::RangeSet;
 use crate::varint;
-use crate::wire::{self, AckFrame, Frame};
+use crate::wire::{self, AckFrame, AckRanges, Frame};
 
 const MICROS_PER_SEC: u64 = 1_000_000;
 /// Packet-number distance after which an unacknowledged packet counts as lost.
@@ -412,13 +412,17 @@ struct Partial {
     got: RangeSet,
 }
 
+/// The reliable stream ranges one packet carried, by lane: most packets carry one or two, held
+/// inline so a packet's record allocates nothing.
+type SentRanges = smallvec::SmallVec<[(u16, Range<u64>); 2]>;
+
 #[derive(Debug)]
 struct SentPacket {
     time: u64,
     /// Bytes this packet put in flight (counted against the congestion window).
     size: u64,
     ack_eliciting: bool,
-    reliable: Vec<(u16, Range<u64>)>,
+    reliable: SentRanges,
     /// What the congestion controller noted when it left.
     delivery: SendState,
 }
@@ -442,6 +446,8 @@ pub struct Session {
     flush_requested: bool,
     next_packet_number: u64,
     sent: BTreeMap<u64, SentPacket>,
+    /// `on_ack`'s list of the packets an ACK covers, kept for its room.
+    newly_acked: Vec<(u64, SentPacket)>,
     largest_acked: Option<u64>,
     last_ack_eliciting_sent: Option<u64>,
     loss_time: Option<u64>,
@@ -508,6 +514,7 @@ impl Session {
             flush_requested: false,
             next_packet_number: 0,
             sent: BTreeMap::new(),
+            newly_acked: Vec::new(),
             largest_acked: None,
             last_ack_eliciting_sent: None,
             loss_time: None,

@@ -38,11 +38,15 @@ pub const MAX_MESSAGE_SIZE: u64 = 512 * 1024;
 /// Longest close text (GNS: 128 bytes including the NUL).
 pub const MAX_CLOSE_TEXT: u64 = 127;
 
+/// An ACK's ranges: held inline up to 8 (almost every ACK), so encoding and decoding one
+/// allocates nothing.
+pub type AckRanges = smallvec::SmallVec<[Range<u64>; 8]>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckFrame {
     pub delay_usec: u64,
     /// Disjoint ranges of packet numbers, highest first.
-    pub ranges: Vec<Range<u64>>,
+    pub ranges: AckRanges,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +211,7 @@ fn decode_frame<'a>(input: &mut &'a [u8]) -> Result<Frame<'a>, DecodeError> {
             if first_len == 0 || first_len > largest + 1 {
                 return Err(DecodeError::BadValue("ack range"));
             }
-            let mut ranges = Vec::with_capacity(count as usize + 1);
+            let mut ranges = AckRanges::with_capacity(count as usize + 1);
             let mut start = largest + 1 - first_len;
             ranges.push(start..largest + 1);
             for _ in 0..count {
@@ -285,14 +289,18 @@ fn decode_frame<'a>(input: &mut &'a [u8]) -> Result<Frame<'a>, DecodeError> {
 }
 
 /// Split a packet into its number and frames.
-pub fn decode_packet(mut input: &[u8]) -> Result<(u64, Vec<Frame<'_>>), DecodeError> {
+pub fn decode_packet(mut input: &[u8]) -> Result<(u64, Frames<'_>), DecodeError> {
     let number = read(&mut input)?;
     Ok((number, decode_frames(input)?))
 }
 
 /// The frames of a packet whose number travelled separately.
-pub fn decode_frames(mut input: &[u8]) -> Result<Vec<Frame<'_>>, DecodeError> {
-    let mut frames = Vec::new();
+/// A packet's frames: inline up to 8 (a packet of small messages may hold more, and then
+/// spills to the heap).
+pub type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 8]>;
+
+pub fn decode_frames(mut input: &[u8]) -> Result<Frames<'_>, DecodeError> {
+    let mut frames = Frames::new();
     while !input.is_empty() {
         frames.push(decode_frame(&mut input)?);
     }
@@ -311,14 +319,14 @@ mod tests {
         }
         let (number, decoded) = decode_packet(&buf).unwrap();
         assert_eq!(number, 77);
-        assert_eq!(decoded, frames);
+        assert_eq!(decoded.to_vec(), frames);
     }
 
     #[test]
     fn every_frame_round_trips() {
         round_trip(vec![
             Frame::Ping,
-            Frame::Ack(AckFrame { delay_usec: 250, ranges: vec![90..101, 50..60, 0..1] }),
+            Frame::Ack(AckFrame { delay_usec: 250, ranges: smallvec::smallvec![90..101, 50..60, 0..1] }),
             Frame::Reliable { lane: 3, offset: 1 << 40, data: b"stream bytes" },
             Frame::Unreliable { lane: 0, message_number: 9, offset: 1200, total_len: 3000, data: &[7; 100] },
             Frame::Close { reason: 1000, text: "bye" },
@@ -332,7 +340,7 @@ mod tests {
         data.encode(&mut buf);
         let (_, frames) = decode_packet(&buf).unwrap();
         let rest = &buf[buf.len() - Frame::reliable_header_len(0, 0, 3) - 3..];
-        assert_eq!(frames, vec![Frame::FecMember { group: 7, index: 15, rest }, data]);
+        assert_eq!(frames.to_vec(), vec![Frame::FecMember { group: 7, index: 15, rest }, data]);
         round_trip(vec![]);
     }
 

@@ -91,9 +91,9 @@ impl UdpEndpoint {
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
         let mut out = Batcher::new(&self.sender, &self.io, &mut self.outgoing);
-        while let Some((to, datagram)) = self.endpoint.poll_transmit_for(id, now) {
-            output(&mut self.fake, &mut out, self.relay.as_deref_mut(), now, to, &datagram);
-        }
+        let (fake, mut relay) = (&mut self.fake, self.relay.as_deref_mut());
+        self.endpoint
+            .transmit_for(id, now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
     }
 
     /// Read one batch of what waits on the socket (through `socket`, the driver's handle on

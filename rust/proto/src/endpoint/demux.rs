@@ -36,8 +36,9 @@ impl Endpoint {
             return false;
         }
         let crypto = conn.phase.crypto().expect("keys in these phases");
-        let plain = match Self::open(crypto, &mut conn.data_window, number, number, d) {
-            Ok(plain) => plain,
+        let plain = &mut self.buffers.plain;
+        match Self::open(crypto, &mut conn.data_window, (number, number), d, plain) {
+            Ok(()) => {}
             Err(replay) => {
                 self.stats.replays_refused += u64::from(replay);
                 tracing::trace!(target: "steamnet::packet_decode", id, number, replay, "datagram refused before the session");
@@ -76,7 +77,7 @@ impl Endpoint {
         let Phase::Established { session, .. } = &mut conn.phase else { unreachable!() };
         session.set_recv_cap(self.config.memory_budget.saturating_sub(others));
         let was_connected = session.is_connected();
-        session.handle_packet(now, number, &plain);
+        session.handle_packet(now, number, plain);
         let held = session.recv_held().total();
         self.held_total = others + held;
         conn.held = held;
@@ -94,13 +95,13 @@ impl Endpoint {
         }
         let Some(conn) = self.connections.get_mut(&id) else { return false };
         let Some(crypto) = conn.phase.crypto() else { return false };
-        let plain = match Self::open(crypto, &mut conn.control_window, nonce & !CONTROL_NONCE_BIT, nonce, d) {
-            Ok(plain) => plain,
-            Err(replay) => {
-                self.stats.replays_refused += u64::from(replay);
-                return false;
-            }
-        };
+        let mut plain = Vec::new(); // control messages are rare: path checks, rejections
+        if let Err(replay) =
+            Self::open(crypto, &mut conn.control_window, (nonce & !CONTROL_NONCE_BIT, nonce), d, &mut plain)
+        {
+            self.stats.replays_refused += u64::from(replay);
+            return false;
+        }
         let (Some(&kind), body) = (plain.first(), plain.get(1..).unwrap_or_default()) else { return false };
         match kind {
             CONTROL_REJECT => {

@@ -334,26 +334,28 @@ impl Endpoint {
         true
     }
 
-    /// Check a sealed datagram's nonce against `window` and open it. `None` for anything that
-    /// is not fresh or does not authenticate; the window is marked only for what does.
-    /// `Err(true)` marks a replay (refused before any cipher work).
+    /// Check a sealed datagram's nonce against `window` and open it into `plain` (reused from
+    /// packet to packet). `Err` for anything that is not fresh or does not authenticate; the
+    /// window is marked only for what does. `Err(true)` marks a replay (refused before any
+    /// cipher work).
     pub(super) fn open(
         crypto: &StatelessTransportState,
         window: &mut ReplayWindow,
-        counter: u64,
-        nonce: u64,
+        (counter, nonce): (u64, u64),
         d: &[u8],
-    ) -> Result<Vec<u8>, bool> {
+        plain: &mut Vec<u8>,
+    ) -> Result<(), bool> {
         if d.len() < SEALED_HEADER + TAG_LEN {
             return Err(false);
         }
         if !window.is_fresh(counter) {
             return Err(true);
         }
-        let mut plain = vec![0u8; d.len() - SEALED_HEADER];
-        let len = crypto.read_message(nonce, &d[SEALED_HEADER..], &mut plain).map_err(|_| false)?;
+        plain.clear();
+        plain.resize(d.len() - SEALED_HEADER, 0);
+        let len = crypto.read_message(nonce, &d[SEALED_HEADER..], plain).map_err(|_| false)?;
         plain.truncate(len);
         window.mark(counter);
-        Ok(plain)
+        Ok(())
     }
 }

@@ -17,7 +17,9 @@ impl Endpoint {
     /// Bring the timer heap up to date for every marked connection, and unmark them.
     pub(super) fn settle(&mut self) {
         let timeout = self.config.handshake_timeout_usec;
-        for id in std::mem::take(&mut self.dirty) {
+        // Taken and put back, so the list keeps its room and marking allocates nothing.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for id in dirty.drain(..) {
             let Some(conn) = self.connections.get_mut(&id) else { continue };
             conn.dirty = false;
             let deadline = conn.deadline(timeout);
@@ -28,6 +30,7 @@ impl Endpoint {
                 }
             }
         }
+        self.dirty = dirty;
         // Superseded entries pile up while deadlines move; rebuild now and then.
         if self.timers.len() > 64 + 4 * self.connections.len() {
             self.timers =
@@ -53,9 +56,10 @@ impl Endpoint {
         }
         for i in 0..self.dirty.len() {
             let id = self.dirty[i];
-            if let Some(out) = self.connections.get_mut(&id).and_then(|conn| Self::transmit_one(conn, now)) {
+            let Some(conn) = self.connections.get_mut(&id) else { continue };
+            if let Some(to) = Self::transmit_one(conn, now, &mut self.buffers) {
                 self.touched.push(id);
-                return Some(out);
+                return Some((to, self.buffers.datagram.clone()));
             }
         }
         None
@@ -71,8 +75,8 @@ impl Endpoint {
             let id = self.dirty[i];
             let Some(conn) = self.connections.get_mut(&id) else { continue };
             let mut any = false;
-            while let Some((to, datagram)) = Self::transmit_one(conn, now) {
-                send(to, &datagram);
+            while let Some(to) = Self::transmit_one(conn, now, &mut self.buffers) {
+                send(to, &self.buffers.datagram);
                 any = true;
             }
             if any {
@@ -82,18 +86,30 @@ impl Endpoint {
         self.settle();
     }
 
-    /// Like [`poll_transmit`](Self::poll_transmit), for one connection only: what an
+    /// Like [`transmit_all`](Self::transmit_all), for one connection only: what an
     /// application call on that connection made due, without looking at any other.
-    pub fn poll_transmit_for(&mut self, id: ConnectionId, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
+    pub fn transmit_for(&mut self, id: ConnectionId, now: u64, mut send: impl FnMut(SocketAddr, &[u8])) {
         self.mark(id);
-        let out = Self::transmit_one(self.connections.get_mut(&id)?, now)?;
-        self.touched.push(id);
-        Some(out)
+        let Some(conn) = self.connections.get_mut(&id) else { return };
+        let mut any = false;
+        while let Some(to) = Self::transmit_one(conn, now, &mut self.buffers) {
+            send(to, &self.buffers.datagram);
+            any = true;
+        }
+        if any {
+            self.touched.push(id);
+        }
     }
 
-    pub(super) fn transmit_one(conn: &mut Connection, now: u64) -> Option<(SocketAddr, Vec<u8>)> {
+    /// The connection's next datagram, into `buffers.datagram`; where it goes.
+    pub(super) fn transmit_one(conn: &mut Connection, now: u64, buffers: &mut Buffers) -> Option<SocketAddr> {
+        let mut from_vec = |(to, datagram): (SocketAddr, Vec<u8>)| {
+            buffers.datagram.clear();
+            buffers.datagram.extend_from_slice(&datagram);
+            Some(to)
+        };
         if let Some(out) = conn.outbox.pop_front() {
-            return Some(out);
+            return from_vec(out);
         }
         // Addresses that never answered: stay where we are.
         conn.probes.retain(|p| p.retry_at > now || p.tries < PATH_MAX_TRIES);
@@ -103,17 +119,17 @@ impl Endpoint {
             probe.sent_at = now;
             let (address, token) = (probe.address, probe.token);
             if let Some(challenge) = conn.control_datagram(CONTROL_PATH_CHALLENGE, &token) {
-                return Some((address, challenge));
+                return from_vec((address, challenge));
             }
         }
         let Phase::Established { crypto, session } = &mut conn.phase else { return None };
-        let Some(plain) = session.poll_transmit(now) else {
+        if !session.poll_transmit_into(now, &mut buffers.packet) {
             if matches!(session.state(), SessionState::ClosedLocally) && conn.closing_until.is_none() {
                 conn.closing_until = Some(now + CLOSE_WAIT_USEC); // CLOSE is out; answer stragglers
             }
             return None;
-        };
-        Some((conn.peer, seal_data(crypto, conn.remote_id, &plain)?))
+        }
+        seal_data(crypto, conn.remote_id, &buffers.packet, &mut buffers.datagram).then_some(conn.peer)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due (0: output is waiting).
@@ -130,7 +146,7 @@ impl Endpoint {
     /// validation, the end of closing. Only connections whose deadline passed are visited.
     pub fn handle_timeout(&mut self, now: u64) {
         self.settle();
-        let mut due = Vec::new();
+        let mut due = std::mem::take(&mut self.due); // put back below, with its room
         while let Some((at, id)) = self.earliest_timer() {
             if at > now {
                 break;
@@ -141,10 +157,12 @@ impl Endpoint {
             }
             due.push(id);
         }
-        for id in due {
+        for &id in &due {
             self.timeout_one(id, now);
             self.mark(id);
         }
+        due.clear();
+        self.due = due;
     }
 
     pub(super) fn timeout_one(&mut self, id: ConnectionId, now: u64) {

@@ -40,11 +40,11 @@ impl Session {
     }
 
     /// A packet holding one repair shard.
-    pub(super) fn repair_packet(&mut self, now: u64, mut buf: Vec<u8>, repair: Repair) -> Vec<u8> {
+    pub(super) fn repair_packet(&mut self, now: u64, buf: &mut Vec<u8>, repair: Repair) {
         let Repair { group, count, repairs, index, shard } = repair;
-        Frame::Repair { group, count, repairs, index, shard: &shard }.encode(&mut buf);
+        Frame::Repair { group, count, repairs, index, shard: &shard }.encode(buf);
         self.tokens -= buf.len() as f64;
-        self.finish_packet(now, buf, false, Vec::new())
+        self.finish_packet(now, buf, false, SentRanges::new());
     }
 
     /// A packet the peer's repairs rebuilt: process it as if it had arrived, unless it did

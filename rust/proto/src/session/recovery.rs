@@ -5,14 +5,15 @@ use super::*;
 
 impl Session {
     pub(super) fn on_ack(&mut self, now: u64, ack: AckFrame) {
-        let mut newly_acked = Vec::new();
+        // Taken and put back below, so it keeps its room: an ACK allocates nothing.
+        let mut newly_acked = std::mem::take(&mut self.newly_acked);
         for range in &ack.ranges {
-            let numbers: Vec<u64> = self.sent.range(range.clone()).map(|(&n, _)| n).collect();
-            for n in numbers {
+            while let Some((&n, _)) = self.sent.range(range.clone()).next() {
                 newly_acked.push((n, self.sent.remove(&n).expect("present")));
             }
         }
         if newly_acked.is_empty() {
+            self.newly_acked = newly_acked;
             return;
         }
         // Only numbers we really sent count; a peer cannot make us think later packets arrived.
@@ -27,7 +28,7 @@ impl Session {
             rtt_sample = Some(self.latest_rtt);
         }
         self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
-        for (number, packet) in newly_acked {
+        for (number, packet) in newly_acked.drain(..) {
             self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size);
             let rtt = if number == largest { rtt_sample } else { None };
             self.congestion.on_acked(now, packet.size, packet.delivery, rtt, self.bytes_in_flight);
@@ -37,6 +38,7 @@ impl Session {
                 }
             }
         }
+        self.newly_acked = newly_acked;
         self.pto_count = 0;
         self.detect_losses(now);
     }
@@ -80,7 +82,7 @@ impl Session {
         self.loss_time = None;
         let Some(largest) = self.largest_acked else { return };
         let loss_delay = self.loss_delay();
-        let mut lost = Vec::new();
+        let mut lost = smallvec::SmallVec::<[u64; 16]>::new();
         for (&number, packet) in self.sent.range(..largest) {
             if largest - number >= PACKET_THRESHOLD || packet.time + loss_delay <= now {
                 lost.push(number);

@@ -134,7 +134,7 @@ impl Session {
         lane: usize,
         buf: &mut Vec<u8>,
         limit: usize,
-        reliable_sent: &mut Vec<(u16, Range<u64>)>,
+        reliable_sent: &mut SentRanges,
     ) -> bool {
         let lane_id = lane as u16;
         let weight = self.lanes.weight(lane).unwrap_or(1).max(1) as u64;
@@ -211,56 +211,65 @@ impl Session {
     /// The next datagram to send, if any is due. Call repeatedly until `None`.
     pub fn poll_transmit(&mut self, now: u64) -> Option<Vec<u8>> {
         let mut buf = Vec::with_capacity(self.config.max_packet_size);
+        self.poll_transmit_into(now, &mut buf).then_some(buf)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) into the caller's buffer (cleared first), which a
+    /// driver reuses for every packet: true if it now holds a packet to send.
+    pub fn poll_transmit_into(&mut self, now: u64, buf: &mut Vec<u8>) -> bool {
+        buf.clear();
         let number = self.next_packet_number;
-        varint::write(&mut buf, number);
+        varint::write(buf, number);
         if let Some((reason, text)) = self.close_pending.take() {
-            Frame::Close { reason, text: &text }.encode(&mut buf);
+            Frame::Close { reason, text: &text }.encode(buf);
             self.close_sent = Some((reason, text));
-            return Some(self.finish_packet(now, buf, false, Vec::new()));
+            self.finish_packet(now, buf, false, SentRanges::new());
+            return true;
         }
         if !self.is_connected() {
-            return None;
+            return false;
         }
         if self.linger_done() {
             self.close_pending = self.linger.take();
             self.state = SessionState::ClosedLocally;
-            return self.poll_transmit(now);
+            return self.poll_transmit_into(now, buf);
         }
         self.refill_tokens(now);
         if self.tokens > 0.0
             && let Some(repair) = self.fec_send.poll_repair()
         {
-            return Some(self.repair_packet(now, buf, repair));
+            self.repair_packet(now, buf, repair);
+            return true;
         }
         let ack_due = self.ack_deadline.is_some_and(|d| d <= now);
         let data_ok = self.tokens > 0.0 && self.data_ready(now) && (self.window_open() || self.ping_pending);
         if !ack_due && !data_ok {
-            return None;
+            return false;
         }
         if self.ack_deadline.is_some() {
-            self.encode_ack(now, &mut buf);
+            self.encode_ack(now, buf);
         }
         // About once a second, tell the peer how much of its traffic arrives (its remote quality).
         if now >= self.stats_due_at
             && let Some(quality) = self.local_quality()
         {
-            Frame::Stats { quality_permille: (quality * 1000.0).round() as u16 }.encode(&mut buf);
+            Frame::Stats { quality_permille: (quality * 1000.0).round() as u16 }.encode(buf);
             self.stats_due_at = now + MICROS_PER_SEC;
         }
         let mut ack_eliciting = false;
-        let mut reliable_sent = Vec::new();
+        let mut reliable_sent = SentRanges::new();
         if data_ok {
-            let member = self.begin_member(&mut buf);
+            let member = self.begin_member(buf);
             let limit = self.data_limit();
             while let Some(lane) = self.next_lane() {
-                if !self.fill_lane(lane, &mut buf, limit, &mut reliable_sent) {
+                if !self.fill_lane(lane, buf, limit, &mut reliable_sent) {
                     break;
                 }
                 ack_eliciting = true;
             }
-            self.end_member(member, number, &mut buf);
+            self.end_member(member, number, buf);
             if self.ping_pending && !ack_eliciting {
-                Frame::Ping.encode(&mut buf);
+                Frame::Ping.encode(buf);
                 ack_eliciting = true;
             }
             self.ping_pending = false;
@@ -273,21 +282,16 @@ impl Session {
             }
         }
         if buf.len() == varint::len(number) {
-            return None;
+            return false;
         }
         if ack_eliciting {
             self.tokens -= buf.len() as f64;
         }
-        Some(self.finish_packet(now, buf, ack_eliciting, reliable_sent))
+        self.finish_packet(now, buf, ack_eliciting, reliable_sent);
+        true
     }
 
-    pub(super) fn finish_packet(
-        &mut self,
-        now: u64,
-        buf: Vec<u8>,
-        ack_eliciting: bool,
-        reliable: Vec<(u16, Range<u64>)>,
-    ) -> Vec<u8> {
+    pub(super) fn finish_packet(&mut self, now: u64, buf: &[u8], ack_eliciting: bool, reliable: SentRanges) {
         let number = self.next_packet_number;
         self.next_packet_number += 1;
         if ack_eliciting {
@@ -300,11 +304,10 @@ impl Session {
         self.last_sent = now;
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += buf.len() as u64;
-        buf
     }
 
     pub(super) fn encode_ack(&mut self, now: u64, buf: &mut Vec<u8>) {
-        let ranges: Vec<Range<u64>> = self.received.iter_rev().take(wire::MAX_ACK_RANGES).collect();
+        let ranges: AckRanges = self.received.iter_rev().take(wire::MAX_ACK_RANGES).collect();
         let delay_usec = now.saturating_sub(self.largest_received_at);
         Frame::Ack(AckFrame { delay_usec, ranges }).encode(buf);
         self.ack_deadline = None;

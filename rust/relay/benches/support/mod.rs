@@ -92,9 +92,10 @@ impl Client {
             .endpoint
             .session_mut(self.conn)
             .is_some_and(|s| s.send_message(now, 0, &message.encode(), send_flags).is_ok());
-        while let Some((to, d)) = self.endpoint.poll_transmit_for(self.conn, now) {
-            let _ = self.socket.send_to(&d, to);
-        }
+        let socket = &self.socket;
+        self.endpoint.transmit_for(self.conn, now, |to, d| {
+            let _ = socket.send_to(d, to);
+        });
         ok
     }
 

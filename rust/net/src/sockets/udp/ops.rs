@@ -64,7 +64,12 @@ pub(in crate::sockets) fn send(
         SendError::NotConnected => SteamResult::NoConnection,
     })?;
     if let Some(ep) = state.endpoints.get_mut(&key) {
-        ep.send_due_for(id, now);
+        if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
+            // Urgent: out at once, from this thread.
+            ep.send_due_for(id, now);
+        }
+        // Otherwise the driver thread sends what is due, a batch at a time (one system call
+        // for many packets, while this thread goes on queueing).
         ep.wake_if_sooner();
     }
     Ok(number as i64)
