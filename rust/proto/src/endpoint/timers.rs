@@ -73,15 +73,7 @@ impl Endpoint {
         }
         for i in 0..self.dirty.len() {
             let id = self.dirty[i];
-            let Some(conn) = self.connections.get_mut(&id) else { continue };
-            let mut any = false;
-            while let Some(to) = Self::transmit_one(conn, now, &mut self.buffers) {
-                send(to, &self.buffers.datagram);
-                any = true;
-            }
-            if any {
-                self.touched.push(id);
-            }
+            self.transmit_connection(id, now, &mut send);
         }
         self.settle();
     }
@@ -90,6 +82,11 @@ impl Endpoint {
     /// application call on that connection made due, without looking at any other.
     pub fn transmit_for(&mut self, id: ConnectionId, now: u64, mut send: impl FnMut(SocketAddr, &[u8])) {
         self.mark(id);
+        self.transmit_connection(id, now, &mut send);
+    }
+
+    /// Everything one connection has due, each datagram handed to `send` from the reused buffer.
+    fn transmit_connection(&mut self, id: ConnectionId, now: u64, send: &mut impl FnMut(SocketAddr, &[u8])) {
         let Some(conn) = self.connections.get_mut(&id) else { return };
         let mut any = false;
         while let Some(to) = Self::transmit_one(conn, now, &mut self.buffers) {
