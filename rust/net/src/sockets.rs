@@ -692,7 +692,7 @@ impl Sockets {
             // As for one connection: read the sockets that carry many connections (a listen
             // socket's, the P2P one) here rather than wait for the driver thread's turn.
             let now = self.inner.now();
-            let shared: Vec<udp::EndpointKey> =
+            let shared: smallvec::SmallVec<[udp::EndpointKey; 4]> =
                 state.endpoints.iter().filter(|(_, ep)| ep.carries_many()).map(|(&key, _)| key).collect();
             for key in shared {
                 udp::service_endpoint(state, key, now);
