@@ -37,6 +37,7 @@ use crate::lanes::Lanes;
 use crate::ranges::RangeSet;
 use crate::varint;
 use crate::wire::{self, AckFrame, AckRanges, Frame};
+use sent::SentPackets;
 
 const MICROS_PER_SEC: u64 = 1_000_000;
 /// Packet-number distance after which an unacknowledged packet counts as lost.
@@ -445,7 +446,7 @@ pub struct Session {
     /// Send everything queued now, regardless of Nagle (a no-Nagle message is waiting).
     flush_requested: bool,
     next_packet_number: u64,
-    sent: BTreeMap<u64, SentPacket>,
+    sent: SentPackets,
     /// `on_ack`'s list of the packets an ACK covers, kept for its room.
     newly_acked: Vec<(u64, SentPacket)>,
     largest_acked: Option<u64>,
@@ -513,7 +514,7 @@ impl Session {
             queued_unreliable_bytes: 0,
             flush_requested: false,
             next_packet_number: 0,
-            sent: BTreeMap::new(),
+            sent: SentPackets::default(),
             newly_acked: Vec::new(),
             largest_acked: None,
             last_ack_eliciting_sent: None,
@@ -594,6 +595,7 @@ mod pacing;
 mod recovery;
 mod recv;
 mod send;
+mod sent;
 mod stats;
 mod timers;
 

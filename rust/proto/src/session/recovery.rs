@@ -8,9 +8,7 @@ impl Session {
         // Taken and put back below, so it keeps its room: an ACK allocates nothing.
         let mut newly_acked = std::mem::take(&mut self.newly_acked);
         for range in &ack.ranges {
-            while let Some((&n, _)) = self.sent.range(range.clone()).next() {
-                newly_acked.push((n, self.sent.remove(&n).expect("present")));
-            }
+            self.sent.remove_range(range.clone(), |n, packet| newly_acked.push((n, packet)));
         }
         if newly_acked.is_empty() {
             self.newly_acked = newly_acked;
@@ -83,7 +81,7 @@ impl Session {
         let Some(largest) = self.largest_acked else { return };
         let loss_delay = self.loss_delay();
         let mut lost = smallvec::SmallVec::<[u64; 16]>::new();
-        for (&number, packet) in self.sent.range(..largest) {
+        for (number, packet) in self.sent.below(largest) {
             if largest - number >= PACKET_THRESHOLD || packet.time + loss_delay <= now {
                 lost.push(number);
             } else {
@@ -97,7 +95,7 @@ impl Session {
     }
 
     pub(super) fn declare_lost(&mut self, number: u64) {
-        let Some(packet) = self.sent.remove(&number) else { return };
+        let Some(packet) = self.sent.remove(number) else { return };
         tracing::debug!(target: "steamnet::packet_gaps", number, bytes = packet.size, "packet lost");
         self.stats.packets_lost += 1;
         // In flight when the loss happened: what was, with the lost packet.

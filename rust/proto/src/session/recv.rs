@@ -98,7 +98,7 @@ impl Session {
             self.partial_order = VecDeque::new();
             self.held = RecvHeld { inbox: self.held.inbox, ..RecvHeld::default() };
             self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
-            self.sent = BTreeMap::new();
+            self.sent = SentPackets::default();
             self.queued_bytes = 0;
             self.queued_unreliable_bytes = 0;
             self.bytes_in_flight = 0;

@@ -80,7 +80,7 @@ impl Session {
         }
         if self.pto_deadline().is_some_and(|t| t <= now) {
             // No acknowledgement for too long: resend everything in flight, back off.
-            let in_flight: Vec<u64> = self.sent.keys().copied().collect();
+            let in_flight: Vec<u64> = self.sent.numbers().collect();
             for number in in_flight {
                 self.declare_lost(number);
             }
