@@ -28,6 +28,17 @@ impl RangeSet {
         if range.is_empty() {
             return false;
         }
+        // The common case, in order (the next packet number, the next stream bytes): the last
+        // range grows in place, and nothing lies beyond it to merge with.
+        if let Some(mut last) = self.ranges.last_entry()
+            && *last.key() <= range.start
+            && *last.get() >= range.start
+        {
+            let end = last.get_mut();
+            let grew = range.end > *end;
+            *end = (*end).max(range.end);
+            return grew;
+        }
         let (mut start, mut end) = (range.start, range.end);
         // Merge with a range that starts before and reaches into (or touches) this one.
         if let Some((&s, &e)) = self.ranges.range(..=start).next_back()
