@@ -114,7 +114,8 @@ def gen_config_table(contract, extensions):
         "",
         "pub(crate) const CONFIG_SPECS: &[ConfigSpec] = &[",
     ]
-    for c in contract["config_values"] + extensions.get("config_values", []):
+    # In id order: the sockets layer finds a spec by binary search.
+    for c in sorted(contract["config_values"] + extensions.get("config_values", []), key=lambda c: c["value"]):
         kind, scope = c["type"], c["scope"]
         scope_rs = "ConfigScope::Global" if scope == "global" else "ConfigScope::Connection"
         if kind == "int32":

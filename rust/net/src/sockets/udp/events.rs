@@ -77,10 +77,13 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
 /// where it counts against the session's own budget, so a peer whose messages are not read
 /// soon has its further data refused rather than held without bound.
 pub(in crate::sockets) fn deliver(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle, now: u64) {
+    let Some(conn) = state.connections.get(&handle) else { return };
+    // Read once per call, not once per message.
+    let max_messages = conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize;
+    let max_bytes = conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
     loop {
         let Some(conn) = state.connections.get_mut(&handle) else { return };
-        let full = conn.inbox.len() >= conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize
-            || conn.inbox_bytes >= conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
+        let full = conn.inbox.len() >= max_messages || conn.inbox_bytes >= max_bytes;
         conn.backlogged = full;
         if full {
             return;
