@@ -158,9 +158,15 @@ impl UdpEndpoint {
 
     /// Work out the driver's next deadline and publish it: what the driver arms its timer for.
     fn rearm(&mut self) -> Option<u64> {
-        self.armed = self.next_deadline();
-        self.signal.deadline.store(self.armed.unwrap_or(NO_DEADLINE), Ordering::Release);
-        self.armed
+        let next = self.next_deadline();
+        self.publish(next);
+        next
+    }
+
+    /// Record `deadline` as the one the driver arms for, where the driver reads it after a wake.
+    fn publish(&mut self, deadline: Option<u64>) {
+        self.armed = deadline;
+        self.signal.deadline.store(deadline.unwrap_or(NO_DEADLINE), Ordering::Release);
     }
 
     /// Receive-buffer bytes its connections hold.
@@ -185,7 +191,9 @@ impl UdpEndpoint {
     pub(super) fn wake_if_sooner(&mut self) {
         let next = self.next_deadline();
         if next.is_some_and(|n| self.armed.is_none_or(|armed| n < armed)) {
-            self.wake();
+            // The deadline just worked out, not a second pass over the timers.
+            self.publish(next);
+            self.signal.notify.notify_one();
         }
     }
 }

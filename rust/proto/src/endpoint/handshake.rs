@@ -102,8 +102,7 @@ impl Endpoint {
     }
 
     pub(super) fn on_challenge(&mut self, from: SocketAddr, d: &[u8]) -> bool {
-        let (Some(id), Some(cookie)) = (read_u32(d, 1), d.get(5..5 + COOKIE_LEN)) else { return false };
-        let Some(cipher) = d.get(5 + COOKIE_LEN).and_then(|&b| Cipher::from_wire(b)) else { return false };
+        let Some((id, cookie, cipher)) = id_cookie_cipher(d) else { return false };
         let Some(conn) = self.connections.get_mut(&id) else { return false };
         if conn.peer != from || !matches!(conn.phase, Phase::ClientRequest) {
             return false;
@@ -126,10 +125,9 @@ impl Endpoint {
         if !self.config.accept_incoming {
             return false;
         }
-        let (Some(client_id), Some(cookie)) = (read_u32(d, 1), d.get(5..5 + COOKIE_LEN)) else { return false };
         // The cipher the CHALLENGE picked: the cookie's MAC covers it, so a HELLO naming
         // another fails the cookie check.
-        let Some(cipher) = d.get(5 + COOKIE_LEN).and_then(|&b| Cipher::from_wire(b)) else { return false };
+        let Some((client_id, cookie, cipher)) = id_cookie_cipher(d) else { return false };
         if !self.cookies.check(now, from, client_id, cipher.to_wire(), cookie) {
             return false;
         }
@@ -358,4 +356,13 @@ impl Endpoint {
         window.mark(counter);
         Ok(())
     }
+}
+
+/// What CHALLENGE and HELLO both start with after their kind: the client's connection id, the
+/// cookie, and the cipher the server picked.
+fn id_cookie_cipher(d: &[u8]) -> Option<(u32, &[u8], Cipher)> {
+    let id = read_u32(d, 1)?;
+    let cookie = d.get(5..5 + COOKIE_LEN)?;
+    let cipher = Cipher::from_wire(*d.get(5 + COOKIE_LEN)?)?;
+    Some((id, cookie, cipher))
 }
