@@ -157,7 +157,7 @@ fn messages_to_array(keys: &HotKeys, messages: Vec<steamnet_net::ReceivedMessage
     array.resize(messages.len(), &Variant::nil());
     for (i, m) in messages.into_iter().enumerate() {
         let values = [
-            PackedByteArray::from(m.payload.as_slice()).to_variant(),
+            PackedByteArray::from(&m.payload[..]).to_variant(),
             (m.payload.len() as i64).to_variant(),
             (m.connection as i64).to_variant(),
             steam_id_to_int(m.identity).to_variant(),

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use bytes::Bytes;
 use steamnet_proto::{IdMap, Lanes};
 
 use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig, ids};
@@ -34,7 +35,8 @@ const MAX_CLOSE_DEBUG_BYTES: usize = 127;
 /// A message as `receiveMessages*` hands it out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {
-    pub payload: Vec<u8>,
+    /// Shares its buffer with the other messages that arrived in the same stretch of stream.
+    pub payload: Bytes,
     pub connection: Handle,
     /// Sender as a Steam ID; 0 for non-SteamID identities.
     pub identity: u64,

@@ -83,10 +83,10 @@ fn listen_connect_accept_and_talk() {
         at_client.extend(sockets.receive_on_connection(client, 10).unwrap());
         at_server.len() == 2 && at_client.len() == 1
     });
-    assert_eq!(at_server[0].payload, b"hello server");
+    assert_eq!(at_server[0].payload, &b"hello server"[..]);
     assert_eq!(at_server[1].payload, big, "200 KB arrives whole");
     assert_eq!((at_server[1].message_number, at_server[1].flags), (2, send_flags::RELIABLE));
-    assert_eq!(at_client[0].payload, b"hello client");
+    assert_eq!(at_client[0].payload, &b"hello client"[..]);
     let (status, _) = sockets.real_time_status(client, 1).unwrap();
     assert_eq!(status.state, ConnectionState::Connected);
     assert!(status.ping_ms >= 0, "ping measured on loopback: {}", status.ping_ms);
@@ -119,7 +119,7 @@ fn messages_sent_while_connecting_are_delivered() {
         got.len() == 2
     });
     assert_eq!(
-        got.iter().map(|m| (m.message_number, m.payload.clone())).collect::<Vec<_>>(),
+        got.iter().map(|m| (m.message_number, m.payload.to_vec())).collect::<Vec<_>>(),
         vec![(1, b"early 1".to_vec()), (2, b"early 2".to_vec())]
     );
 }
@@ -233,7 +233,7 @@ fn ipv6_loopback_works_too() {
         got.extend(sockets.receive_on_connection(server, 1).unwrap());
         !got.is_empty()
     });
-    assert_eq!(got[0].payload, b"six");
+    assert_eq!(got[0].payload, &b"six"[..]);
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn one_server_many_clients_through_a_poll_group() {
             }
         }
         for message in sockets.receive_on_poll_group(group, 100).unwrap() {
-            let text = String::from_utf8(message.payload).unwrap();
+            let text = String::from_utf8(message.payload.to_vec()).unwrap();
             let (c, m) = text.split_once(':').unwrap();
             got[c.parse::<usize>().unwrap()].push(m.parse().unwrap());
         }
@@ -316,7 +316,7 @@ fn loopback_socket_pair_is_connected_over_udp_without_callbacks() {
         got.extend(sockets.receive_on_connection(b, 1).unwrap());
         !got.is_empty()
     });
-    assert_eq!((got[0].payload.as_slice(), got[0].identity), (&b"over udp"[..], 111));
+    assert_eq!((got[0].payload.as_ref(), got[0].identity), (&b"over udp"[..], 111));
     assert!(sockets.close_connection(a, 1005, "done", false));
     let reason = wait_for(&sockets, |event| match event {
         Event::ConnectionStatusChanged { handle, info, .. } if *handle == b => Some(info.end_reason),

@@ -31,6 +31,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
+use bytes::{Bytes, BytesMut};
+
 use crate::congestion::{self, Controller, SendState};
 use crate::fec::{self, FecDecoder, FecEncoder};
 use crate::lanes::Lanes;
@@ -150,7 +152,8 @@ pub struct Message {
     pub lane: u16,
     pub number: u64,
     pub reliable: bool,
-    pub data: Vec<u8>,
+    /// Shares its buffer with the other messages reassembled from the same stretch of stream.
+    pub data: Bytes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,8 +382,22 @@ struct RecvLane {
     next_offset: u64,
     /// Out-of-order segments beyond `next_offset`, by offset.
     segments: BTreeMap<u64, Vec<u8>>,
-    /// In-order bytes not yet parsed into whole messages.
-    assembled: Vec<u8>,
+    /// In-order bytes not yet parsed into whole messages; messages are split off its front.
+    assembled: BytesMut,
+}
+
+impl RecvLane {
+    /// Reassembly grows by at least this much at a time. Messages split off the buffer share
+    /// it, so growing it while they live means a new allocation: growing by a chunk makes that
+    /// one per dozen packets, not one per message.
+    const CHUNK: usize = 16 * 1024;
+
+    fn append(&mut self, data: &[u8]) {
+        if self.assembled.capacity() - self.assembled.len() < data.len() {
+            self.assembled.reserve(data.len().max(Self::CHUNK));
+        }
+        self.assembled.extend_from_slice(data);
+    }
 }
 
 /// Bytes held for the peer, by kind; their sum is checked against the receive budget.
@@ -482,6 +499,9 @@ pub struct Session {
     partials: HashMap<(u16, u64), Partial>,
     partial_order: VecDeque<(u16, u64)>,
     inbox: VecDeque<Message>,
+    /// Lanes whose in-order bytes hold whole messages that wait for room in `inbox` (a list,
+    /// not a set: a handful of lanes, and it keeps its capacity).
+    unparsed: Vec<u16>,
     held: RecvHeld,
     /// A lower receive limit imposed from outside (the endpoint's memory budget), if any.
     recv_cap: usize,
@@ -543,6 +563,7 @@ impl Session {
             partials: HashMap::new(),
             partial_order: VecDeque::new(),
             inbox: VecDeque::new(),
+            unparsed: Vec::new(),
             held: RecvHeld::default(),
             recv_cap: usize::MAX,
             stats: SessionStats::default(),

@@ -51,7 +51,7 @@ pub(super) fn send(
     // The receiver sees the sender's identity, i.e. the identity it has for its remote.
     let sender_identity = state.connections.get(&peer).map(|p| p.remote_identity.steam_id64()).unwrap_or(0);
     let message = ReceivedMessage {
-        payload: data.to_vec(),
+        payload: Bytes::copy_from_slice(data),
         connection: peer,
         identity: sender_identity,
         receiver_user_data: -1,

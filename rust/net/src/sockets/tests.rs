@@ -27,7 +27,7 @@ fn messages_arrive_in_order_with_numbers_and_flags() {
     assert_eq!(s.send_message(a, b"two", 0), Ok(2));
     assert_eq!(s.send_message(a, b"", send_flags::RELIABLE | send_flags::NO_NAGLE), Ok(3));
     let got = s.receive_on_connection(b, 10).unwrap();
-    let payloads: Vec<&[u8]> = got.iter().map(|m| m.payload.as_slice()).collect();
+    let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
     assert_eq!(payloads, vec![&b"one"[..], b"two", b""]);
     assert_eq!(got.iter().map(|m| m.message_number).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(got.iter().map(|m| m.flags).collect::<Vec<_>>(), vec![8, 0, 8]);
@@ -45,7 +45,7 @@ fn receive_respects_max_messages() {
     }
     assert!(s.receive_on_connection(b, 0).unwrap().is_empty());
     assert_eq!(s.receive_on_connection(b, 2).unwrap().len(), 2);
-    assert_eq!(s.receive_on_connection(b, 100).unwrap()[0].payload, vec![2]);
+    assert_eq!(s.receive_on_connection(b, 100).unwrap()[0].payload, vec![2u8]);
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn close_tells_the_peer_once_and_frees_the_handle() {
     assert_eq!((*handle, *old_state), (b, ConnectionState::Connected));
     assert_eq!((info.state, info.end_reason, info.end_debug.as_str()), (ConnectionState::ClosedByPeer, 1234, "bye"));
     // What was delivered before the close can still be read.
-    assert_eq!(s.receive_on_connection(b, 10).unwrap()[0].payload, b"last words");
+    assert_eq!(s.receive_on_connection(b, 10).unwrap()[0].payload, &b"last words"[..]);
     assert_eq!(s.send_message(b, b"x", 8), Err(SteamResult::NoConnection));
     assert_eq!(s.flush_messages(b), SteamResult::NoConnection);
     assert!(s.close_connection(b, 0, "", false));
@@ -137,7 +137,7 @@ fn poll_group_merges_connections_in_arrival_order() {
     s.send_message(a1, b"y1", 8).unwrap();
     s.send_message(a2, b"x2", 8).unwrap();
     let got = s.receive_on_poll_group(g, 10).unwrap();
-    let seen: Vec<(Handle, &[u8])> = got.iter().map(|m| (m.connection, m.payload.as_slice())).collect();
+    let seen: Vec<(Handle, &[u8])> = got.iter().map(|m| (m.connection, &m.payload[..])).collect();
     assert_eq!(seen, vec![(b1, &b"early"[..]), (b2, b"x1"), (b1, b"y1"), (b2, b"x2")]);
 }
 
@@ -171,7 +171,7 @@ fn rejoining_a_group_does_not_duplicate_messages() {
     s.set_connection_poll_group(b, h);
     s.set_connection_poll_group(b, g);
     s.send_message(a, b"2", 8).unwrap();
-    let got: Vec<Vec<u8>> = s.receive_on_poll_group(g, 10).unwrap().into_iter().map(|m| m.payload).collect();
+    let got: Vec<Vec<u8>> = s.receive_on_poll_group(g, 10).unwrap().into_iter().map(|m| m.payload.to_vec()).collect();
     assert_eq!(got, vec![b"1".to_vec(), b"2".to_vec()]);
     assert!(s.receive_on_poll_group(h, 10).unwrap().is_empty());
 }

@@ -1,6 +1,8 @@
 //! Receiving: decoding packets, reassembling reliable streams and fragmented unreliable messages
 //! within the receive budget, and handing messages to the application.
 
+use bytes::Buf;
+
 use super::*;
 
 impl Session {
@@ -96,6 +98,7 @@ impl Session {
             self.recv_lanes = HashMap::new();
             self.partials = HashMap::new();
             self.partial_order = VecDeque::new();
+            self.unparsed = Vec::new();
             self.held = RecvHeld { inbox: self.held.inbox, ..RecvHeld::default() };
             self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
             self.sent = SentPackets::default();
@@ -154,7 +157,6 @@ impl Session {
     pub(super) fn on_reliable(&mut self, lane: u16, offset: u64, data: &[u8]) -> bool {
         let window = self.config.recv_window;
         let limit = self.recv_limit();
-        let inbox_has_room = self.inbox_has_room(limit);
         let recv = self.recv_lanes.entry(lane).or_default();
         let end = offset + data.len() as u64;
         if end <= recv.next_offset {
@@ -184,11 +186,13 @@ impl Session {
             return true;
         }
         // In order: only the application's own backlog can stop it, so a budget full of
-        // out-of-order segments never blocks the bytes that would drain them.
-        if !inbox_has_room {
+        // out-of-order segments never blocks the bytes that would drain them. What counts is
+        // bytes: past the message-count limit the bytes wait unparsed (see `parse_lane`), so a
+        // reader that falls behind by count makes the peer wait, not send again.
+        if self.held.inbox + self.held.assembled >= limit {
             return false;
         }
-        recv.assembled.extend_from_slice(data);
+        recv.append(data);
         self.held.assembled += data.len();
         recv.next_offset = end;
         while let Some((&seg_offset, _)) = recv.segments.first_key_value() {
@@ -200,32 +204,45 @@ impl Session {
             let seg_end = seg_offset + seg.len() as u64;
             if seg_end > recv.next_offset {
                 let fresh = &seg[(recv.next_offset - seg_offset) as usize..];
-                recv.assembled.extend_from_slice(fresh);
+                recv.append(fresh);
                 self.held.assembled += fresh.len();
                 recv.next_offset = seg_end;
             }
         }
-        // Whole messages: number, length, payload.
-        let mut parsed = 0;
-        loop {
-            let mut rest = &recv.assembled[parsed..];
+        self.parse_lane(lane);
+        true
+    }
+
+    /// Move the whole messages (number, length, payload) at the front of `lane`'s in-order
+    /// bytes into the inbox, while the inbox has room for more messages. Each payload is split
+    /// off the lane's buffer, not copied: the messages of one stretch of stream share its
+    /// allocation.
+    fn parse_lane(&mut self, lane: u16) {
+        let max_len = wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size);
+        let Some(recv) = self.recv_lanes.get_mut(&lane) else { return };
+        while self.inbox.len() < self.config.recv_buffer_messages {
+            let mut rest = &recv.assembled[..];
             let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
-            if len > wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size) {
+            if len > max_len {
                 self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
-                return true;
+                return;
             }
             if (rest.len() as u64) < len {
                 break;
             }
-            let header = recv.assembled.len() - parsed - rest.len();
-            let data = rest[..len as usize].to_vec();
-            parsed += header + len as usize;
+            let header = recv.assembled.len() - rest.len();
+            recv.assembled.advance(header);
+            let data = recv.assembled.split_to(len as usize).freeze();
+            self.held.assembled -= header + data.len();
             self.held.inbox += data.len();
             self.inbox.push_back(Message { lane, number, reliable: true, data });
         }
-        recv.assembled.drain(..parsed);
-        self.held.assembled -= parsed;
-        true
+        if !recv.assembled.is_empty()
+            && self.inbox.len() >= self.config.recv_buffer_messages
+            && !self.unparsed.contains(&lane)
+        {
+            self.unparsed.push(lane);
+        }
     }
 
     pub(super) fn on_unreliable(&mut self, lane: u16, number: u64, offset: u32, total_len: u32, data: &[u8]) {
@@ -236,7 +253,7 @@ impl Session {
         }
         if offset == 0 && data.len() == total {
             self.held.inbox += total;
-            self.inbox.push_back(Message { lane, number, reliable: false, data: data.to_vec() });
+            self.inbox.push_back(Message { lane, number, reliable: false, data: Bytes::copy_from_slice(data) });
             return;
         }
         let key = (lane, number);
@@ -268,13 +285,19 @@ impl Session {
             self.held.partials -= partial.data.len();
             self.held.inbox += partial.data.len();
             self.partial_order.retain(|k| *k != key);
-            self.inbox.push_back(Message { lane, number, reliable: false, data: partial.data });
+            self.inbox.push_back(Message { lane, number, reliable: false, data: partial.data.into() });
         }
     }
 
     pub fn poll_message(&mut self) -> Option<Message> {
         let message = self.inbox.pop_front()?;
         self.held.inbox -= message.data.len();
+        // Room again: messages that waited unparsed for it come next.
+        while self.inbox.len() < self.config.recv_buffer_messages
+            && let Some(lane) = self.unparsed.pop()
+        {
+            self.parse_lane(lane);
+        }
         Some(message)
     }
 

@@ -160,21 +160,37 @@ impl Session {
             let window_end = send_lane.send_limit(recv_window);
             let Some(entry) = send_lane.queue.front_mut() else { break };
             match &mut entry.item {
-                Queued::Reliable { start, end } => {
-                    let header = Frame::reliable_header_len(lane_id, *start, (*end - *start) as usize);
-                    if room <= header || *start >= window_end {
+                Queued::Reliable { start, .. } => {
+                    // Reliable messages queued back to back are one stretch of the lane's
+                    // stream: one frame carries as much of it as fits, not a frame each.
+                    let first = *start;
+                    let mut run_end = first;
+                    for queued in &send_lane.queue {
+                        let Queued::Reliable { end, .. } = queued.item else { break };
+                        run_end = end;
+                        if run_end - first >= room as u64 {
+                            break;
+                        }
+                    }
+                    let header = Frame::reliable_header_len(lane_id, first, (run_end - first) as usize);
+                    if room <= header || first >= window_end {
                         break;
                     }
-                    let len = (*end - *start).min((room - header) as u64).min(window_end - *start);
-                    let piece = *start..*start + len;
-                    *start += len;
-                    let done = *start == *end;
+                    let len = (run_end - first).min((room - header) as u64).min(window_end - first);
+                    let piece = first..first + len;
                     let data = send_lane.stream.slice(piece.clone());
                     Frame::Reliable { lane: lane_id, offset: piece.start, data }.encode(buf);
-                    reliable_sent.push((lane_id, piece));
+                    reliable_sent.push((lane_id, piece.clone()));
                     self.queued_bytes -= len;
-                    if done {
-                        send_lane.queue.pop_front();
+                    while let Some(QueueEntry { item: Queued::Reliable { start, end }, .. }) =
+                        send_lane.queue.front_mut()
+                    {
+                        if *end <= piece.end {
+                            send_lane.queue.pop_front();
+                        } else {
+                            *start = (*start).max(piece.end);
+                            break;
+                        }
                     }
                 }
                 Queued::Unreliable { number, data, sent } => {

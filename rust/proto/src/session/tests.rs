@@ -41,7 +41,7 @@ fn reliable_and_unreliable_round_trip_on_a_clean_link() {
         got.extend(drain(&mut p.b));
         got.len() == 3
     }));
-    let summary: Vec<(u64, bool, &[u8])> = got.iter().map(|m| (m.number, m.reliable, m.data.as_slice())).collect();
+    let summary: Vec<(u64, bool, &[u8])> = got.iter().map(|m| (m.number, m.reliable, &m.data[..])).collect();
     assert_eq!(summary, vec![(1, true, &b"hello"[..]), (2, true, b""), (3, false, b"fast")]);
     // Nagle held them for up to 5 ms, then one packet took 10 ms.
     assert!(p.now >= 10_000 && p.now <= 20_000, "delivered at {} us", p.now);
@@ -123,6 +123,26 @@ fn send_buffer_limit_refuses_then_recovers() {
     assert_eq!(p.a.send_message(0, 5, b"x", flags::RELIABLE), Err(SendError::NoSuchLane));
     assert!(p.run_until(SECOND, |p| p.a.stats().sent_unacked_reliable_bytes == 0 && p.b.has_messages()));
     assert!(p.a.send_message(p.now, 0, &[0; 2_000], flags::RELIABLE).is_ok(), "room after the acks");
+}
+
+#[test]
+fn a_reader_behind_by_message_count_makes_the_peer_wait_not_resend() {
+    // 2,000 small messages against a 50-message inbox: the bytes fit the byte budget, so they
+    // are acknowledged and wait unparsed; none is sent twice, and all arrive in order once
+    // the application reads.
+    let config = SessionConfig { recv_buffer_messages: 50, ..Default::default() };
+    let mut p = pair_with(config, LinkConfig::default(), 5);
+    for i in 0..2_000u64 {
+        p.a.send_message(0, 0, &payload(i, 16), flags::RELIABLE).unwrap();
+    }
+    assert!(p.run_until(10 * SECOND, |p| p.a.stats().sent_unacked_reliable_bytes == 0
+        && p.a.stats().pending_reliable_bytes == 0));
+    assert_eq!(p.a.stats().packets_lost, 0, "nothing was refused, so nothing was sent again");
+    assert_eq!(p.b.inbox.len(), 50, "parsed only as far as the inbox allows");
+    let got = drain(&mut p.b);
+    assert_eq!(got.len(), 2_000);
+    assert!(got.iter().enumerate().all(|(i, m)| m.number == i as u64 + 1 && m.data == payload(i as u64, 16)));
+    assert_eq!(p.b.recv_held(), RecvHeld::default(), "every byte accounted for and given back");
 }
 
 #[test]
@@ -287,12 +307,12 @@ fn reliable_delivery_survives_any_network() {
         let done = p.run_until(600 * SECOND, |p| {
             for m in drain(&mut p.b) {
                 if m.reliable {
-                    got_reliable[m.lane as usize].push((m.number, m.data));
+                    got_reliable[m.lane as usize].push((m.number, m.data.to_vec()));
                     count += 1;
                 } else {
                     assert_eq!(
                         unreliable_sent.get(&(m.lane, m.number)),
-                        Some(&m.data),
+                        Some(&m.data.to_vec()),
                         "seed {seed}: unreliable intact"
                     );
                     assert!(got_unreliable.insert((m.lane, m.number)), "seed {seed}: unreliable delivered twice");

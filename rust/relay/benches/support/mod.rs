@@ -104,7 +104,7 @@ impl Client {
         if let Some(RelayMessage::Token { token }) = RelayMessage::decode(&data) {
             self.token = Some(token);
         }
-        Some(data)
+        Some(data.to_vec())
     }
 
     /// Send `datagram` along `route` as a RELAYED datagram beside the session.
