@@ -384,17 +384,22 @@ struct RecvLane {
     segments: BTreeMap<u64, Vec<u8>>,
     /// In-order bytes not yet parsed into whole messages; messages are split off its front.
     assembled: BytesMut,
+    /// How much `assembled` grew by last time (see [`RecvLane::append`]).
+    chunk: usize,
 }
 
 impl RecvLane {
-    /// Reassembly grows by at least this much at a time. Messages split off the buffer share
-    /// it, so growing it while they live means a new allocation: growing by a chunk makes that
-    /// one per dozen packets, not one per message.
-    const CHUNK: usize = 16 * 1024;
+    /// Reassembly grows by a chunk at a time. Messages split off the buffer share it, so
+    /// growing it while they live means a new allocation: growing by a chunk makes that one per
+    /// dozen packets, not one per message. The chunk starts small and doubles with use, so a
+    /// lane that carries a little now and then keeps a little.
+    const FIRST_CHUNK: usize = 2 * 1024;
+    const MAX_CHUNK: usize = 16 * 1024;
 
     fn append(&mut self, data: &[u8]) {
         if self.assembled.capacity() - self.assembled.len() < data.len() {
-            self.assembled.reserve(data.len().max(Self::CHUNK));
+            self.chunk = (self.chunk * 2).clamp(Self::FIRST_CHUNK, Self::MAX_CHUNK);
+            self.assembled.reserve(data.len().max(self.chunk));
         }
         self.assembled.extend_from_slice(data);
     }
