@@ -12,25 +12,19 @@
 //! the documented failure value (handle 0, `false`, `RESULT_*`) and says why, never pretending
 //! success.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use steamnet_proto::{IdMap, Lanes};
+use steamnet_proto::IdMap;
 
-use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, GlobalConfig, ids};
+use crate::config::{ConfigError, ConfigInput, ConfigValue, ConnectionConfig, ids};
 use crate::events::{ConnectionInfo, Event};
-use crate::handles::HandleAllocator;
 use crate::identity::Identity;
 use crate::log::category;
-use crate::rate::RateMeter;
 use crate::refusal;
 use crate::types::*;
-
-/// GNS caps the close reason text at 128 bytes including the terminating NUL.
-const MAX_CLOSE_DEBUG_BYTES: usize = 127;
 
 /// A message as `receiveMessages*` hands it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,262 +97,6 @@ pub struct FakeIpInfo {
     pub identity_type: i32,
     pub ip: String,
     pub ports: [u16; 8],
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    /// One end of an in-process socket pair; `peer` is `None` once the other end is closed.
-    Pair { peer: Option<Handle> },
-    /// A connection of the UDP endpoint `endpoint`, known there as `id`.
-    Udp { endpoint: udp::EndpointKey, id: steamnet_proto::endpoint::ConnectionId },
-}
-
-#[derive(Debug)]
-struct QueuedMessage {
-    /// Arrival order across the whole interface; poll groups use it to find their messages.
-    seq: u64,
-    message: ReceivedMessage,
-}
-
-#[derive(Debug)]
-struct Connection {
-    state: ConnectionState,
-    end_reason: i32,
-    end_debug: String,
-    user_data: i64,
-    name: String,
-    remote_identity: Identity,
-    listen_socket: Handle,
-    poll_group: Handle,
-    info_flags: i32,
-    lanes: Lanes,
-    config: ConnectionConfig,
-    transport: Transport,
-    inbox: VecDeque<QueuedMessage>,
-    inbox_bytes: usize,
-    sent: RateMeter,
-    received: RateMeter,
-    /// The peer's address, for connections that have one.
-    remote_address: Option<SocketAddr>,
-    /// Messages sent while still connecting, handed to the session once it exists. Their
-    /// numbers were taken from `lanes`, in the order the session will give them again.
-    preconnect: Vec<(u16, Vec<u8>, i32)>,
-    /// Session counters already fed into the rate meters (packets and bytes out, then in).
-    counted: [u64; 4],
-    /// The inbox was full when messages arrived, so some still wait in the session.
-    backlogged: bool,
-}
-
-impl Connection {
-    /// What the handshake proved about the peer: its certified identity, or nothing (then it
-    /// stays known by its address, and the connection is flagged unauthenticated).
-    fn set_verified_identity(&mut self, identity: Option<u64>) {
-        match identity {
-            Some(id) => {
-                self.remote_identity = Identity::SteamId(id);
-                self.info_flags &= !info_flags::UNAUTHENTICATED;
-            }
-            None => self.info_flags |= info_flags::UNAUTHENTICATED,
-        }
-    }
-
-    fn new(remote_identity: Identity, config: ConnectionConfig, transport: Transport) -> Self {
-        Connection {
-            state: ConnectionState::None,
-            end_reason: end_reason::INVALID,
-            end_debug: String::new(),
-            user_data: config.int64(ids::CONNECTION_USER_DATA),
-            name: String::new(),
-            remote_identity,
-            listen_socket: INVALID_HANDLE,
-            poll_group: INVALID_HANDLE,
-            info_flags: 0,
-            lanes: Lanes::default(),
-            config,
-            transport,
-            inbox: VecDeque::new(),
-            inbox_bytes: 0,
-            sent: RateMeter::default(),
-            received: RateMeter::default(),
-            remote_address: None,
-            preconnect: Vec::new(),
-            counted: [0; 4],
-            backlogged: false,
-        }
-    }
-
-    fn describe(&self, handle: Handle) -> String {
-        let kind = match (self.transport, self.remote_address) {
-            (Transport::Pair { .. }, _) => "socket pair".to_string(),
-            (Transport::Udp { .. }, Some(addr)) => format!("UDP {}", crate::address::format_ip_port(addr)),
-            (Transport::Udp { .. }, None) => "UDP".to_string(),
-        };
-        let mut text = format!("#{handle} {kind} {}", self.remote_identity.describe());
-        if !self.name.is_empty() {
-            text = format!("{text} '{}'", self.name);
-        }
-        truncate_utf8(&text, MAX_CLOSE_DEBUG_BYTES).to_string()
-    }
-
-    fn info(&self, handle: Handle) -> ConnectionInfo {
-        ConnectionInfo {
-            identity: self.remote_identity.steam_id64(),
-            user_data: self.user_data,
-            listen_socket: self.listen_socket,
-            remote_address: crate::address::format_ip(self.remote_address.unwrap_or(crate::address::CLEARED).ip()),
-            remote_pop: 0,
-            pop_relay: 0,
-            state: self.state,
-            end_reason: self.end_reason,
-            end_debug: self.end_debug.clone(),
-            debug_description: self.describe(handle),
-            info_flags: self.info_flags,
-        }
-    }
-
-    /// The state an application-visible problem or close can still change.
-    fn is_alive(&self) -> bool {
-        matches!(self.state, ConnectionState::Connecting | ConnectionState::FindingRoute | ConnectionState::Connected)
-    }
-}
-
-#[derive(Debug, Default)]
-struct PollGroup {
-    /// `(connection, seq)` in arrival order. Entries go stale when their message is received
-    /// through the connection itself or the connection leaves the group; they are skipped then.
-    arrivals: VecDeque<(Handle, u64)>,
-}
-
-#[derive(Default)]
-struct State {
-    handles: HandleAllocator,
-    connections: IdMap<Handle, Connection>,
-    poll_groups: HashMap<Handle, PollGroup>,
-    events: Vec<Event>,
-    local_identity: Identity,
-    next_seq: u64,
-    /// Identity key, certificate and authentication status.
-    auth: auth::AuthState,
-    /// The link to the relay, as `getRelayNetworkStatus` reports it.
-    relay_status: crate::events::RelayStatus,
-    /// Our FakeIP: asked for, and what the relay gave.
-    fake_ip: fake_ip::FakeIpState,
-    /// `SDR_LISTEN_PORT` and `SDR_POPID`, as they were when this interface was made.
-    hosted: hosted::HostedEnvironment,
-    /// UDP sockets and their protocol endpoints.
-    endpoints: IdMap<udp::EndpointKey, udp::UdpEndpoint>,
-    next_endpoint_key: udp::EndpointKey,
-    listen_sockets: HashMap<Handle, udp::ListenSocket>,
-    /// This process's Noise static key, made on first use.
-    static_key: Option<Vec<u8>>,
-    /// Values set with `setGlobalConfigValue*`.
-    global_config: GlobalConfig,
-    /// Bumped whenever any config value changes after creation, so drivers re-read theirs.
-    config_epoch: u64,
-}
-
-impl State {
-    /// The connection `handle` names; `None`, with the reason for the caller, when it names none.
-    fn connection(&self, handle: Handle) -> Option<&Connection> {
-        let found = self.connections.get(&handle);
-        if found.is_none() {
-            refusal::refuse(self.not_a("connection", handle));
-        }
-        found
-    }
-
-    fn connection_mut(&mut self, handle: Handle) -> Option<&mut Connection> {
-        if !self.connections.contains_key(&handle) {
-            refusal::refuse(self.not_a("connection", handle));
-        }
-        self.connections.get_mut(&handle)
-    }
-
-    /// Why `handle` is not a live `wanted` (a connection, a listen socket or a poll group).
-    fn not_a(&self, wanted: &str, handle: Handle) -> String {
-        let kind = if self.connections.contains_key(&handle) {
-            Some("a connection")
-        } else if self.listen_sockets.contains_key(&handle) {
-            Some("a listen socket")
-        } else if self.poll_groups.contains_key(&handle) {
-            Some("a poll group")
-        } else {
-            None
-        };
-        match kind {
-            _ if handle == INVALID_HANDLE => {
-                format!("handle 0 is the invalid handle: the call that should have made this {wanted} failed")
-            }
-            Some(kind) => format!("handle {handle} is {kind}, not a {wanted}"),
-            None => format!(
-                "no {wanted} has handle {handle}: it was closed (closing frees a handle at once) or never existed"
-            ),
-        }
-    }
-
-    fn allocate_handle(&mut self) -> Handle {
-        let (connections, poll_groups, listen) = (&self.connections, &self.poll_groups, &self.listen_sockets);
-        self.handles
-            .allocate(|h| connections.contains_key(&h) || poll_groups.contains_key(&h) || listen.contains_key(&h))
-    }
-
-    fn post_status_change(&mut self, handle: Handle, old_state: ConnectionState) {
-        if let Some(conn) = self.connections.get(&handle) {
-            let info = conn.info(handle);
-            self.events.push(Event::ConnectionStatusChanged { handle, info, old_state });
-        }
-    }
-
-    /// Queue `message` on `handle`, and on its poll group if it has one.
-    fn enqueue(&mut self, handle: Handle, message: ReceivedMessage) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let Some(conn) = self.connections.get_mut(&handle) else { return };
-        tracing::debug!(target: category::MESSAGE, handle, lane = message.lane, bytes = message.payload.len(), "message received");
-        conn.inbox_bytes += message.payload.len();
-        conn.inbox.push_back(QueuedMessage { seq, message });
-        if let Some(group) = self.poll_groups.get_mut(&conn.poll_group) {
-            group.arrivals.push_back((handle, seq));
-        }
-    }
-}
-
-/// Pop the oldest message of `conn`, stamped with the user data it has now.
-fn dequeue(conn: &mut Connection) -> Option<ReceivedMessage> {
-    let queued = conn.inbox.pop_front()?;
-    conn.inbox_bytes -= queued.message.payload.len();
-    let mut message = queued.message;
-    message.receiver_user_data = conn.user_data;
-    Some(message)
-}
-
-/// The reason and text a close carries, as GNS's `CloseConnection` settles them: 0 means the
-/// generic application reason; a code outside the application ranges is replaced by
-/// `App_Max` with GNS's debug text; no text gets GNS's default.
-fn normalise_close_reason(reason: i32, debug: &str) -> (i32, &str) {
-    let (reason, debug) = match reason {
-        0 => (end_reason::APP_GENERIC, debug),
-        r if (end_reason::APP_MIN..=end_reason::APP_EXCEPTION_MAX).contains(&r) => (r, debug),
-        _ => (end_reason::APP_MAX, "Invalid numeric reason code"),
-    };
-    if !debug.is_empty() {
-        (reason, debug)
-    } else if reason >= end_reason::APP_EXCEPTION_MIN {
-        (reason, "Application closed connection in an unusual way")
-    } else {
-        (reason, "Application closed connection")
-    }
-}
-
-fn truncate_utf8(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// What the game thread and the background runtime share.
@@ -866,6 +604,8 @@ mod ice;
 mod p2p;
 mod pair;
 mod pops;
+mod relay_link;
+mod state;
 #[cfg(test)]
 mod tests;
 mod udp;
@@ -874,3 +614,4 @@ pub use config_values::{ConfigReading, data_type, get_result, scope};
 pub use fake_ip::{fake_ip_type, is_fake_ip};
 pub use hosted::HostedEnvironment;
 pub use pops::PopStatus;
+use state::*;

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use steamnet_relay::messages::{FAKE_PORT_VPORT, MAX_FAKE_PORTS, RelayMessage};
 
-use super::p2p::Route;
+use super::relay_link::Route;
 use super::udp::pump;
 use super::*;
 

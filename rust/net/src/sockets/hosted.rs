@@ -15,7 +15,7 @@
 
 use base64::Engine;
 
-use super::p2p::Route;
+use super::relay_link::Route;
 use super::*;
 
 /// `DATAGRAM_POP_ID_DEV`: the POP id `"dev"` GNS reports outside production.

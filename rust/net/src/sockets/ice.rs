@@ -4,7 +4,7 @@
 //! path that answers, and is not much slower than the relay, takes over; the relay stays as the
 //! fallback.
 
-use super::p2p::route_of;
+use super::relay_link::route_of;
 use super::udp::EndpointKey;
 use super::*;
 use steamnet_proto::endpoint::ConnectionId;

@@ -6,14 +6,14 @@
 //! A listen socket owns one endpoint that accepts handshakes. A connecting client gets an
 //! endpoint (and an ephemeral port) of its own, as in GNS, which goes away with the connection.
 //!
-//! This file has the endpoints, their driver task and the IP calls (listen, connect);
+//! This file has the endpoints and the IP calls (listen, connect); `udp/driver.rs` the task
+//! that drives an endpoint;
 //! `udp/events.rs` turns what happens on an endpoint into API state and callbacks,
 //! `udp/ops.rs` has the calls on one connection (accept, close, send, flush, lanes, status),
 //! and `udp/io.rs` the batched system calls (GSO out, recvmmsg and GRO in).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use steamnet_proto::SessionStats;
@@ -22,16 +22,13 @@ use steamnet_proto::endpoint::{
 };
 use steamnet_proto::session::{SendError, SessionConfig};
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
 
+use self::driver::{DriverSignal, drive};
 use self::io::{Batcher, Outgoing, UdpIo};
 use super::*;
 use crate::fake_network::FakeNetwork;
 
 pub(super) type EndpointKey = u64;
-
-/// Receive batches the driver reads before it lets timers have a turn.
-const RECV_BATCHES_PER_TURN: usize = 8;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
@@ -152,8 +149,7 @@ impl UdpEndpoint {
 
     /// Stop the driver task.
     pub(super) fn shut_down(&self) {
-        self.signal.closed.store(true, Ordering::Release);
-        self.signal.notify.notify_one();
+        self.signal.close();
     }
 
     /// Work out the driver's next deadline and publish it: what the driver arms its timer for.
@@ -166,7 +162,7 @@ impl UdpEndpoint {
     /// Record `deadline` as the one the driver arms for, where the driver reads it after a wake.
     fn publish(&mut self, deadline: Option<u64>) {
         self.armed = deadline;
-        self.signal.deadline.store(deadline.unwrap_or(NO_DEADLINE), Ordering::Release);
+        self.signal.publish(deadline);
     }
 
     /// Receive-buffer bytes its connections hold.
@@ -183,7 +179,7 @@ impl UdpEndpoint {
     /// Make the driver task re-arm its timer (for the deadline worked out here).
     pub(super) fn wake(&mut self) {
         self.rearm();
-        self.signal.notify.notify_one();
+        self.signal.wake();
     }
 
     /// Wake the driver task only if work is now due before the timer it armed: a message
@@ -193,7 +189,7 @@ impl UdpEndpoint {
         if next.is_some_and(|n| self.armed.is_none_or(|armed| n < armed)) {
             // The deadline just worked out, not a second pass over the timers.
             self.publish(next);
-            self.signal.notify.notify_one();
+            self.signal.wake();
         }
     }
 }
@@ -202,25 +198,6 @@ impl Drop for UdpEndpoint {
     /// However the endpoint goes (closed, or its last connection gone), its driver stops.
     fn drop(&mut self) {
         self.shut_down();
-    }
-}
-
-/// `DriverSignal::deadline` when there is none.
-const NO_DEADLINE: u64 = u64::MAX;
-
-/// What an application thread tells an endpoint's driver task without taking the lock from it:
-/// the deadline to arm its timer for (published under the lock, read after a wake without it),
-/// and that the endpoint is gone.
-#[derive(Default)]
-struct DriverSignal {
-    notify: Notify,
-    deadline: AtomicU64,
-    closed: AtomicBool,
-}
-
-impl DriverSignal {
-    fn deadline(&self) -> Option<u64> {
-        Some(self.deadline.load(Ordering::Acquire)).filter(|&d| d != NO_DEADLINE)
     }
 }
 
@@ -264,7 +241,7 @@ fn transmit(
     to: SocketAddr,
     datagram: &[u8],
 ) {
-    match (super::p2p::route_of(to), relay) {
+    match (super::relay_link::route_of(to), relay) {
         (Some(route), Some(link)) => link.forward(now, route, datagram, out.socket),
         (Some(_), None) => {}
         (None, _) => out.push(to, datagram),
@@ -650,71 +627,7 @@ fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
     state.endpoints.get(&server)?.handles.values().next().copied()
 }
 
-/// The driver task of one endpoint: datagrams in, timers, and re-arming when woken. It takes
-/// the interface's lock only for work: datagrams the application's receive calls did not read
-/// first, and timers that fire. A wake hands it its new deadline without the lock.
-async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, signal: Arc<DriverSignal>) {
-    let (mut deadline, clock_base) = {
-        let Some(inner) = inner.upgrade() else { return };
-        let mut state = inner.lock();
-        let Some(ep) = state.endpoints.get_mut(&key) else { return };
-        (ep.rearm(), inner.clock_base)
-    };
-    loop {
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until((clock_base + Duration::from_micros(at)).into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            ready = socket.readable() => {
-                if ready.is_err() {
-                    return;
-                }
-                // A receive call on the application's thread may have read it already: then
-                // this clears the readiness, and there is nothing to take the lock for.
-                if socket.try_peek_sender().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock) {
-                    continue;
-                }
-                let Some(inner) = inner.upgrade() else { return };
-                let mut state = inner.lock();
-                let now = inner.now();
-                let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                // Take what arrived, several batches, before reacting, so acks batch up. Reading
-                // through the driver's own handle until the socket is empty clears its readiness;
-                // after the budget it stays ready, and the next turn reads on after the timers.
-                let _ = socket.try_io(tokio::io::Interest::READABLE, || {
-                    for _ in 0..RECV_BATCHES_PER_TURN {
-                        ep.receive_batch(now, (&*socket).into())?;
-                    }
-                    Ok(())
-                });
-                ep.advance(now);
-                pump(&mut state, key, now);
-                let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                deadline = ep.rearm();
-            }
-            _ = sleep => {
-                let Some(inner) = inner.upgrade() else { return };
-                let mut state = inner.lock();
-                let now = inner.now();
-                let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                ep.advance(now);
-                pump(&mut state, key, now);
-                let Some(ep) = state.endpoints.get_mut(&key) else { return };
-                deadline = ep.rearm();
-            }
-            _ = signal.notify.notified() => {
-                if signal.closed.load(Ordering::Acquire) {
-                    return;
-                }
-                deadline = signal.deadline();
-            }
-        }
-    }
-}
-
+mod driver;
 mod events;
 mod io;
 mod ops;

@@ -209,7 +209,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             // The peer moved (NAT rebinding) and proved it, or a P2P connection changed path:
             // report where it is now (a relayed peer's address stays unknown).
             if let Some(conn) = handle_of(state, key, id).and_then(|h| state.connections.get_mut(&h)) {
-                conn.remote_address = p2p::route_of(address).is_none().then_some(address);
+                conn.remote_address = relay_link::route_of(address).is_none().then_some(address);
                 if matches!(conn.remote_identity, Identity::Ip(_)) {
                     conn.remote_identity = Identity::Ip(address);
                 }
