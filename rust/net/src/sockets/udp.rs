@@ -32,11 +32,11 @@ pub(super) type EndpointKey = u64;
 
 pub(super) struct UdpEndpoint {
     pub(super) endpoint: Endpoint,
-    /// The same socket for sending, from any thread. (A fresh tokio socket refuses sends until
-    /// its reactor has seen it writable, which would hold the first datagram back.)
-    sender: Arc<std::net::UdpSocket>,
-    /// Batched system calls on that socket, and the batch being gathered.
+    /// The socket, for sending and reading from any thread, with batched system calls. (Not
+    /// the driver's tokio handle: a fresh tokio socket refuses sends until its reactor has seen
+    /// it writable, which would hold the first datagram back.)
     io: Arc<UdpIo>,
+    /// The batch of datagrams being gathered.
     outgoing: Outgoing,
     /// Fake loss, lag and the like, applied to both directions (a perfect link by default).
     fake: FakeNetwork,
@@ -62,41 +62,42 @@ pub(super) struct UdpEndpoint {
 
 impl UdpEndpoint {
     pub(super) fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.sender.local_addr()
+        self.io.socket().local_addr()
     }
 
     pub(super) fn sender(&self) -> &std::net::UdpSocket {
-        &self.sender
+        self.io.socket()
     }
 
     /// The relay link and the socket it sends on, together (P2P endpoint only).
     pub(super) fn link_and_sender(&mut self) -> Option<(&mut super::p2p::RelayLink, &std::net::UdpSocket)> {
-        Some((self.relay.as_deref_mut()?, &self.sender))
+        Some((self.relay.as_deref_mut()?, self.io.socket()))
     }
 
     /// A one-byte datagram to `to` that dies two hops out: it opens our NAT's mapping towards
     /// `to` without reaching `to`'s NAT (see `ice::on_candidates`). Endpoints ignore it.
     pub(super) fn send_opener(&self, to: SocketAddr) {
         const OPENER_TTL: u32 = 2;
-        let previous = self.sender.ttl().unwrap_or(64);
-        if self.sender.set_ttl(OPENER_TTL).is_ok() {
-            let _ = self.sender.send_to(&[0], to);
-            let _ = self.sender.set_ttl(previous);
+        let previous = self.io.socket().ttl().unwrap_or(64);
+        if self.io.socket().set_ttl(OPENER_TTL).is_ok() {
+            let _ = self.io.socket().send_to(&[0], to);
+            let _ = self.io.socket().set_ttl(previous);
         }
     }
 
     /// Send what one connection has due, without visiting the others.
     fn send_due_for(&mut self, id: ConnectionId, now: u64) {
-        let mut out = Batcher::new(&self.sender, &self.io, &mut self.outgoing);
+        let mut out = Batcher::new(&self.io, &mut self.outgoing);
         let (fake, mut relay) = (&mut self.fake, self.relay.as_deref_mut());
         self.endpoint
             .transmit_for(id, now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
     }
 
-    /// Read one batch of what waits on the socket (through `socket`, the driver's handle on
-    /// it, or `sender`) into the endpoint; how many datagrams, or `WouldBlock`.
-    fn receive_batch(&mut self, now: u64, socket: quinn_udp::UdpSockRef<'_>) -> std::io::Result<usize> {
+    /// Read one batch of what waits on the socket into the endpoint, through `socket` (the
+    /// driver's handle on it) or else our own; how many datagrams, or `WouldBlock`.
+    fn receive_batch(&mut self, now: u64, socket: Option<quinn_udp::UdpSockRef<'_>>) -> std::io::Result<usize> {
         let io = self.io.clone();
+        let socket = socket.unwrap_or_else(|| io.socket().into());
         io.recv_batch(socket, |from, datagram| self.input(now, from, datagram))
     }
 
@@ -124,7 +125,7 @@ impl UdpEndpoint {
     /// Let through what the fake network held back and is now due, both ways, then run the
     /// endpoint's timers if they are due. Returns whether anything reached the endpoint.
     fn advance(&mut self, now: u64) -> bool {
-        let mut out = Batcher::new(&self.sender, &self.io, &mut self.outgoing);
+        let mut out = Batcher::new(&self.io, &mut self.outgoing);
         while let Some((to, datagram)) = self.fake.send.pop_arrived(now) {
             transmit(&mut out, self.relay.as_deref_mut(), now, to, &datagram);
         }
@@ -242,7 +243,7 @@ fn transmit(
     datagram: &[u8],
 ) {
     match (super::relay_link::route_of(to), relay) {
-        (Some(route), Some(link)) => link.forward(now, route, datagram, out.socket),
+        (Some(route), Some(link)) => link.forward(now, route, datagram, out.socket()),
         (Some(_), None) => {}
         (None, _) => out.push(to, datagram),
     }
@@ -374,8 +375,7 @@ impl Sockets {
         };
         std_socket.set_nonblocking(true).ok()?;
         socket_buffers(&std_socket);
-        let io = Arc::new(UdpIo::new(&std_socket).ok()?);
-        let sender = Arc::new(std_socket.try_clone().ok()?);
+        let io = Arc::new(UdpIo::new(std_socket.try_clone().ok()?).ok()?);
         let socket = {
             let _guard = runtime.enter();
             Arc::new(UdpSocket::from_std(std_socket).ok()?)
@@ -393,7 +393,6 @@ impl Sockets {
             key,
             UdpEndpoint {
                 endpoint,
-                sender,
                 io,
                 outgoing: Outgoing::default(),
                 fake,
@@ -457,7 +456,7 @@ impl Sockets {
     pub fn listen_socket_address(&self, handle: Handle, with_port: bool) -> Option<String> {
         let state = self.lock();
         let listen = state.listen_sockets.get(&handle).filter(|l| l.vport.is_none())?;
-        let local = state.endpoints.get(&listen.endpoint)?.sender.local_addr().ok()?;
+        let local = state.endpoints.get(&listen.endpoint)?.io.socket().local_addr().ok()?;
         Some(if with_port { crate::address::format_ip_port(local) } else { crate::address::format_ip(local.ip()) })
     }
 
@@ -534,7 +533,7 @@ impl Sockets {
         let (h1, server) = {
             let mut state = self.lock();
             let server = self.open_endpoint(&mut state, loopback, &config, true, Role::Pair)?;
-            let server_address = state.endpoints[&server].sender.local_addr().ok();
+            let server_address = state.endpoints[&server].io.socket().local_addr().ok();
             let client = self.open_endpoint(&mut state, loopback, &config, false, Role::Pair);
             let (Some(server_address), Some(client)) = (server_address, client) else {
                 if let Some(ep) = state.endpoints.remove(&server) {
@@ -609,9 +608,8 @@ impl Sockets {
 /// must now fire sooner.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
-    let sender = ep.sender.clone();
     let mut any = false;
-    while ep.receive_batch(now, (&*sender).into()).is_ok() {
+    while ep.receive_batch(now, None).is_ok() {
         any = true;
     }
     if ep.advance(now) || any {

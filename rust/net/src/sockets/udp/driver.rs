@@ -104,7 +104,7 @@ fn turn(inner: &Weak<Inner>, key: EndpointKey, socket: Option<&UdpSocket>) -> Op
         // after the budget it stays ready, and the next turn reads on after the timers.
         let _ = socket.try_io(tokio::io::Interest::READABLE, || {
             for _ in 0..RECV_BATCHES_PER_TURN {
-                ep.receive_batch(now, socket.into())?;
+                ep.receive_batch(now, Some(socket.into()))?;
             }
             Ok(())
         });

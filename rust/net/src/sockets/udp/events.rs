@@ -14,7 +14,7 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         ep.fake_epoch = state.config_epoch;
     }
     let (fake, mut relay) = (&mut ep.fake, ep.relay.as_deref_mut());
-    let mut out = Batcher::new(&ep.sender, &ep.io, &mut ep.outgoing);
+    let mut out = Batcher::new(&ep.io, &mut ep.outgoing);
     ep.endpoint.transmit_all(now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
     drop(out);
     // Closed connections that are through (at once, or after lingering): forget them, and a
@@ -29,7 +29,7 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     }
     if let Some(link) = ep.relay.as_mut() {
         while let Some((to, datagram)) = link.control.poll_transmit(now) {
-            let _ = ep.sender.send_to(&datagram, to);
+            let _ = ep.io.socket().send_to(&datagram, to);
         }
     }
     let closes_with_connection = !matches!(ep.role, Role::Listen(_) | Role::P2P);

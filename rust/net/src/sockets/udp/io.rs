@@ -21,15 +21,23 @@ const RECV_BUFFERS: usize = 8;
 /// One receive buffer holds what GRO may join into one: up to 64 KiB.
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
 
-/// A socket's batching capabilities, as quinn-udp found them when it set the socket up.
+/// A UDP socket with its batching capabilities, as quinn-udp found them when it set the
+/// socket up. Any thread may send and read through it; the driver task also reads through its
+/// own tokio handle on the same socket, which clears the readiness it waits on.
 pub(in crate::sockets) struct UdpIo {
+    socket: std::net::UdpSocket,
     state: UdpSocketState,
 }
 
 impl UdpIo {
     /// Set `socket` up for batched I/O (GRO on, where the OS has it).
-    pub(in crate::sockets) fn new(socket: &std::net::UdpSocket) -> io::Result<UdpIo> {
-        Ok(UdpIo { state: UdpSocketState::new(socket.into())? })
+    pub(in crate::sockets) fn new(socket: std::net::UdpSocket) -> io::Result<UdpIo> {
+        let state = UdpSocketState::new((&socket).into())?;
+        Ok(UdpIo { socket, state })
+    }
+
+    pub(in crate::sockets) fn socket(&self) -> &std::net::UdpSocket {
+        &self.socket
     }
 
     /// Read one batch of datagrams from `socket` and hand each to `each`; how many came, or
@@ -75,24 +83,28 @@ thread_local! {
 /// The way out of one socket for a run of datagrams (one `pump`): what it gathers leaves when
 /// a datagram cannot join the batch, and at the latest when it is dropped.
 pub(in crate::sockets) struct Batcher<'a> {
-    pub(in crate::sockets) socket: &'a std::net::UdpSocket,
     io: &'a UdpIo,
     outgoing: &'a mut Outgoing,
 }
 
 impl<'a> Batcher<'a> {
-    pub(in crate::sockets) fn new(socket: &'a std::net::UdpSocket, io: &'a UdpIo, outgoing: &'a mut Outgoing) -> Self {
-        Batcher { socket, io, outgoing }
+    pub(in crate::sockets) fn new(io: &'a UdpIo, outgoing: &'a mut Outgoing) -> Self {
+        Batcher { io, outgoing }
     }
 
     pub(in crate::sockets) fn push(&mut self, to: SocketAddr, datagram: &[u8]) {
-        self.outgoing.push(self.io, self.socket, to, datagram);
+        self.outgoing.push(self.io, to, datagram);
+    }
+
+    /// The socket, for a datagram that goes out on its own.
+    pub(in crate::sockets) fn socket(&self) -> &'a std::net::UdpSocket {
+        &self.io.socket
     }
 }
 
 impl Drop for Batcher<'_> {
     fn drop(&mut self) {
-        self.outgoing.flush(self.io, self.socket);
+        self.outgoing.flush(self.io);
     }
 }
 
@@ -108,14 +120,14 @@ pub(in crate::sockets) struct Outgoing {
 
 impl Outgoing {
     /// Add a datagram; what was gathered goes out first if this one cannot join it.
-    fn push(&mut self, io: &UdpIo, socket: &std::net::UdpSocket, to: SocketAddr, datagram: &[u8]) {
+    fn push(&mut self, io: &UdpIo, to: SocketAddr, datagram: &[u8]) {
         let joins = self.count > 0
             && self.to == Some(to)
             && datagram.len() <= self.segment
             && self.count < io.state.max_gso_segments()
             && self.buf.len() + datagram.len() <= MAX_BATCH_BYTES;
         if !joins {
-            self.flush(io, socket);
+            self.flush(io);
             self.to = Some(to);
             self.segment = datagram.len();
         }
@@ -123,13 +135,13 @@ impl Outgoing {
         self.count += 1;
         if datagram.len() < self.segment {
             // Only the last segment of a batch may be shorter.
-            self.flush(io, socket);
+            self.flush(io);
         }
     }
 
     /// Send what was gathered. A full socket buffer drops it, like any loss: the protocol
     /// recovers.
-    fn flush(&mut self, io: &UdpIo, socket: &std::net::UdpSocket) {
+    fn flush(&mut self, io: &UdpIo) {
         let Some(to) = self.to.take() else { return };
         if self.count > 0 {
             let transmit = Transmit {
@@ -139,7 +151,7 @@ impl Outgoing {
                 segment_size: (self.count > 1).then_some(self.segment),
                 src_ip: None,
             };
-            let _ = io.state.try_send(socket.into(), &transmit);
+            let _ = io.state.try_send((&io.socket).into(), &transmit);
         }
         self.buf.clear();
         self.count = 0;
@@ -157,20 +169,21 @@ mod tests {
     }
 
     /// Everything `receiver` gets within a second, until `expected` datagrams are in.
-    fn receive(io: &UdpIo, receiver: &std::net::UdpSocket, expected: usize) -> Vec<(SocketAddr, Vec<u8>)> {
+    fn receive(io: &UdpIo, expected: usize) -> Vec<(SocketAddr, Vec<u8>)> {
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
         while got.len() < expected && std::time::Instant::now() < deadline {
-            let _ = io.recv_batch(receiver.into(), |from, d| got.push((from, d.to_vec())));
+            let _ = io.recv_batch(io.socket().into(), |from, d| got.push((from, d.to_vec())));
         }
         got
     }
 
     #[test]
     fn batches_arrive_as_the_datagrams_they_were() {
-        let (sender, receiver, other) = (bound(), bound(), bound());
-        let (send_io, recv_io) = (UdpIo::new(&sender).unwrap(), UdpIo::new(&receiver).unwrap());
-        let (to, elsewhere) = (receiver.local_addr().unwrap(), other.local_addr().unwrap());
+        let (send_io, recv_io, other_io) =
+            (UdpIo::new(bound()).unwrap(), UdpIo::new(bound()).unwrap(), UdpIo::new(bound()).unwrap());
+        let to = recv_io.socket().local_addr().unwrap();
+        let elsewhere = other_io.socket().local_addr().unwrap();
         // Full-size runs (one GSO batch each where the OS has GSO), a short one that ends a
         // run, a change of size and of destination in between.
         let mut sent = Vec::new();
@@ -185,7 +198,7 @@ mod tests {
         }
         let mut outgoing = Outgoing::default();
         {
-            let mut out = Batcher::new(&sender, &send_io, &mut outgoing);
+            let mut out = Batcher::new(&send_io, &mut outgoing);
             for (i, datagram) in sent.iter().enumerate() {
                 out.push(to, datagram);
                 if i == 60 {
@@ -193,25 +206,23 @@ mod tests {
                 }
             }
         }
-        let got = receive(&recv_io, &receiver, sent.len());
-        let from = sender.local_addr().unwrap();
+        let got = receive(&recv_io, sent.len());
+        let from = send_io.socket().local_addr().unwrap();
         assert_eq!(got.len(), sent.len(), "every datagram arrived on its own");
         for ((source, datagram), expected) in got.iter().zip(&sent) {
             assert_eq!((*source, datagram), (from, expected));
         }
-        let other_io = UdpIo::new(&other).unwrap();
-        assert_eq!(receive(&other_io, &other, 1), vec![(from, b"to someone else".to_vec())]);
+        assert_eq!(receive(&other_io, 1), vec![(from, b"to someone else".to_vec())]);
     }
 
     #[test]
     fn a_plain_socket_reads_batched_datagrams_one_by_one() {
         // A peer that is not us (no GRO) sees ordinary datagrams.
-        let (sender, receiver) = (bound(), bound());
-        let io = UdpIo::new(&sender).unwrap();
+        let (io, receiver) = (UdpIo::new(bound()).unwrap(), bound());
         let to = receiver.local_addr().unwrap();
         let mut outgoing = Outgoing::default();
         {
-            let mut out = Batcher::new(&sender, &io, &mut outgoing);
+            let mut out = Batcher::new(&io, &mut outgoing);
             for i in 0..20u8 {
                 out.push(to, &[i; 1000]);
             }
