@@ -109,18 +109,30 @@ fn listen_connect_accept_and_talk() {
 fn messages_sent_while_connecting_are_delivered() {
     let sockets = Sockets::new();
     let (listen, client) = listen_and_connect(&sockets);
+    // Lanes configured, and messages sent on them, before the connection exists: each lane
+    // numbers its own messages, and the numbering carries on once connected.
+    assert_eq!(sockets.configure_lanes(client, 2, &[0, 0], &[1, 1]), SteamResult::Ok);
     assert_eq!(sockets.send_message(client, b"early 1", send_flags::RELIABLE), Ok(1));
+    assert_eq!(sockets.send_message_on_lane(client, 1, b"early lane 1", send_flags::RELIABLE), Ok(1));
     assert_eq!(sockets.send_message(client, b"early 2", send_flags::RELIABLE), Ok(2));
     let server = incoming_on(&sockets, listen);
     assert_eq!(sockets.accept_connection(server), SteamResult::Ok);
+    wait_until(|| sockets.connection_info(client).unwrap().state == ConnectionState::Connected);
+    assert_eq!(sockets.send_message_on_lane(client, 1, b"later lane 1", send_flags::RELIABLE), Ok(2));
     let mut got = Vec::new();
     wait_until(|| {
         got.extend(sockets.receive_on_connection(server, 10).unwrap());
-        got.len() == 2
+        got.len() == 4
     });
+    got.sort_by_key(|m| (m.lane, m.message_number));
     assert_eq!(
-        got.iter().map(|m| (m.message_number, m.payload.to_vec())).collect::<Vec<_>>(),
-        vec![(1, b"early 1".to_vec()), (2, b"early 2".to_vec())]
+        got.iter().map(|m| (m.lane, m.message_number, m.payload.to_vec())).collect::<Vec<_>>(),
+        vec![
+            (0, 1, b"early 1".to_vec()),
+            (0, 2, b"early 2".to_vec()),
+            (1, 1, b"early lane 1".to_vec()),
+            (1, 2, b"later lane 1".to_vec())
+        ]
     );
 }
 

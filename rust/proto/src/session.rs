@@ -590,6 +590,13 @@ impl Session {
         &self.lanes
     }
 
+    /// Take over `lanes` as they stand, configuration and message numbers both: those of a
+    /// connection that was configured, and sent on, while it was still connecting.
+    pub fn adopt_lanes(&mut self, lanes: Lanes) {
+        self.send_lanes.resize_with(lanes.count().max(self.send_lanes.len()), SendLane::default);
+        self.lanes = lanes;
+    }
+
     pub fn configure_lanes(
         &mut self,
         count: usize,

@@ -55,9 +55,9 @@ pub(in crate::sockets) struct Connection {
     pub(in crate::sockets) received: RateMeter,
     /// The peer's address, for connections that have one.
     pub(in crate::sockets) remote_address: Option<SocketAddr>,
-    /// Messages sent while still connecting, handed to the session once it exists. Their
-    /// numbers were taken from `lanes`, in the order the session will give them again.
-    pub(in crate::sockets) preconnect: Vec<(u16, Vec<u8>, i32)>,
+    /// Messages sent while still connecting: (lane, number, payload, flags). The numbers come
+    /// from `lanes`, which the session takes over when it exists, so each is handed out once.
+    pub(in crate::sockets) preconnect: Vec<(u16, u64, Vec<u8>, i32)>,
     /// Session counters already fed into the rate meters (packets and bytes out, then in).
     pub(in crate::sockets) counted: [u64; 4],
     /// The inbox was full when messages arrived, so some still wait in the session.

@@ -4,25 +4,52 @@
 use super::*;
 
 impl Session {
-    /// Queue a message; returns its number on its lane (from 1).
+    /// Queue a message; returns its number on its lane (from 1). A message refused takes no
+    /// number.
     pub fn send_message(&mut self, now: u64, lane: u16, data: &[u8], send_flags: i32) -> Result<u64, SendError> {
+        self.check_send(lane, data.len())?;
+        let number = self.lanes.take_message_number(lane as usize).expect("lane checked") as u64;
+        self.enqueue(now, lane, number, data, send_flags);
+        Ok(number)
+    }
+
+    /// Queue a message numbered before this session existed: one the application sent while
+    /// its connection was still connecting, numbered from the lanes this session then took over
+    /// ([`adopt_lanes`](Self::adopt_lanes)), so each number is handed out once.
+    pub fn send_numbered(
+        &mut self,
+        now: u64,
+        lane: u16,
+        number: u64,
+        data: &[u8],
+        send_flags: i32,
+    ) -> Result<(), SendError> {
+        self.check_send(lane, data.len())?;
+        self.enqueue(now, lane, number, data, send_flags);
+        Ok(())
+    }
+
+    /// Whether a message of `len` bytes may be queued on `lane` now.
+    fn check_send(&self, lane: u16, len: usize) -> Result<(), SendError> {
         if !self.is_connected() || self.linger.is_some() {
             return Err(SendError::NotConnected);
         }
         if lane as usize >= self.send_lanes.len() {
             return Err(SendError::NoSuchLane);
         }
-        if data.len() as u64 > wire::MAX_MESSAGE_SIZE {
+        if len as u64 > wire::MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge);
         }
         // GNS counts what waits to be sent (new data and retransmissions), not what is on the
         // wire awaiting acknowledgement; flow control bounds the latter separately.
         let retransmit: u64 = self.send_lanes.iter().flat_map(|l| l.retransmit.iter()).map(|r| r.end - r.start).sum();
-        let pending = self.queued_bytes + retransmit;
-        if pending + data.len() as u64 > self.config.send_buffer_size as u64 {
+        if self.queued_bytes + retransmit + len as u64 > self.config.send_buffer_size as u64 {
             return Err(SendError::LimitExceeded);
         }
-        let number = self.lanes.take_message_number(lane as usize).expect("lane checked") as u64;
+        Ok(())
+    }
+
+    fn enqueue(&mut self, now: u64, lane: u16, number: u64, data: &[u8], send_flags: i32) {
         let send_lane = &mut self.send_lanes[lane as usize];
         let item = if send_flags & flags::RELIABLE != 0 {
             let start = send_lane.stream.end();
@@ -43,7 +70,6 @@ impl Session {
         if send_flags & (flags::NO_NAGLE | flags::NO_DELAY) != 0 {
             self.flush_requested = true;
         }
-        Ok(number)
     }
 
     /// Make the next transmit carry a PING (which the peer acknowledges).

@@ -184,14 +184,10 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             let preconnect = std::mem::take(&mut conn.preconnect);
             let lanes = conn.lanes.clone();
             if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
-                if lanes.count() > 1 {
-                    let priorities: Vec<i64> =
-                        (0..lanes.count()).map(|l| lanes.priority(l).unwrap_or(0) as i64).collect();
-                    let weights: Vec<i64> = (0..lanes.count()).map(|l| lanes.weight(l).unwrap_or(1) as i64).collect();
-                    let _ = session.configure_lanes(lanes.count(), &priorities, &weights);
-                }
-                for (lane, data, flags) in preconnect {
-                    let _ = session.send_message(now, lane, &data, flags);
+                // The lanes as configured, and the numbers the messages sent meanwhile took.
+                session.adopt_lanes(lanes);
+                for (lane, number, data, flags) in preconnect {
+                    let _ = session.send_numbered(now, lane, number, &data, flags);
                 }
             }
             if role == Role::P2P {

@@ -48,14 +48,14 @@ pub(in crate::sockets) fn send(
 ) -> Result<i64, SteamResult> {
     let session = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id));
     let Some(session) = session else {
-        // Still connecting: keep it for the session, numbered as the session will number it.
+        // Still connecting: keep it, numbered, for the session (which takes over the lanes).
         let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
-        let queued: usize = conn.preconnect.iter().map(|(_, d, _)| d.len()).sum();
+        let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
         if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
             return Err(SteamResult::LimitExceeded);
         }
         let number = conn.lanes.take_message_number(lane as usize).expect("lane checked by the caller");
-        conn.preconnect.push((lane, data.to_vec(), flags));
+        conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
         return Ok(number);
     };
     let number = session.send_message(now, lane, data, flags).map_err(|e| match e {
