@@ -79,7 +79,11 @@ func test_fake_ip_flow() -> void:
 	S.fake_ip_result.connect(on_fake)
 	check_eq(S.beginAsyncRequestFakeIP(1), true, "beginAsyncRequestFakeIP")
 	check_eq(S.beginAsyncRequestFakeIP(1), false, "one request at a time")
-	check_eq(S.getFakeIP()["result"], S.RESULT_BUSY, "busy while the request is out")
+	# BUSY while the request is out. The relay here is on this machine and may have answered
+	# already (the answer is applied as it arrives; the signal waits for the next callbacks
+	# run), so OK is right too; anything else is not.
+	var early: int = S.getFakeIP()["result"]
+	check(early == S.RESULT_BUSY or early == S.RESULT_OK, "busy while the request is out, or answered: got %d" % early)
 	check(await until(func(): return results.size() > 0), "fake_ip_result arrives")
 	S.fake_ip_result.disconnect(on_fake)
 	if results.is_empty():

@@ -215,6 +215,36 @@ impl Default for EndpointConfig {
     }
 }
 
+/// Why an arriving datagram was dropped: counted in [`EndpointStats::dropped_datagrams`] and
+/// traced (target `steamnet::packet_decode`, level trace), never silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Too short, of no kind we know, or with fields that do not parse.
+    Malformed,
+    /// A handshake in a protocol version we do not speak.
+    WrongVersion,
+    /// A handshake for an endpoint that accepts none (not a listen socket).
+    NotListening,
+    /// It names a connection this endpoint does not have (any more).
+    UnknownConnection,
+    /// It names a connection, from another address than the connection's peer.
+    WrongAddress,
+    /// Not what the connection expects at its stage.
+    WrongPhase,
+    /// A handshake cookie that is forged, stale or another address's.
+    BadCookie,
+    /// The admission limits (per address, half-open table) refused the handshake.
+    AdmissionLimits,
+    /// A handshake message that does not authenticate or decode.
+    BadHandshake,
+    /// A sealed datagram whose number was seen before (or is too old to tell).
+    Replay,
+    /// A sealed datagram that does not authenticate.
+    BadTag,
+    /// A path response that answers no challenge of ours.
+    UnknownPath,
+}
+
 enum Phase {
     ClientRequest,
     ClientHello {

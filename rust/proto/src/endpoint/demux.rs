@@ -6,7 +6,7 @@ use super::*;
 
 impl Endpoint {
     pub fn handle_datagram(&mut self, now: u64, from: SocketAddr, datagram: &[u8]) {
-        let handled = match datagram.first() {
+        let outcome = match datagram.first() {
             Some(&KIND_REQUEST) => self.on_request(now, from, datagram),
             Some(&KIND_CHALLENGE) => self.on_challenge(from, datagram),
             Some(&KIND_HELLO) => self.on_hello(now, from, datagram),
@@ -14,37 +14,41 @@ impl Endpoint {
             Some(&KIND_FINISH) => self.on_finish(now, from, datagram),
             Some(&KIND_DATA) => self.on_data(now, from, datagram),
             Some(&KIND_CONTROL) => self.on_control(now, from, datagram),
-            _ => false,
+            _ => Err(Dropped::Malformed),
         };
-        if !handled {
-            self.stats.dropped_datagrams += 1;
-        } else if !matches!(datagram.first(), Some(&KIND_REQUEST | &KIND_HELLO))
-            && let Some(id) = read_u32(datagram, 1)
-        {
-            // Every other kind names our connection id: that connection may have news.
-            self.mark(id);
+        match outcome {
+            Err(why) => {
+                self.stats.dropped_datagrams += 1;
+                if why == Dropped::Replay {
+                    self.stats.replays_refused += 1;
+                }
+                let kind = datagram.first().copied();
+                tracing::trace!(target: "steamnet::packet_decode", %from, ?kind, ?why, "datagram dropped");
+            }
+            Ok(()) => {
+                // Every kind but the client's first two names our connection id: that
+                // connection may have news.
+                if !matches!(datagram.first(), Some(&KIND_REQUEST | &KIND_HELLO))
+                    && let Some(id) = read_u32(datagram, 1)
+                {
+                    self.mark(id);
+                }
+            }
         }
     }
 
-    pub(super) fn on_data(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        let (Some(id), Some(number)) = (read_u32(d, 1), read_u64(d, 5)) else { return false };
+    pub(super) fn on_data(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        let (Some(id), Some(number)) = (read_u32(d, 1), read_u64(d, 5)) else { return Err(Dropped::Malformed) };
         if number & CONTROL_NONCE_BIT != 0 {
-            return false;
+            return Err(Dropped::Malformed);
         }
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
         if !matches!(conn.phase, Phase::Established { .. } | Phase::ClientAwaitAccept { .. }) {
-            return false;
+            return Err(Dropped::WrongPhase);
         }
         let crypto = conn.phase.crypto().expect("keys in these phases");
         let plain = &mut self.buffers.plain;
-        match Self::open(crypto, &mut conn.data_window, (number, number), d, plain) {
-            Ok(()) => {}
-            Err(replay) => {
-                self.stats.replays_refused += u64::from(replay);
-                tracing::trace!(target: "steamnet::packet_decode", id, number, replay, "datagram refused before the session");
-                return false;
-            }
-        };
+        Self::open(crypto, &mut conn.data_window, (number, number), d, plain)?;
         if let Phase::ClientAwaitAccept { .. } = conn.phase {
             let Phase::ClientAwaitAccept { crypto, identity, .. } = std::mem::replace(&mut conn.phase, Phase::Ended)
             else {
@@ -85,39 +89,36 @@ impl Endpoint {
         if was_connected {
             Self::report_session_end(&mut self.events, id, session);
         }
-        true
+        Ok(())
     }
 
-    pub(super) fn on_control(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        let (Some(id), Some(nonce)) = (read_u32(d, 1), read_u64(d, 5)) else { return false };
+    pub(super) fn on_control(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        let (Some(id), Some(nonce)) = (read_u32(d, 1), read_u64(d, 5)) else { return Err(Dropped::Malformed) };
         if nonce & CONTROL_NONCE_BIT == 0 {
-            return false;
+            return Err(Dropped::Malformed);
         }
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
-        let Some(crypto) = conn.phase.crypto() else { return false };
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
+        let crypto = conn.phase.crypto().ok_or(Dropped::WrongPhase)?;
         let mut plain = Vec::new(); // control messages are rare: path checks, rejections
-        if let Err(replay) =
-            Self::open(crypto, &mut conn.control_window, (nonce & !CONTROL_NONCE_BIT, nonce), d, &mut plain)
-        {
-            self.stats.replays_refused += u64::from(replay);
-            return false;
-        }
-        let (Some(&kind), body) = (plain.first(), plain.get(1..).unwrap_or_default()) else { return false };
+        Self::open(crypto, &mut conn.control_window, (nonce & !CONTROL_NONCE_BIT, nonce), d, &mut plain)?;
+        let (Some(&kind), body) = (plain.first(), plain.get(1..).unwrap_or_default()) else {
+            return Err(Dropped::Malformed);
+        };
         match kind {
             CONTROL_REJECT => {
                 if !matches!(conn.phase, Phase::ClientAwaitAccept { .. }) {
-                    return false;
+                    return Err(Dropped::WrongPhase);
                 }
                 conn.phase = Phase::Ended;
                 let (reason, text) = parse_reject(body);
                 self.events.push_back(EndpointEvent::ClosedByPeer { id, reason, text });
-                true
+                Ok(())
             }
             CONTROL_PATH_CHALLENGE => {
                 // Answer to where the challenge came from: that is the path being checked.
-                let Some(response) = conn.control_datagram(CONTROL_PATH_RESPONSE, body) else { return false };
+                let response = conn.control_datagram(CONTROL_PATH_RESPONSE, body).ok_or(Dropped::WrongPhase)?;
                 conn.outbox.push_back((from, response));
-                true
+                Ok(())
             }
             CONTROL_PATH_RESPONSE => {
                 let Some(at) = conn
@@ -125,7 +126,7 @@ impl Endpoint {
                     .iter()
                     .position(|p| p.address == from && crate::cookie::constant_time_eq(&p.token, body))
                 else {
-                    return false;
+                    return Err(Dropped::UnknownPath);
                 };
                 let probe = conn.probes.swap_remove(at);
                 conn.last_heard = now;
@@ -133,22 +134,22 @@ impl Endpoint {
                     let rtt_usec = now.saturating_sub(probe.sent_at);
                     tracing::debug!(target: "steamnet::p2p_rendezvous", id, %from, rtt_usec, "candidate path works");
                     self.events.push_back(EndpointEvent::PathValidated { id, address: from, rtt_usec });
-                    return true;
+                    return Ok(());
                 }
                 tracing::info!(id, old = %conn.peer, new = %from, "peer moved; path validated");
                 Self::move_path(&mut self.events, id, conn, from, now);
                 self.stats.migrations += 1;
                 self.touched.push(id);
-                true
+                Ok(())
             }
             CONTROL_CANDIDATES => {
                 let addresses = parse_candidates(body);
                 if !addresses.is_empty() {
                     self.events.push_back(EndpointEvent::Candidates { id, addresses });
                 }
-                true
+                Ok(())
             }
-            _ => false,
+            _ => Err(Dropped::Malformed),
         }
     }
 

@@ -86,11 +86,14 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn on_request(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        if !self.config.accept_incoming || d.len() < REQUEST_LEN || d[1] != PROTOCOL_VERSION {
-            return false;
+    pub(super) fn on_request(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        if !self.config.accept_incoming {
+            return Err(Dropped::NotListening);
         }
-        let Some(client_id) = read_u32(d, 2) else { return false };
+        if d.len() < REQUEST_LEN || d[1] != PROTOCOL_VERSION {
+            return Err(Dropped::WrongVersion);
+        }
+        let client_id = read_u32(d, 2).ok_or(Dropped::Malformed)?;
         let cipher = Cipher::choose(d[6], self.config.cipher);
         let mut challenge = vec![KIND_CHALLENGE];
         challenge.extend_from_slice(&client_id.to_be_bytes());
@@ -98,18 +101,21 @@ impl Endpoint {
         challenge.push(cipher.to_wire());
         self.stateless_out.push((from, challenge));
         self.stats.challenges_sent += 1;
-        true
+        Ok(())
     }
 
-    pub(super) fn on_challenge(&mut self, from: SocketAddr, d: &[u8]) -> bool {
-        let Some((id, cookie, cipher)) = id_cookie_cipher(d) else { return false };
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
-        if conn.peer != from || !matches!(conn.phase, Phase::ClientRequest) {
-            return false;
+    pub(super) fn on_challenge(&mut self, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        let (id, cookie, cipher) = id_cookie_cipher(d).ok_or(Dropped::Malformed)?;
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
+        if conn.peer != from {
+            return Err(Dropped::WrongAddress);
         }
-        let Ok(mut noise) = builder(&self.static_key, cipher).build_initiator() else { return false };
+        if !matches!(conn.phase, Phase::ClientRequest) {
+            return Err(Dropped::WrongPhase);
+        }
+        let mut noise = builder(&self.static_key, cipher).build_initiator().map_err(|_| Dropped::BadHandshake)?;
         let mut msg = [0u8; 256];
-        let Ok(len) = noise.write_message(&[], &mut msg) else { return false };
+        let len = noise.write_message(&[], &mut msg).map_err(|_| Dropped::BadHandshake)?;
         let mut hello = vec![KIND_HELLO];
         hello.extend_from_slice(&id.to_be_bytes());
         hello.extend_from_slice(cookie);
@@ -118,18 +124,18 @@ impl Endpoint {
         conn.outbox.push_back((from, hello.clone()));
         conn.cipher = Some(cipher);
         conn.phase = Phase::ClientHello { noise: Box::new(noise), hello };
-        true
+        Ok(())
     }
 
-    pub(super) fn on_hello(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
+    pub(super) fn on_hello(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
         if !self.config.accept_incoming {
-            return false;
+            return Err(Dropped::NotListening);
         }
         // The cipher the CHALLENGE picked: the cookie's MAC covers it, so a HELLO naming
         // another fails the cookie check.
-        let Some((client_id, cookie, cipher)) = id_cookie_cipher(d) else { return false };
+        let (client_id, cookie, cipher) = id_cookie_cipher(d).ok_or(Dropped::Malformed)?;
         if !self.cookies.check(now, from, client_id, cipher.to_wire(), cookie) {
-            return false;
+            return Err(Dropped::BadCookie);
         }
         // A repeated HELLO: our REPLY was lost. Send it again.
         if let Some(&id) = self.by_client.get(&(from, client_id)) {
@@ -139,7 +145,7 @@ impl Endpoint {
                 conn.outbox.push_back((from, reply.clone()));
             }
             self.mark(id);
-            return true;
+            return Ok(());
         }
         // Only now, with the address proven, does the handshake cost anything: check its share.
         let mut admitted = self.admission.try_admit(now, from.ip());
@@ -151,11 +157,11 @@ impl Endpoint {
         if let Err(refusal) = admitted {
             self.stats.handshakes_refused += 1;
             tracing::debug!(%from, ?refusal, "handshake refused by admission limits");
-            return false;
+            return Err(Dropped::AdmissionLimits);
         }
         let Some(reply_and_noise) = self.respond_to_hello(client_id, cipher, &d[6 + COOKIE_LEN..]) else {
             self.admission.release(from.ip(), true);
-            return false;
+            return Err(Dropped::BadHandshake);
         };
         let (id, reply, noise) = reply_and_noise;
         let mut conn = Connection::new(
@@ -179,7 +185,7 @@ impl Endpoint {
             let connections = &self.connections;
             self.half_open_order.retain(|id| connections.get(id).is_some_and(|c| c.half_open));
         }
-        true
+        Ok(())
     }
 
     /// Drop the oldest half-open handshake of a source that has several (a flooder's), or the
@@ -234,19 +240,22 @@ impl Endpoint {
         Some((id, reply, noise))
     }
 
-    pub(super) fn on_reply(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        let (Some(id), Some(server_id)) = (read_u32(d, 1), read_u32(d, 5)) else { return false };
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
+    pub(super) fn on_reply(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        let (Some(id), Some(server_id)) = (read_u32(d, 1), read_u32(d, 5)) else { return Err(Dropped::Malformed) };
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
         let Phase::ClientHello { noise, .. } = &mut conn.phase else {
             return self.on_repeated_reply(id, from);
         };
-        if conn.peer != from || server_id == 0 {
-            return false;
+        if conn.peer != from {
+            return Err(Dropped::WrongAddress);
+        }
+        if server_id == 0 {
+            return Err(Dropped::Malformed);
         }
         // A message that does not authenticate leaves the handshake as it was (snow restores it).
         let mut payload = [0u8; HANDSHAKE_MSG_MAX];
-        let Ok(payload_len) = noise.read_message(&d[9..], &mut payload) else { return false };
-        let Some(remote_key) = remote_static(noise) else { return false };
+        let payload_len = noise.read_message(&d[9..], &mut payload).map_err(|_| Dropped::BadHandshake)?;
+        let remote_key = remote_static(noise).ok_or(Dropped::BadHandshake)?;
         let identity = match self.authenticate_peer(now, from, &remote_key, &payload[..payload_len]) {
             PeerAuth::Verified(identity) => Some(identity),
             PeerAuth::Anonymous => None,
@@ -256,7 +265,7 @@ impl Endpoint {
                 conn.phase = Phase::Ended;
                 self.events.push_back(EndpointEvent::Refused { id, reason, text });
                 self.mark(id);
-                return true;
+                return Ok(());
             }
         };
         let conn = self.connections.get_mut(&id).expect("looked up above");
@@ -264,8 +273,8 @@ impl Endpoint {
             unreachable!()
         };
         let mut msg = [0u8; HANDSHAKE_MSG_MAX];
-        let Ok(len) = noise.write_message(&self.certificate, &mut msg) else { return false };
-        let Ok(crypto) = noise.into_stateless_transport_mode() else { return false };
+        let len = noise.write_message(&self.certificate, &mut msg).map_err(|_| Dropped::BadHandshake)?;
+        let crypto = noise.into_stateless_transport_mode().map_err(|_| Dropped::BadHandshake)?;
         let mut finish = vec![KIND_FINISH];
         finish.extend_from_slice(&server_id.to_be_bytes());
         finish.extend_from_slice(&msg[..len]);
@@ -275,41 +284,43 @@ impl Endpoint {
         conn.phase = Phase::ClientAwaitAccept { crypto: Box::new(crypto), finish, identity };
         conn.retry_interval = HANDSHAKE_RETRY_USEC;
         conn.retry_at = now + HANDSHAKE_RETRY_USEC;
-        true
+        Ok(())
     }
 
     /// A REPLY after we moved on: our FINISH may have been lost; resend it.
-    pub(super) fn on_repeated_reply(&mut self, id: ConnectionId, from: SocketAddr) -> bool {
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
+    pub(super) fn on_repeated_reply(&mut self, id: ConnectionId, from: SocketAddr) -> Result<(), Dropped> {
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
         if conn.peer != from {
-            return false;
+            return Err(Dropped::WrongAddress);
         }
-        if let Phase::ClientAwaitAccept { finish, .. } = &conn.phase {
-            conn.outbox.push_back((from, finish.clone()));
-            return true;
-        }
-        false
+        let Phase::ClientAwaitAccept { finish, .. } = &conn.phase else { return Err(Dropped::WrongPhase) };
+        conn.outbox.push_back((from, finish.clone()));
+        Ok(())
     }
 
-    pub(super) fn on_finish(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> bool {
-        let Some(id) = read_u32(d, 1) else { return false };
-        let Some(conn) = self.connections.get_mut(&id) else { return false };
+    pub(super) fn on_finish(&mut self, now: u64, from: SocketAddr, d: &[u8]) -> Result<(), Dropped> {
+        let id = read_u32(d, 1).ok_or(Dropped::Malformed)?;
+        let conn = self.connections.get_mut(&id).ok_or(Dropped::UnknownConnection)?;
         if conn.peer != from {
-            return false;
+            return Err(Dropped::WrongAddress);
         }
         let Phase::ServerHandshake { noise, .. } = &mut conn.phase else {
-            return matches!(conn.phase, Phase::ServerAwaitAccept { .. } | Phase::Established { .. });
+            // A repeated FINISH (the client has not heard from us yet) is no harm.
+            return match conn.phase {
+                Phase::ServerAwaitAccept { .. } | Phase::Established { .. } => Ok(()),
+                _ => Err(Dropped::WrongPhase),
+            };
         };
         // A message that does not authenticate leaves the handshake as it was (snow restores it).
         let mut payload = [0u8; HANDSHAKE_MSG_MAX];
-        let Ok(payload_len) = noise.read_message(&d[5..], &mut payload) else { return false };
-        let Some(remote_key) = remote_static(noise) else { return false };
+        let payload_len = noise.read_message(&d[5..], &mut payload).map_err(|_| Dropped::BadHandshake)?;
+        let remote_key = remote_static(noise).ok_or(Dropped::BadHandshake)?;
         let auth = self.authenticate_peer(now, from, &remote_key, &payload[..payload_len]);
         let conn = self.connections.get_mut(&id).expect("looked up above");
         let Phase::ServerHandshake { noise, .. } = std::mem::replace(&mut conn.phase, Phase::Ended) else {
             unreachable!()
         };
-        let Ok(crypto) = noise.into_stateless_transport_mode() else { return false };
+        let crypto = noise.into_stateless_transport_mode().map_err(|_| Dropped::BadHandshake)?;
         conn.remote_key = Some(remote_key);
         let identity = match auth {
             PeerAuth::Verified(identity) => Some(identity),
@@ -323,35 +334,34 @@ impl Endpoint {
                     self.stateless_out.push((from, reject));
                 }
                 self.remove(id);
-                return true;
+                return Ok(());
             }
         };
         conn.phase = Phase::ServerAwaitAccept { crypto: Box::new(crypto), identity };
         Self::leave_half_open(&mut self.admission, &mut self.by_client, conn);
         self.events.push_back(EndpointEvent::Incoming { id, address: from, identity });
-        true
+        Ok(())
     }
 
     /// Check a sealed datagram's nonce against `window` and open it into `plain` (reused from
-    /// packet to packet). `Err` for anything that is not fresh or does not authenticate; the
-    /// window is marked only for what does. `Err(true)` marks a replay (refused before any
-    /// cipher work).
+    /// packet to packet). `Err` for anything that is not fresh (a replay, refused before any
+    /// cipher work) or does not authenticate; the window is marked only for what does.
     pub(super) fn open(
         crypto: &StatelessTransportState,
         window: &mut ReplayWindow,
         (counter, nonce): (u64, u64),
         d: &[u8],
         plain: &mut Vec<u8>,
-    ) -> Result<(), bool> {
+    ) -> Result<(), Dropped> {
         if d.len() < SEALED_HEADER + TAG_LEN {
-            return Err(false);
+            return Err(Dropped::Malformed);
         }
         if !window.is_fresh(counter) {
-            return Err(true);
+            return Err(Dropped::Replay);
         }
         plain.clear();
         plain.resize(d.len() - SEALED_HEADER, 0);
-        let len = crypto.read_message(nonce, &d[SEALED_HEADER..], plain).map_err(|_| false)?;
+        let len = crypto.read_message(nonce, &d[SEALED_HEADER..], plain).map_err(|_| Dropped::BadTag)?;
         plain.truncate(len);
         window.mark(counter);
         Ok(())
