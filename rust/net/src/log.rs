@@ -9,8 +9,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 /// `ESteamNetworkingSocketsDebugOutputType` values.
 pub mod detail {
@@ -144,7 +146,10 @@ impl Visit for Line {
     }
 }
 
-impl<S: Subscriber> Layer<S> for DebugOutputLayer {
+/// A span's fields as a line shows them, kept with the span.
+struct SpanFields(String);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DebugOutputLayer {
     /// The level changes at run time, so every callsite is asked again each time.
     fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing::subscriber::Interest {
         tracing::subscriber::Interest::sometimes()
@@ -154,9 +159,25 @@ impl<S: Subscriber> Layer<S> for DebugOutputLayer {
         self.0.wants(metadata)
     }
 
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Line(String::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(fields.0));
+        }
+    }
+
+    /// `steamnet [target] span{fields}: message key=value ...`: the spans it happened in
+    /// (a connection's handle and id) before what happened.
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
         let mut line = Line(format!("steamnet [{}] ", metadata.target()));
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                let fields = span.extensions().get::<SpanFields>().map(|f| f.0.trim().to_string()).unwrap_or_default();
+                let _ = write!(line.0, "{}{{{fields}}}: ", span.name());
+            }
+        }
         event.record(&mut line);
         self.0.push(detail_of(metadata.level()), line.0);
     }
@@ -179,7 +200,8 @@ mod tests {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(DebugOutputLayer(&OUTPUT));
         tracing::subscriber::with_default(subscriber, || {
-            tracing::warn!(id = 7, "peer broke the protocol");
+            tracing::error_span!("connection", handle = 3)
+                .in_scope(|| tracing::warn!(id = 7, "peer broke the protocol"));
             tracing::info!("not at warning level");
             OUTPUT.set_level(detail::EVERYTHING);
             tracing::trace!(number = 3, "replay refused");
@@ -192,6 +214,7 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert_eq!(lines[0].0, detail::WARNING);
         assert!(lines[0].1.contains("peer broke the protocol") && lines[0].1.contains("id=7"), "{}", lines[0].1);
+        assert!(lines[0].1.contains("connection{handle=3}: "), "the span it happened in: {}", lines[0].1);
         assert_eq!(lines[1].0, detail::EVERYTHING);
         assert!(OUTPUT.take().is_empty(), "taken once");
     }

@@ -158,6 +158,22 @@ pub enum EndpointEvent {
     },
 }
 
+impl EndpointEvent {
+    /// The connection it is about.
+    pub fn id(&self) -> ConnectionId {
+        match self {
+            EndpointEvent::Incoming { id, .. }
+            | EndpointEvent::Connected { id, .. }
+            | EndpointEvent::Refused { id, .. }
+            | EndpointEvent::ClosedByPeer { id, .. }
+            | EndpointEvent::ProblemDetected { id, .. }
+            | EndpointEvent::PathChanged { id, .. }
+            | EndpointEvent::Candidates { id, .. }
+            | EndpointEvent::PathValidated { id, .. } => *id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionProblem {
     /// No answer within the handshake timeout, or the peer went silent.

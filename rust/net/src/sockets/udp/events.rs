@@ -52,6 +52,11 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         }
     }
     for event in events {
+        // What the event leads to (state changes, refusals, path moves) is traced within the
+        // connection it is about: its handle, once it has one, and its id on the endpoint.
+        let id = event.id();
+        let handle = handle_of(state, key, id).unwrap_or(INVALID_HANDLE);
+        let _span = tracing::error_span!("connection", handle, id).entered();
         apply_event(state, key, role, event, now);
     }
     for (handle, counts) in counters {
