@@ -1,7 +1,7 @@
 //! [`Sockets`]: the state behind the `SteamNetworkingSockets` singleton.
 //!
-//! Two kinds of connection exist, each with its transport module that the calls here dispatch
-//! to:
+//! The calls here check handles, states and arguments as GNS does; what then depends on how a
+//! connection travels goes through one dispatch (`transport.rs`) to one of two transports:
 //! - socket pairs (`createSocketPair(loopback = false)`, `pair.rs`): two handles of this process
 //!   that pass messages to each other without touching the network, like GNS's pipe connections;
 //! - UDP connections (`connectByIPAddress`, `createListenSocketIP`, P2P; `udp.rs`):
@@ -188,9 +188,8 @@ impl Sockets {
         if conn.listen_socket == INVALID_HANDLE {
             return SteamResult::InvalidParam;
         }
-        let Transport::Udp { endpoint, id } = conn.transport else { return SteamResult::InvalidState };
-        let now = self.inner.now();
-        if udp::accept(&mut state, endpoint, id, now) { SteamResult::Ok } else { SteamResult::InvalidState }
+        let transport = conn.transport;
+        transport.accept(&mut state, self.inner.now())
     }
 
     /// `CloseConnection`: the handle is freed at once; the peer learns the reason.
@@ -214,14 +213,7 @@ impl Sockets {
             info.state = ConnectionState::None;
             state.events.push(Event::ConnectionStatusChanged { handle, info, old_state: conn.state });
         }
-        match conn.transport {
-            Transport::Pair { peer: Some(peer) } => pair::close(&mut state, peer, reason, debug),
-            Transport::Pair { peer: None } => {}
-            Transport::Udp { endpoint, id } => {
-                let now = self.inner.now();
-                udp::close(&mut state, endpoint, id, reason as u32, &debug, linger, now);
-            }
-        }
+        conn.transport.close(&mut state, reason, debug, linger, self.inner.now());
         true
     }
 
@@ -285,7 +277,7 @@ impl Sockets {
             // GNS drops a no-delay message that cannot go out at once.
             ConnectionState::Connecting if flags & send_flags::NO_DELAY != 0 => return Err(SteamResult::Ignored),
             // Queued until the connection is established, as in GNS.
-            ConnectionState::Connecting if matches!(conn.transport, Transport::Udp { .. }) => {}
+            ConnectionState::Connecting if conn.transport.queues_while_connecting() => {}
             ConnectionState::ClosedByPeer | ConnectionState::ProblemDetectedLocally => {
                 refusal::refuse(format!(
                     "connection {handle} has ended (end reason {}: {}); closeConnection frees its handle",
@@ -307,11 +299,8 @@ impl Sockets {
         }
         let reliable = flags & send_flags::RELIABLE != 0;
         tracing::debug!(target: category::MESSAGE, handle, lane, bytes = data.len(), reliable, "message sent");
-        if let Transport::Udp { endpoint, id } = conn.transport {
-            return udp::send(&mut state, handle, (endpoint, id), lane, data, flags, now as u64);
-        }
-        let Transport::Pair { peer: Some(peer) } = conn.transport else { return Err(SteamResult::NoConnection) };
-        pair::send(&mut state, handle, peer, lane, data, flags, now)
+        let transport = conn.transport;
+        transport.send(&mut state, handle, lane, data, flags, now as u64)
     }
 
     /// `FlushMessagesOnConnection`. A pair never holds messages back; a UDP connection sends what
@@ -321,10 +310,8 @@ impl Sockets {
         let Some(conn) = state.connection(handle) else { return SteamResult::InvalidParam };
         match conn.state {
             ConnectionState::Connected => {
-                if let Transport::Udp { endpoint, id } = conn.transport {
-                    let now = self.inner.now();
-                    udp::flush(&mut state, endpoint, id, now);
-                }
+                let transport = conn.transport;
+                transport.flush(&mut state, self.inner.now());
                 SteamResult::Ok
             }
             ConnectionState::Connecting | ConnectionState::FindingRoute => SteamResult::Ignored,
@@ -337,12 +324,9 @@ impl Sockets {
     pub fn receive_on_connection(&self, handle: Handle, max_messages: usize) -> Option<Vec<ReceivedMessage>> {
         let mut state = self.lock();
         let conn = state.connection_mut(handle)?;
-        if conn.inbox.is_empty()
-            && let Transport::Udp { endpoint, .. } = conn.transport
-        {
-            // Nothing queued: read the socket here rather than wait for the driver thread's
-            // turn (a thread wake-up each way is most of a loopback round trip).
-            udp::service_endpoint(&mut state, endpoint, self.inner.now());
+        if conn.inbox.is_empty() {
+            let transport = conn.transport;
+            transport.poll_arrivals(&mut state, self.inner.now());
         }
         let conn = state.connection_mut(handle)?;
         let count = max_messages.min(conn.inbox.len());
@@ -357,8 +341,9 @@ impl Sockets {
         let now = self.inner.now();
         for handle in handles {
             let Some(conn) = state.connections.get(&handle) else { continue };
-            if let (true, Transport::Udp { endpoint, id }) = (conn.backlogged, conn.transport) {
-                udp::deliver(state, endpoint, id, handle, now);
+            if conn.backlogged {
+                let transport = conn.transport;
+                transport.refill(state, handle, now);
             }
         }
     }
@@ -429,14 +414,7 @@ impl Sockets {
             return None;
         }
         if state.poll_groups[&group].arrivals.is_empty() {
-            // As for one connection: read the sockets that carry many connections (a listen
-            // socket's, the P2P one) here rather than wait for the driver thread's turn.
-            let now = self.inner.now();
-            let shared: smallvec::SmallVec<[udp::EndpointKey; 4]> =
-                state.endpoints.iter().filter(|(_, ep)| ep.carries_many()).map(|(&key, _)| key).collect();
-            for key in shared {
-                udp::service_endpoint(state, key, now);
-            }
+            Transport::poll_shared_arrivals(state, self.inner.now());
         }
         let arrivals = &mut state.poll_groups.get_mut(&group)?.arrivals;
         let mut out = Vec::new();
@@ -468,9 +446,8 @@ impl Sockets {
         if conn.lanes.configure(count, priorities, weights).is_err() {
             return SteamResult::InvalidParam;
         }
-        if let Transport::Udp { endpoint, id } = conn.transport {
-            udp::configure_lanes(&mut state, endpoint, id, count, priorities, weights);
-        }
+        let transport = conn.transport;
+        transport.configure_lanes(&mut state, count, priorities, weights);
         SteamResult::Ok
     }
 
@@ -487,53 +464,8 @@ impl Sockets {
             usize::try_from(lanes).ok().filter(|n| *n <= conn.lanes.count()).ok_or(SteamResult::InvalidParam)?;
         let (packets_out, bytes_out) = conn.sent.rates(now);
         let (packets_in, bytes_in) = conn.received.rates(now);
-        if let Transport::Udp { endpoint, id } = conn.transport {
-            let state_code = conn.state;
-            let session = udp::session_status(&state, endpoint, id, lanes);
-            let (stats, send_rate, lane_status) =
-                session.unwrap_or_else(|| (Default::default(), 0, vec![LaneStatus::default(); lanes]));
-            let status = RealTimeStatus {
-                state: state_code,
-                ping_ms: stats.smoothed_rtt_usec.map_or(-1, |rtt| (rtt / 1000) as i32),
-                // Share of the peer's packets reaching us, and of ours reaching it (as it reports);
-                // -1 while unknown, as in GNS.
-                local_quality: stats.local_quality.unwrap_or(-1.0),
-                remote_quality: stats.remote_quality.unwrap_or(-1.0),
-                packets_out_per_sec: packets_out,
-                bytes_out_per_sec: bytes_out,
-                packets_in_per_sec: packets_in,
-                bytes_in_per_sec: bytes_in,
-                send_rate_bytes_per_sec: send_rate.min(i32::MAX as u64) as i32,
-                pending_unreliable: stats.pending_unreliable_bytes.min(i32::MAX as u64) as i32,
-                pending_reliable: stats.pending_reliable_bytes.min(i32::MAX as u64) as i32,
-                sent_unacked_reliable: stats.sent_unacked_reliable_bytes.min(i32::MAX as u64) as i32,
-                queue_time_usec: stats.queue_time_usec as i64,
-                path: match p2p::relayed(&state, endpoint, id) {
-                    Some(true) => "relayed",
-                    _ => "direct",
-                },
-            };
-            return Ok((status, lane_status));
-        }
-        let connected = conn.state == ConnectionState::Connected;
-        let status = RealTimeStatus {
-            state: conn.state,
-            // In-process delivery: no wire, no delay, nothing lost.
-            ping_ms: if connected { 0 } else { -1 },
-            local_quality: if connected { 1.0 } else { -1.0 },
-            remote_quality: if connected { 1.0 } else { -1.0 },
-            packets_out_per_sec: packets_out,
-            bytes_out_per_sec: bytes_out,
-            packets_in_per_sec: packets_in,
-            bytes_in_per_sec: bytes_in,
-            send_rate_bytes_per_sec: conn.config.int32(ids::SEND_RATE_MAX),
-            pending_unreliable: 0,
-            pending_reliable: 0,
-            sent_unacked_reliable: 0,
-            queue_time_usec: 0,
-            path: "local",
-        };
-        Ok((status, vec![LaneStatus::default(); lanes]))
+        let conn = state.connection(handle).ok_or(SteamResult::NoConnection)?;
+        Ok(conn.transport.real_time_status(&state, conn, lanes, [packets_out, bytes_out, packets_in, bytes_in]))
     }
 
     /// Totals over every connection, for the game's performance monitors.
@@ -581,10 +513,7 @@ impl Sockets {
                 conn.lanes.count(),
                 conn.inbox.len(),
                 conn.inbox_bytes,
-            ) + &match conn.transport {
-                Transport::Udp { endpoint, id } => udp::congestion_summary(&state, endpoint, id),
-                Transport::Pair { .. } => String::new(),
-            },
+            ) + &conn.transport.detailed_status(&state),
         )
     }
 
@@ -608,6 +537,7 @@ mod relay_link;
 mod state;
 #[cfg(test)]
 mod tests;
+mod transport;
 mod udp;
 
 pub use config_values::{ConfigReading, data_type, get_result, scope};
@@ -615,3 +545,4 @@ pub use fake_ip::{fake_ip_type, is_fake_ip};
 pub use hosted::HostedEnvironment;
 pub use pops::PopStatus;
 use state::*;
+use transport::Transport;

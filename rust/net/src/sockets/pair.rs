@@ -1,7 +1,7 @@
 //! The in-process transport: `createSocketPair(false, …)`, two handles of this process that
 //! pass messages to each other without touching the network, like GNS's pipe connections. The
-//! sockets interface dispatches here for a [`Transport::Pair`] connection and to `udp` for the
-//! others.
+//! sockets interface's one dispatch (`transport.rs`) comes here for a [`Transport::Pair`]
+//! connection and to `udp` for the others.
 
 use super::*;
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use steamnet_proto::{IdMap, Lanes};
 
+use super::transport::Transport;
 use super::{ReceivedMessage, auth, fake_ip, hosted, udp};
 use crate::config::{ConnectionConfig, GlobalConfig, ids};
 use crate::events::{ConnectionInfo, Event};
@@ -19,14 +20,6 @@ use crate::types::*;
 
 /// GNS caps the close reason text at 128 bytes including the terminating NUL.
 pub(in crate::sockets) const MAX_CLOSE_DEBUG_BYTES: usize = 127;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::sockets) enum Transport {
-    /// One end of an in-process socket pair; `peer` is `None` once the other end is closed.
-    Pair { peer: Option<Handle> },
-    /// A connection of the UDP endpoint `endpoint`, known there as `id`.
-    Udp { endpoint: udp::EndpointKey, id: steamnet_proto::endpoint::ConnectionId },
-}
 
 #[derive(Debug)]
 pub(in crate::sockets) struct QueuedMessage {
