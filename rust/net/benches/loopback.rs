@@ -2,7 +2,8 @@
 //! so what is printed are ratios that hold from machine to machine:
 //!
 //! - connect: listen, connect, accept until both ends are connected (the Noise handshake);
-//! - round trip: a small reliable no-Nagle message and its answer, against a plain UDP echo;
+//! - round trip: a small reliable no-Nagle message and its answer (p50 and p99), against a
+//!   plain UDP echo;
 //! - throughput: 32 MiB of reliable 1000 B, 64 KiB and 512 KiB messages at the highest
 //!   configurable send rate, against plain UDP datagrams with no reliability at all (MB/s, and
 //!   process CPU per 1200 bytes: a full datagram's worth);
@@ -41,9 +42,10 @@ fn wait(mut done: impl FnMut() -> bool) {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+/// (p50, p99).
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
-    samples[samples.len() / 2]
+    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
 }
 
 /// Listen, connect and accept; returns (listen, client, server side) once both are connected.
@@ -84,10 +86,11 @@ fn bench_connect() -> Duration {
             took
         })
         .collect();
-    median(samples)
+    percentiles(samples).0
 }
 
-fn bench_round_trip() -> (Duration, Duration) {
+/// Round trips as (p50, p99): steamnet's, then plain UDP's.
+fn bench_round_trip() -> ((Duration, Duration), (Duration, Duration)) {
     let sockets = Sockets::new();
     let (_, client, server) = connect(&sockets, &[]);
     let flags = send_flags::RELIABLE | send_flags::NO_NAGLE;
@@ -115,7 +118,7 @@ fn bench_round_trip() -> (Duration, Duration) {
             started.elapsed()
         })
         .collect();
-    (median(ours), median(plain))
+    (percentiles(ours), percentiles(plain))
 }
 
 /// Bulk transfer of `total` bytes in reliable messages of `message` bytes at the highest
@@ -228,12 +231,15 @@ fn main() {
         println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
     }
     if runs("rtt") {
-        let (ours, plain) = bench_round_trip();
+        let ((ours, ours_p99), (plain, plain_p99)) = bench_round_trip();
         println!(
-            "round trip, 32 B reliable       steamnet {:>9.1?}   plain UDP {:>9.1?}   ratio {:.2}",
+            "round trip, 32 B reliable       steamnet {:>9.1?} (p99 {:.1?})   plain UDP {:>9.1?} (p99 {:.1?})   ratio {:.2} (p99 {:.2})",
             ours,
+            ours_p99,
             plain,
-            ours.as_secs_f64() / plain.as_secs_f64()
+            plain_p99,
+            ours.as_secs_f64() / plain.as_secs_f64(),
+            ours_p99.as_secs_f64() / plain_p99.as_secs_f64()
         );
     }
     if runs("throughput") {
