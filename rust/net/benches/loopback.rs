@@ -43,17 +43,6 @@ fn wait(mut done: impl FnMut() -> bool) {
 }
 
 /// (p50, p99).
-/// (p50, p99).
-/// Poll until `done`, without giving the core away: how a game waiting on a reply as fast as it
-/// can would poll (the plain UDP echo it is compared with waits in a blocking `recv`).
-fn spin(mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "benchmark stalled");
-        std::hint::spin_loop();
-    }
-}
-
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
