@@ -228,6 +228,33 @@ fn lingering_close_delivers_what_was_sent() {
 }
 
 #[test]
+fn a_slow_reader_gets_every_message_sent_before_a_close() {
+    // 3,000 small messages against 10-message queues (the connection's, and the protocol's
+    // behind it): the reader starts only once the close has arrived, and still gets them all.
+    use steamnet_net::config::ids;
+    let sockets = Sockets::new();
+    let (_listen, client, server) = connected_pair(&sockets);
+    sockets.set_connection_config_value(server, ids::RECV_BUFFER_MESSAGES as i64, &ConfigInput::Int(10)).unwrap();
+    const COUNT: usize = 3000;
+    for i in 0..COUNT {
+        assert!(sockets.send_message(client, &(i as u32).to_le_bytes(), send_flags::RELIABLE).is_ok());
+    }
+    assert!(sockets.close_connection(client, 1004, "that is all", true));
+    let state = wait_for(&sockets, |event| match event {
+        Event::ConnectionStatusChanged { handle, info, .. } if *handle == server => Some(info.state),
+        _ => None,
+    });
+    assert_eq!(state, ConnectionState::ClosedByPeer);
+    let mut got = Vec::new();
+    wait_until(|| {
+        got.extend(sockets.receive_on_connection(server, 7).unwrap());
+        got.len() >= COUNT
+    });
+    assert_eq!(got.len(), COUNT);
+    assert!(got.iter().enumerate().all(|(i, m)| m.payload == (i as u32).to_le_bytes()[..]), "all, in order");
+}
+
+#[test]
 fn ipv6_loopback_works_too() {
     let sockets = Sockets::new();
     let listen = sockets.create_listen_socket_ip(parse_ip_port("[::1]:0"), &[]);

@@ -507,6 +507,8 @@ pub struct Session {
     /// Lanes whose in-order bytes hold whole messages that wait for room in `inbox` (a list,
     /// not a set: a handful of lanes, and it keeps its capacity).
     unparsed: Vec<u16>,
+    /// The connection ended and what it held was given back (see `release_if_ended`).
+    released: bool,
     held: RecvHeld,
     /// A lower receive limit imposed from outside (the endpoint's memory budget), if any.
     recv_cap: usize,
@@ -569,6 +571,7 @@ impl Session {
             partial_order: VecDeque::new(),
             inbox: VecDeque::new(),
             unparsed: Vec::new(),
+            released: false,
             held: RecvHeld::default(),
             recv_cap: usize::MAX,
             stats: SessionStats::default(),

@@ -92,22 +92,37 @@ impl Session {
     }
 
     /// Once the connection is over, what was held for reassembly and sending is useless:
-    /// give the memory back at once (delivered messages stay readable).
+    /// give the memory back at once. What the application can still read stays: delivered
+    /// messages, and whole messages that were acknowledged but wait for room in the inbox
+    /// (parsed as it drains). Out-of-order segments and unfinished messages can never
+    /// complete now.
     pub(super) fn release_if_ended(&mut self) {
-        if matches!(self.state, SessionState::ProblemDetected { .. } | SessionState::ClosedByPeer { .. }) {
-            self.recv_lanes = HashMap::new();
-            self.partials = HashMap::new();
-            self.partial_order = VecDeque::new();
-            self.unparsed = Vec::new();
-            self.held = RecvHeld { inbox: self.held.inbox, ..RecvHeld::default() };
-            self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
-            self.sent = SentPackets::default();
-            self.queued_bytes = 0;
-            self.queued_unreliable_bytes = 0;
-            self.bytes_in_flight = 0;
-            self.fec_send = FecEncoder::default();
-            self.fec_recv = FecDecoder::default();
+        if self.released
+            || !matches!(self.state, SessionState::ProblemDetected { .. } | SessionState::ClosedByPeer { .. })
+        {
+            return;
         }
+        self.released = true;
+        let max_len = wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size);
+        for lane in self.recv_lanes.values_mut() {
+            lane.segments = BTreeMap::new();
+            let whole = whole_messages_len(&lane.assembled, max_len);
+            lane.assembled.truncate(whole);
+        }
+        self.recv_lanes.retain(|_, lane| !lane.assembled.is_empty());
+        let lanes = &self.recv_lanes;
+        self.unparsed.retain(|lane| lanes.contains_key(lane));
+        let assembled = self.recv_lanes.values().map(|lane| lane.assembled.len()).sum();
+        self.partials = HashMap::new();
+        self.partial_order = VecDeque::new();
+        self.held = RecvHeld { inbox: self.held.inbox, assembled, ..RecvHeld::default() };
+        self.send_lanes.iter_mut().for_each(|l| *l = SendLane::default());
+        self.sent = SentPackets::default();
+        self.queued_bytes = 0;
+        self.queued_unreliable_bytes = 0;
+        self.bytes_in_flight = 0;
+        self.fec_send = FecEncoder::default();
+        self.fec_recv = FecDecoder::default();
     }
 
     /// The receive limit in force: the configured budget, or less if the endpoint says so.
@@ -304,4 +319,19 @@ impl Session {
     pub fn has_messages(&self) -> bool {
         !self.inbox.is_empty()
     }
+}
+
+/// Bytes at the front of `stream` that make whole messages (number, length, payload), none
+/// longer than `max_len`.
+fn whole_messages_len(stream: &[u8], max_len: u64) -> usize {
+    let mut rest = stream;
+    loop {
+        let mut next = rest;
+        let (Some(_number), Some(len)) = (varint::read(&mut next), varint::read(&mut next)) else { break };
+        if len > max_len || (next.len() as u64) < len {
+            break;
+        }
+        rest = &next[len as usize..];
+    }
+    stream.len() - rest.len()
 }

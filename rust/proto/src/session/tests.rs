@@ -190,6 +190,33 @@ fn lingering_close_delivers_queued_reliable_data_first() {
 }
 
 #[test]
+fn a_close_after_data_the_reader_has_not_read_loses_none_of_it() {
+    // Acknowledged messages that wait for room in the inbox (a reader behind by count) are the
+    // application's, however the connection then ends: a lingering close, or a timeout.
+    for end_by_timeout in [false, true] {
+        let config = SessionConfig { recv_buffer_messages: 50, ..Default::default() };
+        let mut p = pair_with(config, LinkConfig::default(), 9);
+        for i in 0..500u64 {
+            p.a.send_message(0, 0, &payload(i, 16), flags::RELIABLE).unwrap();
+        }
+        if end_by_timeout {
+            assert!(p.run_until(10 * SECOND, |p| p.a.stats().sent_unacked_reliable_bytes == 0
+                && p.a.stats().pending_reliable_bytes == 0));
+            p.b.handle_timeout(p.now + 60 * SECOND); // the peer went silent
+            assert_eq!(p.b.state(), &SessionState::ProblemDetected { reason: Problem::Timeout });
+        } else {
+            p.a.close_after_flush(1008, "bye");
+            assert!(p.run_until(10 * SECOND, |p| !p.b.is_connected()));
+            assert_eq!(p.b.state(), &SessionState::ClosedByPeer { reason: 1008, text: "bye".into() });
+        }
+        let got = drain(&mut p.b);
+        assert_eq!(got.len(), 500, "ended by timeout: {end_by_timeout}");
+        assert!(got.iter().enumerate().all(|(i, m)| m.number == i as u64 + 1 && m.data == payload(i as u64, 16)));
+        assert_eq!(p.b.recv_held(), RecvHeld::default(), "every byte given back");
+    }
+}
+
+#[test]
 fn a_lost_close_is_repeated_when_the_peer_speaks() {
     let mut p = pair(LinkConfig::default());
     p.a.close(1011, "gone");
