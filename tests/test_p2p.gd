@@ -78,13 +78,18 @@ func test_fake_ip_flow() -> void:
 		results.append([result, identity, fake_ip, port_list])
 	S.fake_ip_result.connect(on_fake)
 	check_eq(S.beginAsyncRequestFakeIP(1), true, "beginAsyncRequestFakeIP")
-	check_eq(S.beginAsyncRequestFakeIP(1), false, "one request at a time")
-	# BUSY while the request is out. The relay here is on this machine and may have answered
-	# already (the answer is applied as it arrives; the signal waits for the next callbacks
-	# run), so OK is right too; anything else is not.
+	var again: bool = S.beginAsyncRequestFakeIP(1)
+	# BUSY while the request is out. The relay here is on this machine and can answer within
+	# the time between two calls (the answer is applied as it arrives; the signal waits for
+	# the next callbacks run): then OK is right too, and a second request is a new one, with
+	# a result of its own. Anything else is wrong. (The Rust tests check "one at a time" with
+	# calls back to back.)
 	var early: int = S.getFakeIP()["result"]
 	check(early == S.RESULT_BUSY or early == S.RESULT_OK, "busy while the request is out, or answered: got %d" % early)
-	check(await until(func(): return results.size() > 0), "fake_ip_result arrives")
+	if again:
+		print("test_fake_ip_flow: the relay answered before the second request")
+	var expected := 2 if again else 1
+	check(await until(func(): return results.size() >= expected), "fake_ip_result arrives")
 	S.fake_ip_result.disconnect(on_fake)
 	if results.is_empty():
 		return

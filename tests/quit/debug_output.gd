@@ -1,6 +1,7 @@
 ## setDebugOutputFunction shows steamnet's diagnostics in Godot's output: at EVERYTHING, a UDP
-## connection that times out must log its end. Run as its own process; godot-tests.sh checks the
-## output against debug_output.expect.
+## connection that times out must log its end, inside the span of the connection it is about
+## (its handle and id). Run as its own process; godot-tests.sh checks the output against
+## debug_output.expect.
 extends SceneTree
 
 var S := SteamNetworkingSockets

@@ -10,7 +10,13 @@
 //! - small messages: 200,000 reliable 64-byte messages (Nagle on, so they share packets) as
 //!   messages/s and process CPU per message, against one plain UDP datagram per message.
 //!
+//! With `GNS_LIB` naming Valve's GameNetworkingSockets (`scripts/bench-loopback.sh` fetches or
+//! finds it), each line also shows GNS doing the same job in the same run, at the same send rate.
+//!
 //! Run: `cargo bench -p steamnet-net --bench loopback`. Only loopback traffic is sent.
+
+#[path = "support/gns.rs"]
+mod gns;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -230,10 +236,116 @@ fn bench_small_messages() -> (f64, f64, f64, f64) {
     (ours, ours_cpu, plain, plain_cpu)
 }
 
+// ----- GNS, the same jobs ---------------------------------------------------------------------
+
+/// GNS's highest send rate, as steamnet's `FAST` (min = max: open-source GNS paces at its minimum).
+const GNS_RATE: i32 = 268_435_456;
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Listen, connect and accept with GNS: (client, server side) once both are connected.
+fn gns_connect(lib: &gns::Gns) -> (u32, u32) {
+    let at = format!("127.0.0.1:{}", free_port());
+    assert_ne!(lib.listen(&lib.address(&at), GNS_RATE), 0, "GNS listens");
+    let client = lib.connect(&lib.address(&at), GNS_RATE);
+    let mut server = 0;
+    wait(|| {
+        for conn in lib.run_callbacks() {
+            if conn != client && server == 0 && lib.accept(conn) == 1 {
+                server = conn;
+            }
+        }
+        server != 0 && lib.state(client) == 3 && lib.state(server) == 3
+    });
+    (client, server)
+}
+
+/// GNS's round trips, as steamnet's: (p50, p99).
+fn gns_round_trip(lib: &gns::Gns) -> (Duration, Duration) {
+    let (client, server) = gns_connect(lib);
+    let samples = (0..round_trips())
+        .map(|_| {
+            let started = Instant::now();
+            assert_eq!(lib.send(client, &[1; 32], gns::SEND_RELIABLE_NO_NAGLE), 1);
+            wait(|| lib.receive(server).0 > 0);
+            assert_eq!(lib.send(server, &[2; 32], gns::SEND_RELIABLE_NO_NAGLE), 1);
+            wait(|| lib.receive(client).0 > 0);
+            started.elapsed()
+        })
+        .collect();
+    lib.close(client);
+    lib.close(server);
+    percentiles(samples)
+}
+
+/// Bytes GNS's sender may have sent and the receiver not yet taken (`GNS_BACKLOG` sets
+/// another): GNS's cost per send grows with its queue, so a sender that fills its send buffer
+/// gets 7k small messages a second here; with 64 KiB, 250–390k. At least one message is
+/// always allowed.
+fn gns_backlog() -> usize {
+    std::env::var("GNS_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(64 * 1024)
+}
+
+/// Longest a GNS transfer may run: what it delivered by then is what is measured (GNS can take
+/// minutes over 200,000 small messages here, or stall).
+const GNS_TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// GNS sending up to `total` bytes in reliable messages of `message` bytes, for at most
+/// [`GNS_TIME_LIMIT`]: (MB/s, µs of process CPU per 1200 bytes), or (messages/s, µs per
+/// message) with `per_message`, over what was delivered.
+fn gns_bulk(lib: &gns::Gns, message: usize, total: usize, per_message: bool) -> (f64, f64) {
+    let (client, server) = gns_connect(lib);
+    let payload = vec![7u8; message];
+    let backlog = gns_backlog();
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let (mut sent, mut received) = (0, 0);
+    while received < total && started.elapsed() < GNS_TIME_LIMIT {
+        while sent < total
+            && (sent == received || sent - received < backlog)
+            && lib.send(client, &payload, gns::SEND_RELIABLE) == 1
+        {
+            sent += message;
+        }
+        let before = received;
+        loop {
+            let (count, bytes) = lib.receive(server);
+            received += bytes;
+            if count == 0 {
+                break;
+            }
+        }
+        if received == before {
+            // Polling GNS without a pause starves its service thread of GNS's lock (7k small
+            // messages a second here); a short sleep when nothing came, as the lossy
+            // benchmark does, lets it run at its pace.
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu).as_secs_f64() * 1e6;
+    lib.close(client);
+    lib.close(server);
+    let received = received.max(1) as f64;
+    if per_message {
+        let count = received / message as f64;
+        (count / seconds, cpu / count)
+    } else {
+        (received / seconds / 1e6, cpu / (received / 1200.0))
+    }
+}
+
 fn main() {
     // LOOPBACK_ONLY=rtt (or connect, throughput, small) runs one part, e.g. under a profiler.
     let only = std::env::var("LOOPBACK_ONLY").ok();
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let gns_path = std::env::var("GNS_LIB").ok();
+    let gns = gns_path.as_deref().map(|path| gns::Gns::load(path).unwrap_or_else(|e| panic!("loading GNS: {e}")));
+    match gns_path.as_deref() {
+        Some(path) => println!("GNS: {path}, at most {} KiB sent and not yet received", gns_backlog() / 1024),
+        None => println!("GNS: not given (GNS_LIB)"),
+    }
     if runs("connect") {
         let connect = bench_connect();
         println!("connect (handshake, accept)     steamnet {:>9.1?}", connect);
@@ -249,6 +361,10 @@ fn main() {
             ours.as_secs_f64() / plain.as_secs_f64(),
             ours_p99.as_secs_f64() / plain_p99.as_secs_f64()
         );
+        if let Some(lib) = &gns {
+            let (theirs, theirs_p99) = gns_round_trip(lib);
+            println!("                                GNS      {theirs:>9.1?} (p99 {theirs_p99:.1?})");
+        }
     }
     if runs("throughput") {
         const TOTAL: usize = 32 * 1024 * 1024;
@@ -259,6 +375,10 @@ fn main() {
                 "throughput, {name:<7} reliable    steamnet {ours:>7.1} MB/s ({cpu:.2} µs CPU per 1200 B)   plain UDP {plain:>7.1} MB/s ({plain_cpu:.2} µs per datagram)   ratio {:.2}",
                 ours / plain
             );
+            if let Some(lib) = &gns {
+                let (theirs, cpu) = gns_bulk(lib, message, TOTAL / message * message, false);
+                println!("                                GNS      {theirs:>7.1} MB/s ({cpu:.2} µs CPU per 1200 B)");
+            }
         }
     }
     if runs("small") {
@@ -267,5 +387,9 @@ fn main() {
             "64 B reliable messages          steamnet {:>7.0} msg/s ({ours_cpu:.2} µs CPU each)   plain UDP {:>7.0} datagrams/s ({plain_cpu:.2} µs each)",
             ours, plain
         );
+        if let Some(lib) = &gns {
+            let (theirs, cpu) = gns_bulk(lib, 64, 200_000 * 64, true);
+            println!("                                GNS      {theirs:>7.0} msg/s ({cpu:.2} µs CPU each)");
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! loader), or `cargo bench -p steamnet-net --bench lossy` for steamnet alone. `GNS_LIB=path`
 //! names the library to load. Only loopback traffic is sent.
 
+#[path = "support/gns.rs"]
+mod gns;
 #[path = "../tests/support/proxy.rs"]
 #[allow(dead_code)]
 mod proxy;
@@ -100,155 +102,6 @@ fn steamnet(link: LinkConfig, fec_repairs: i64) -> Option<Duration> {
     Some(started.elapsed())
 }
 
-/// Valve's GameNetworkingSockets through its flat C API, loaded at run time.
-mod gns {
-    use std::ffi::{CString, c_char, c_int, c_void};
-    use std::sync::Mutex;
-
-    use libloading::{Library, Symbol};
-
-    /// `SteamNetworkingIPAddr`: packed, 16 bytes of IPv6 (v4-mapped) and a port.
-    #[repr(C, packed)]
-    pub struct IpAddr {
-        ipv6: [u8; 16],
-        port: u16,
-    }
-
-    /// `SteamNetworkingConfigValue_t`.
-    #[repr(C)]
-    pub struct ConfigValue {
-        id: i32,
-        data_type: i32,
-        value: i64,
-    }
-
-    const CONFIG_INT32: i32 = 1;
-    const CONFIG_SEND_RATE_MIN: i32 = 10;
-    const CONFIG_SEND_RATE_MAX: i32 = 11;
-    const CALLBACK_CONNECTION_STATUS_CHANGED: i32 = 201;
-
-    /// Connections the status callback saw (GNS calls it from `RunCallbacks`, on our thread).
-    static SEEN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-    extern "C" fn on_status_changed(info: *const c_void) {
-        // `SteamNetConnectionStatusChangedCallback_t` starts with the connection handle.
-        let handle = unsafe { *(info as *const u32) };
-        SEEN.lock().unwrap().push(handle);
-    }
-
-    pub struct Gns {
-        lib: Library,
-        sockets: *mut c_void,
-    }
-
-    type Fn0 = unsafe extern "C" fn() -> *mut c_void;
-
-    impl Gns {
-        pub fn load(path: &str) -> Result<Gns, String> {
-            let lib = unsafe { Library::new(path) }.map_err(|e| format!("{path}: {e}"))?;
-            unsafe {
-                let init: Symbol<unsafe extern "C" fn(*const c_void, *mut c_char) -> bool> =
-                    lib.get(b"GameNetworkingSockets_Init").map_err(|e| e.to_string())?;
-                let mut error = [0 as c_char; 1024];
-                if !init(std::ptr::null(), error.as_mut_ptr()) {
-                    return Err("GameNetworkingSockets_Init failed".into());
-                }
-                let sockets = lib.get::<Fn0>(b"SteamAPI_SteamNetworkingSockets_v009").map_err(|e| e.to_string())?();
-                let utils = lib.get::<Fn0>(b"SteamAPI_SteamNetworkingUtils_v003").map_err(|e| e.to_string())?();
-                let set_ptr: Symbol<unsafe extern "C" fn(*mut c_void, i32, *mut c_void) -> bool> =
-                    lib.get(b"SteamAPI_ISteamNetworkingUtils_SetGlobalConfigValuePtr").map_err(|e| e.to_string())?;
-                set_ptr(utils, CALLBACK_CONNECTION_STATUS_CHANGED, on_status_changed as *mut c_void);
-                Ok(Gns { lib, sockets })
-            }
-        }
-
-        fn sym<T>(&self, name: &[u8]) -> Symbol<'_, T> {
-            unsafe { self.lib.get(name) }.expect("GNS symbol")
-        }
-
-        pub fn address(&self, text: &str) -> IpAddr {
-            let mut addr = IpAddr { ipv6: [0; 16], port: 0 };
-            let parse: Symbol<unsafe extern "C" fn(*mut IpAddr, *const c_char) -> bool> =
-                self.sym(b"SteamAPI_SteamNetworkingIPAddr_ParseString");
-            let text = CString::new(text).unwrap();
-            assert!(unsafe { parse(&mut addr, text.as_ptr()) }, "GNS parses {text:?}");
-            addr
-        }
-
-        fn options(&self) -> [ConfigValue; 2] {
-            let rate = super::SEND_RATE as i64;
-            [
-                ConfigValue { id: CONFIG_SEND_RATE_MIN, data_type: CONFIG_INT32, value: rate },
-                ConfigValue { id: CONFIG_SEND_RATE_MAX, data_type: CONFIG_INT32, value: rate },
-            ]
-        }
-
-        pub fn listen(&self, at: &IpAddr) -> u32 {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, *const IpAddr, c_int, *const ConfigValue) -> u32> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_CreateListenSocketIP");
-            let options = self.options();
-            unsafe { f(self.sockets, at, options.len() as c_int, options.as_ptr()) }
-        }
-
-        pub fn connect(&self, to: &IpAddr) -> u32 {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, *const IpAddr, c_int, *const ConfigValue) -> u32> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_ConnectByIPAddress");
-            let options = self.options();
-            unsafe { f(self.sockets, to, options.len() as c_int, options.as_ptr()) }
-        }
-
-        /// Run callbacks; returns the connections whose status changed.
-        pub fn run_callbacks(&self) -> Vec<u32> {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void)> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_RunCallbacks");
-            unsafe { f(self.sockets) };
-            std::mem::take(&mut *SEEN.lock().unwrap())
-        }
-
-        pub fn accept(&self, conn: u32) -> i32 {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, u32) -> i32> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_AcceptConnection");
-            unsafe { f(self.sockets, conn) }
-        }
-
-        /// The connection's state (the first field of its real-time status).
-        pub fn state(&self, conn: u32) -> i32 {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, u32, *mut u8, c_int, *mut c_void) -> i32> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_GetConnectionRealTimeStatus");
-            let mut status = [0u8; 512];
-            unsafe { f(self.sockets, conn, status.as_mut_ptr(), 0, std::ptr::null_mut()) };
-            i32::from_ne_bytes(status[..4].try_into().unwrap())
-        }
-
-        /// Send one reliable message; the EResult.
-        pub fn send(&self, conn: u32, data: &[u8]) -> i32 {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, u32, *const c_void, u32, c_int, *mut i64) -> i32> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_SendMessageToConnection");
-            unsafe { f(self.sockets, conn, data.as_ptr().cast(), data.len() as u32, 8, std::ptr::null_mut()) }
-        }
-
-        /// Receive and release up to 256 messages; how many there were.
-        pub fn receive(&self, conn: u32) -> usize {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, u32, *mut *mut c_void, c_int) -> c_int> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_ReceiveMessagesOnConnection");
-            let release: Symbol<unsafe extern "C" fn(*mut c_void)> =
-                self.sym(b"SteamAPI_SteamNetworkingMessage_t_Release");
-            let mut messages = [std::ptr::null_mut(); 256];
-            let n = unsafe { f(self.sockets, conn, messages.as_mut_ptr(), 256) }.max(0) as usize;
-            for &m in &messages[..n] {
-                unsafe { release(m) };
-            }
-            n
-        }
-
-        pub fn close(&self, conn: u32) {
-            let f: Symbol<unsafe extern "C" fn(*mut c_void, u32, c_int, *const c_char, bool) -> bool> =
-                self.sym(b"SteamAPI_ISteamNetworkingSockets_CloseConnection");
-            unsafe { f(self.sockets, conn, 0, std::ptr::null(), false) };
-        }
-    }
-}
-
 fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -256,12 +109,12 @@ fn free_port() -> u16 {
 /// GNS: completion time, or None past `GIVE_UP`.
 fn gns(lib: &gns::Gns, link: LinkConfig) -> Option<Duration> {
     let port = free_port();
-    let listen = lib.listen(&lib.address(&format!("127.0.0.1:{port}")));
+    let listen = lib.listen(&lib.address(&format!("127.0.0.1:{port}")), SEND_RATE);
     assert_ne!(listen, 0, "GNS listens");
     let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let proxy = Proxy::start(server, 8);
     proxy.set(|b| b.path = Some(link));
-    let client = lib.connect(&lib.address(&proxy.address.to_string()));
+    let client = lib.connect(&lib.address(&proxy.address.to_string()), SEND_RATE);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut server_side = 0;
     while server_side == 0 || lib.state(client) != 3 || lib.state(server_side) != 3 {
@@ -280,11 +133,11 @@ fn gns(lib: &gns::Gns, link: LinkConfig) -> Option<Duration> {
     let (mut sent, mut got) = (0, 0);
     let mut result = None;
     while started.elapsed() < GIVE_UP {
-        while sent < MESSAGES && lib.send(client, &message) == 1 {
+        while sent < MESSAGES && lib.send(client, &message, gns::SEND_RELIABLE) == 1 {
             sent += 1;
         }
         lib.run_callbacks();
-        got += lib.receive(server_side);
+        got += lib.receive(server_side).0;
         if got >= MESSAGES {
             result = Some(started.elapsed());
             break;
