@@ -5,7 +5,8 @@
 #                    scripts/build-gns.sh) and run the benchmark with GNS_LIB naming it, through
 #                    that library's loader
 gns_bench() {
-  local name=$1 here gns loader libdir bin lib
+  local name=$1 here loader libdir bin lib
+  local -a gns
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   cd "$here"
   mapfile -t gns < <(bash scripts/get-gns.sh | tail -n 2)
