@@ -95,11 +95,12 @@ pub struct SessionConfig {
     /// so it sends no further than this past the lowest offset known lost. Separate from
     /// `recv_buffer_size`, which bounds what waits for the application, as in GNS.
     pub recv_window: u64,
-    /// Most bytes held for the application at once, across all lanes: partial messages and
-    /// delivered messages it has not taken (GNS `RecvBufferSize`). Data beyond it is refused
-    /// (reliable: left unacknowledged, so it is sent again later).
+    /// Most bytes held for the application at once, across all lanes: partial messages, whole
+    /// messages not yet parsed and delivered messages it has not taken (GNS `RecvBufferSize`).
+    /// Data beyond it is refused (reliable: left unacknowledged, so it is sent again later).
     pub recv_buffer_size: usize,
-    /// Most delivered messages waiting for the application (GNS `RecvBufferMessages`).
+    /// Most delivered messages waiting for the application (GNS `RecvBufferMessages`). Reliable
+    /// bytes past this count are not refused: they wait unparsed, within `recv_buffer_size`.
     pub recv_buffer_messages: usize,
     /// Largest message accepted; a bigger reliable message ends the connection, a bigger
     /// unreliable one is dropped (GNS `RecvMaxMessageSize`).
