@@ -78,10 +78,11 @@ impl UdpEndpoint {
     /// `to` without reaching `to`'s NAT (see `ice::on_candidates`). Endpoints ignore it.
     pub(super) fn send_opener(&self, to: SocketAddr) {
         const OPENER_TTL: u32 = 2;
-        let previous = self.io.socket().ttl().unwrap_or(64);
-        if self.io.socket().set_ttl(OPENER_TTL).is_ok() {
-            let _ = self.io.socket().send_to(&[0], to);
-            let _ = self.io.socket().set_ttl(previous);
+        let socket = self.io.socket();
+        let previous = socket.ttl().unwrap_or(64);
+        if socket.set_ttl(OPENER_TTL).is_ok() {
+            let _ = socket.send_to(&[0], to);
+            let _ = socket.set_ttl(previous);
         }
     }
 

@@ -103,7 +103,7 @@ impl Session {
             return;
         }
         self.released = true;
-        let max_len = wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size);
+        let max_len = self.max_message_len();
         for lane in self.recv_lanes.values_mut() {
             lane.segments = BTreeMap::new();
             let whole = whole_messages_len(&lane.assembled, max_len);
@@ -123,6 +123,11 @@ impl Session {
         self.bytes_in_flight = 0;
         self.fec_send = FecEncoder::default();
         self.fec_recv = FecDecoder::default();
+    }
+
+    /// The longest message this session accepts.
+    fn max_message_len(&self) -> u64 {
+        wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size)
     }
 
     /// The receive limit in force: the configured budget, or less if the endpoint says so.
@@ -233,19 +238,17 @@ impl Session {
     /// off the lane's buffer, not copied: the messages of one stretch of stream share its
     /// allocation.
     fn parse_lane(&mut self, lane: u16) {
-        let max_len = wire::MAX_MESSAGE_SIZE.min(self.config.recv_max_message_size);
+        let max_len = self.max_message_len();
         let Some(recv) = self.recv_lanes.get_mut(&lane) else { return };
         while self.inbox.len() < self.config.recv_buffer_messages {
-            let mut rest = &recv.assembled[..];
-            let (Some(number), Some(len)) = (varint::read(&mut rest), varint::read(&mut rest)) else { break };
+            let Some((number, header, len)) = message_header(&recv.assembled) else { break };
             if len > max_len {
                 self.state = SessionState::ProblemDetected { reason: Problem::ProtocolViolation };
                 return;
             }
-            if (rest.len() as u64) < len {
+            if ((recv.assembled.len() - header) as u64) < len {
                 break;
             }
-            let header = recv.assembled.len() - rest.len();
             recv.assembled.advance(header);
             let data = recv.assembled.split_to(len as usize).freeze();
             self.held.assembled -= header + data.len();
@@ -321,17 +324,23 @@ impl Session {
     }
 }
 
-/// Bytes at the front of `stream` that make whole messages (number, length, payload), none
-/// longer than `max_len`.
-fn whole_messages_len(stream: &[u8], max_len: u64) -> usize {
+/// The message at the front of a lane's in-order bytes, once its header has arrived (its
+/// payload may not have): its number, and the lengths of its header and its payload.
+fn message_header(stream: &[u8]) -> Option<(u64, usize, u64)> {
     let mut rest = stream;
-    loop {
-        let mut next = rest;
-        let (Some(_number), Some(len)) = (varint::read(&mut next), varint::read(&mut next)) else { break };
-        if len > max_len || (next.len() as u64) < len {
-            break;
-        }
-        rest = &next[len as usize..];
+    let number = varint::read(&mut rest)?;
+    let len = varint::read(&mut rest)?;
+    Some((number, stream.len() - rest.len(), len))
+}
+
+/// Bytes at the front of `stream` that make whole messages, none longer than `max_len`.
+fn whole_messages_len(stream: &[u8], max_len: u64) -> usize {
+    let mut at = 0;
+    while let Some((_, header, len)) = message_header(&stream[at..])
+        && len <= max_len
+        && ((stream.len() - at - header) as u64) >= len
+    {
+        at += header + len as usize;
     }
-    stream.len() - rest.len()
+    at
 }
