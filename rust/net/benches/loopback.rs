@@ -241,25 +241,10 @@ fn bench_small_messages() -> (f64, f64, f64, f64) {
 /// GNS's highest send rate, as steamnet's `FAST` (min = max: open-source GNS paces at its minimum).
 const GNS_RATE: i32 = 268_435_456;
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Listen, connect and accept with GNS: (client, server side) once both are connected.
 fn gns_connect(lib: &gns::Gns) -> (u32, u32) {
-    let at = format!("127.0.0.1:{}", free_port());
-    assert_ne!(lib.listen(&lib.address(&at), GNS_RATE), 0, "GNS listens");
-    let client = lib.connect(&lib.address(&at), GNS_RATE);
-    let mut server = 0;
-    wait(|| {
-        for conn in lib.run_callbacks() {
-            if conn != client && server == 0 && lib.accept(conn) == 1 {
-                server = conn;
-            }
-        }
-        server != 0 && lib.state(client) == 3 && lib.state(server) == 3
-    });
-    (client, server)
+    let at = format!("127.0.0.1:{}", gns::free_port());
+    lib.connected_pair(&at, &at, GNS_RATE).expect("GNS connects")
 }
 
 /// GNS's round trips, as steamnet's: (p50, p99).

@@ -16,7 +16,7 @@ mod gns;
 #[allow(dead_code)]
 mod proxy;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use proxy::Proxy;
@@ -102,32 +102,13 @@ fn steamnet(link: LinkConfig, fec_repairs: i64) -> Option<Duration> {
     Some(started.elapsed())
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// GNS: completion time, or None past `GIVE_UP`.
 fn gns(lib: &gns::Gns, link: LinkConfig) -> Option<Duration> {
-    let port = free_port();
-    let listen = lib.listen(&lib.address(&format!("127.0.0.1:{port}")), SEND_RATE);
-    assert_ne!(listen, 0, "GNS listens");
+    let port = gns::free_port();
     let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let proxy = Proxy::start(server, 8);
     proxy.set(|b| b.path = Some(link));
-    let client = lib.connect(&lib.address(&proxy.address.to_string()), SEND_RATE);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut server_side = 0;
-    while server_side == 0 || lib.state(client) != 3 || lib.state(server_side) != 3 {
-        for conn in lib.run_callbacks() {
-            if conn != client && lib.accept(conn) == 1 {
-                server_side = conn;
-            }
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let (client, server_side) = lib.connected_pair(&server.to_string(), &proxy.address.to_string(), SEND_RATE)?;
     let message = [7u8; SIZE];
     let started = Instant::now();
     let (mut sent, mut got) = (0, 0);

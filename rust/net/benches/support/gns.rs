@@ -111,6 +111,27 @@ impl Gns {
         std::mem::take(&mut *SEEN.lock().unwrap())
     }
 
+    /// Listen at `listen`, connect to `to` (the listen address, or a proxy in front of it),
+    /// accept: (client, server side) once both are connected, or `None` after 30 s.
+    pub fn connected_pair(&self, listen: &str, to: &str, send_rate: i32) -> Option<(u32, u32)> {
+        assert_ne!(self.listen(&self.address(listen), send_rate), 0, "GNS listens");
+        let client = self.connect(&self.address(to), send_rate);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut server = 0;
+        while server == 0 || self.state(client) != 3 || self.state(server) != 3 {
+            for conn in self.run_callbacks() {
+                if conn != client && server == 0 && self.accept(conn) == 1 {
+                    server = conn;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Some((client, server))
+    }
+
     pub fn accept(&self, conn: u32) -> i32 {
         let f: Symbol<unsafe extern "C" fn(*mut c_void, u32) -> i32> =
             self.sym(b"SteamAPI_ISteamNetworkingSockets_AcceptConnection");
@@ -154,4 +175,9 @@ impl Gns {
             self.sym(b"SteamAPI_ISteamNetworkingSockets_CloseConnection");
         unsafe { f(self.sockets, conn, 0, std::ptr::null(), false) };
     }
+}
+
+/// A loopback port nobody uses now, for GNS to listen on.
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
