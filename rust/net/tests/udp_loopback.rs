@@ -201,6 +201,30 @@ fn bad_addresses_and_options_are_refused() {
 }
 
 #[test]
+fn the_driver_reads_a_socket_the_application_has_stopped_reading() {
+    // A receive call reads the socket on the application's thread, and the driver thread then
+    // leaves that socket alone for a moment. Here the application reads once and then only
+    // asks the sender's status (which reads no socket): the message must still be received
+    // and acknowledged by the drivers alone, well before any keepalive timer would run them.
+    let sockets = Sockets::new();
+    let (_listen, client, server) = connected_pair(&sockets);
+    for _ in 0..3 {
+        assert!(sockets.receive_on_connection(server, 1).unwrap().is_empty());
+        assert!(sockets.receive_on_connection(client, 1).unwrap().is_empty());
+        let started = Instant::now();
+        assert!(sockets.send_message(client, b"ack me", send_flags::RELIABLE | send_flags::NO_NAGLE).is_ok());
+        wait_until(|| {
+            let (status, _) = sockets.real_time_status(client, 0).unwrap();
+            status.pending_reliable == 0 && status.sent_unacked_reliable == 0
+        });
+        assert!(started.elapsed() < Duration::from_secs(1), "acknowledged after {:?}", started.elapsed());
+        let got = sockets.receive_on_connection(server, 10).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].payload, &b"ack me"[..]);
+    }
+}
+
+#[test]
 fn lingering_close_delivers_what_was_sent() {
     let sockets = Sockets::new();
     let (_listen, client, server) = connected_pair(&sockets);

@@ -158,7 +158,7 @@ impl Sockets {
         for key in keys {
             udp::pump(state, key, now);
             if let Some(ep) = state.endpoints.get_mut(&key) {
-                ep.wake();
+                ep.rearm();
             }
         }
     }

@@ -21,10 +21,10 @@ use steamnet_proto::endpoint::{
     ConnectionId, ConnectionProblem, Endpoint, EndpointConfig, EndpointEvent, generate_static_keypair,
 };
 use steamnet_proto::session::{SendError, SessionConfig};
-use tokio::net::UdpSocket;
 
 use self::driver::{DriverSignal, drive};
 use self::io::{Batcher, Outgoing, UdpIo};
+use self::readiness::DriverSocket;
 use super::*;
 use crate::fake_network::FakeNetwork;
 
@@ -55,9 +55,6 @@ pub(super) struct UdpEndpoint {
     pub(super) lingering: Vec<ConnectionId>,
     /// The P2P endpoint's connection to the relay (role [`Role::P2P`] only).
     pub(super) relay: Option<Box<super::p2p::RelayLink>>,
-    /// The deadline the driver task last armed its timer for (`None`: none, it waits for a
-    /// datagram or a wake). A send whose work is due no sooner need not wake it.
-    armed: Option<u64>,
 }
 
 impl UdpEndpoint {
@@ -95,8 +92,8 @@ impl UdpEndpoint {
     }
 
     /// Read one batch of what waits on the socket into the endpoint, through `socket` (the
-    /// driver's handle on it) or else our own; how many datagrams, or `WouldBlock`.
-    fn receive_batch(&mut self, now: u64, socket: Option<quinn_udp::UdpSockRef<'_>>) -> std::io::Result<usize> {
+    /// driver's handle on it) or else our own; `WouldBlock` when nothing waited.
+    fn receive_batch(&mut self, now: u64, socket: Option<quinn_udp::UdpSockRef<'_>>) -> std::io::Result<io::Received> {
         let io = self.io.clone();
         let socket = socket.unwrap_or_else(|| io.socket().into());
         io.recv_batch(socket, |from, datagram| self.input(now, from, datagram))
@@ -154,17 +151,11 @@ impl UdpEndpoint {
         self.signal.close();
     }
 
-    /// Work out the driver's next deadline and publish it: what the driver arms its timer for.
-    fn rearm(&mut self) -> Option<u64> {
+    /// Work out the endpoint's next deadline and publish it for the driver, which is woken only
+    /// if it would otherwise look too late.
+    pub(super) fn rearm(&mut self) {
         let next = self.next_deadline();
-        self.publish(next);
-        next
-    }
-
-    /// Record `deadline` as the one the driver arms for, where the driver reads it after a wake.
-    fn publish(&mut self, deadline: Option<u64>) {
-        self.armed = deadline;
-        self.signal.publish(deadline);
+        self.signal.publish(next);
     }
 
     /// Receive-buffer bytes its connections hold.
@@ -176,23 +167,6 @@ impl UdpEndpoint {
     /// connections of a poll group usually do.
     pub(super) fn carries_many(&self) -> bool {
         matches!(self.role, Role::Listen(_) | Role::P2P)
-    }
-
-    /// Make the driver task re-arm its timer (for the deadline worked out here).
-    pub(super) fn wake(&mut self) {
-        self.rearm();
-        self.signal.wake();
-    }
-
-    /// Wake the driver task only if work is now due before the timer it armed: a message
-    /// that Nagle or pacing holds for later costs no thread wake-up.
-    pub(super) fn wake_if_sooner(&mut self) {
-        let next = self.next_deadline();
-        if next.is_some_and(|n| self.armed.is_none_or(|armed| n < armed)) {
-            // The deadline just worked out, not a second pass over the timers.
-            self.publish(next);
-            self.signal.wake();
-        }
     }
 }
 
@@ -379,7 +353,7 @@ impl Sockets {
         let io = Arc::new(UdpIo::new(std_socket.try_clone().ok()?).ok()?);
         let socket = {
             let _guard = runtime.enter();
-            Arc::new(UdpSocket::from_std(std_socket).ok()?)
+            DriverSocket::new(std_socket).ok()?
         };
         let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
         let mut endpoint = Endpoint::new(config, static_key.clone());
@@ -405,7 +379,6 @@ impl Sockets {
                 handles: IdMap::default(),
                 lingering: Vec::new(),
                 relay: None,
-                armed: None,
             },
         );
         runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, signal));
@@ -605,18 +578,23 @@ impl Sockets {
 }
 
 /// Read what is waiting on one endpoint's socket and run what is due, on the caller's thread.
-/// Costs one `recvfrom` when nothing is there. The driver thread is woken only if its timer
-/// must now fire sooner.
+/// Costs one `recvmmsg` when nothing is there, and no second one after a batch that emptied
+/// the socket (what arrives meanwhile is for the next call, or the driver). The driver thread
+/// is woken only if its timer must now fire sooner.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
     let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    ep.signal.app_read(now);
     let mut any = false;
-    while ep.receive_batch(now, None).is_ok() {
+    while let Ok(batch) = ep.receive_batch(now, None) {
         any = true;
+        if batch.drained {
+            break;
+        }
     }
     if ep.advance(now) || any {
         pump(state, key, now);
         if let Some(ep) = state.endpoints.get_mut(&key) {
-            ep.wake_if_sooner();
+            ep.rearm();
         }
     }
 }
@@ -630,6 +608,7 @@ mod driver;
 mod events;
 mod io;
 mod ops;
+mod readiness;
 
 pub(super) use events::{deliver, end_connection, pump};
 pub(super) use ops::{accept, close, configure_lanes, congestion_summary, flush, send, session_status};

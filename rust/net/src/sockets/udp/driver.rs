@@ -1,15 +1,17 @@
 //! The task that drives one endpoint on the background runtime: datagrams in, timers, and
 //! re-arming when an application thread moves the deadline. It takes the interface's lock only
 //! for work (datagrams the application's receive calls did not read first, timers that fire);
-//! a wake hands it its new deadline through [`DriverSignal`], without the lock.
+//! a wake hands it its new deadline through [`DriverSignal`], without the lock. While the
+//! application reads the socket itself, often, the driver leaves the socket to it
+//! (`readiness.rs` says why).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
+use super::readiness::{DriverSocket, Readable, read_with, still_waiting};
 use super::*;
 
 /// Receive batches the driver reads before it lets timers have a turn.
@@ -18,29 +20,69 @@ const RECV_BATCHES_PER_TURN: usize = 8;
 /// `DriverSignal::deadline` when there is none.
 const NO_DEADLINE: u64 = u64::MAX;
 
-/// What an application thread tells an endpoint's driver task without taking the lock from it:
-/// the deadline to arm its timer for (published under the lock, read after a wake without it),
-/// and that the endpoint is gone.
-#[derive(Default)]
+/// How long after the application last read an endpoint's socket the driver leaves it to the
+/// application (µs). What arrives meanwhile, if the application does not read again, waits
+/// this long at most (tokio's timer rounds it up to the next millisecond).
+const APP_READ_GRACE_USEC: u64 = 1_000;
+
+/// What an application thread and an endpoint's driver task tell each other without the lock:
+/// the endpoint's next deadline (published under the lock, read by the driver each time round
+/// its loop), when the driver will next look (so a thread that moves the deadline wakes it only
+/// if that is too late), when the application last read the socket, and that the endpoint is
+/// gone.
 pub(super) struct DriverSignal {
     notify: Notify,
     deadline: AtomicU64,
+    /// When the driver's timer fires next (`NO_DEADLINE`: it has none). Stale while the driver
+    /// is between sleeps, which does no harm: it reads `deadline` before it sleeps again.
+    wakes_at: AtomicU64,
     closed: AtomicBool,
+    /// When the application last read the socket itself (µs on the interface's clock, plus
+    /// one; 0: never).
+    app_read: AtomicU64,
+}
+
+impl Default for DriverSignal {
+    fn default() -> Self {
+        DriverSignal {
+            notify: Notify::new(),
+            deadline: AtomicU64::new(NO_DEADLINE),
+            wakes_at: AtomicU64::new(NO_DEADLINE),
+            closed: AtomicBool::new(false),
+            app_read: AtomicU64::new(0),
+        }
+    }
 }
 
 impl DriverSignal {
     fn deadline(&self) -> Option<u64> {
-        Some(self.deadline.load(Ordering::Acquire)).filter(|&d| d != NO_DEADLINE)
+        Some(self.deadline.load(Ordering::SeqCst)).filter(|&d| d != NO_DEADLINE)
     }
 
-    /// Record the deadline the driver is to arm for (it reads it on its next wake).
+    /// Record the endpoint's next deadline, and wake the driver only if its timer would fire
+    /// after it: a message that Nagle or pacing holds for later, or a retransmission timer
+    /// while the driver looks again soon anyway, costs no thread wake-up.
     pub(super) fn publish(&self, deadline: Option<u64>) {
-        self.deadline.store(deadline.unwrap_or(NO_DEADLINE), Ordering::Release);
+        let deadline = deadline.unwrap_or(NO_DEADLINE);
+        // Sequentially consistent, with the driver's store of `wakes_at` then load of
+        // `deadline`: of two threads that each store then load, at least one sees the other's
+        // store, so the driver never sleeps past a deadline nobody woke it for.
+        self.deadline.store(deadline, Ordering::SeqCst);
+        if deadline < self.wakes_at.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
     }
 
-    /// Make the driver re-read its deadline.
-    pub(super) fn wake(&self) {
-        self.notify.notify_one();
+    /// The application read the socket itself at `now`. No wake: the driver notices when it
+    /// next looks, and leaves the socket alone for a while.
+    pub(super) fn app_read(&self, now: u64) {
+        self.app_read.store(now + 1, Ordering::Relaxed);
+    }
+
+    /// Until when the driver leaves the socket to the application, if that is later than `now`.
+    fn app_reading_until(&self, now: u64) -> Option<u64> {
+        let last = self.app_read.load(Ordering::Relaxed).checked_sub(1)?;
+        Some(last + APP_READ_GRACE_USEC).filter(|&until| until > now)
     }
 
     /// Stop the driver.
@@ -50,59 +92,75 @@ impl DriverSignal {
     }
 }
 
-pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, socket: Arc<UdpSocket>, signal: Arc<DriverSignal>) {
-    let (mut deadline, clock_base) = {
+pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, mut socket: DriverSocket, signal: Arc<DriverSignal>) {
+    let clock_base = {
         let Some(inner) = inner.upgrade() else { return };
         let mut state = inner.lock();
         let Some(ep) = state.endpoints.get_mut(&key) else { return };
-        (ep.rearm(), inner.clock_base)
+        ep.rearm();
+        inner.clock_base
     };
+    let now = || clock_base.elapsed().as_micros() as u64;
     loop {
+        let deadline = signal.deadline();
+        let app_reading = signal.app_reading_until(now());
+        if socket.watch(app_reading.is_none()).is_err() {
+            return;
+        }
+        // Wake for the deadline, or to look at the socket again when the application's grace
+        // runs out.
+        let wake_at = [deadline, app_reading].into_iter().flatten().min();
+        signal.wakes_at.store(wake_at.unwrap_or(NO_DEADLINE), Ordering::SeqCst);
+        if signal.deadline() != deadline {
+            continue; // moved meanwhile, perhaps by a thread that saw the old `wakes_at`
+        }
         let sleep = async {
-            match deadline {
+            match wake_at {
                 Some(at) => tokio::time::sleep_until((clock_base + Duration::from_micros(at)).into()).await,
                 None => std::future::pending().await,
             }
         };
         let outcome = tokio::select! {
             ready = socket.readable() => {
-                if ready.is_err() {
-                    return;
-                }
-                // A receive call on the application's thread may have read it already: then
-                // this clears the readiness, and there is nothing to take the lock for.
-                if socket.try_peek_sender().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock) {
+                let Some(mut ready) = ready else { return };
+                if !still_waiting(&mut ready) {
                     continue;
                 }
-                turn(&inner, key, Some(&socket))
+                turn(&inner, key, Some(&mut ready))
             }
-            _ = sleep => turn(&inner, key, None),
+            _ = sleep => {
+                if !signal.deadline().is_some_and(|at| at <= now()) {
+                    continue;
+                }
+                turn(&inner, key, None)
+            }
             _ = signal.notify.notified() => {
                 if signal.closed.load(Ordering::Acquire) {
                     return;
                 }
-                Some(signal.deadline())
+                continue;
             }
         };
         // `None`: the interface or the endpoint is gone.
-        let Some(next) = outcome else { return };
-        deadline = next;
+        if outcome.is_none() {
+            return;
+        }
     }
 }
 
 /// One turn of work under the lock: take what arrived on `socket` (if given), run what is
-/// due, hand what happened up to the interface, and work out the next deadline. `None` when
+/// due, hand what happened up to the interface, and publish the next deadline. `None` when
 /// the interface or the endpoint is gone.
-fn turn(inner: &Weak<Inner>, key: EndpointKey, socket: Option<&UdpSocket>) -> Option<Option<u64>> {
+fn turn(inner: &Weak<Inner>, key: EndpointKey, ready: Option<&mut Readable<'_>>) -> Option<()> {
     let inner = inner.upgrade()?;
     let mut state = inner.lock();
     let now = inner.now();
     let ep = state.endpoints.get_mut(&key)?;
-    if let Some(socket) = socket {
+    if let Some(ready) = ready {
         // Take what arrived, several batches, before reacting, so acks batch up. Reading
         // through the driver's own handle until the socket is empty clears its readiness;
         // after the budget it stays ready, and the next turn reads on after the timers.
-        let _ = socket.try_io(tokio::io::Interest::READABLE, || {
+        read_with(ready, |socket| {
             for _ in 0..RECV_BATCHES_PER_TURN {
                 ep.receive_batch(now, Some(socket.into()))?;
             }
@@ -111,5 +169,6 @@ fn turn(inner: &Weak<Inner>, key: EndpointKey, socket: Option<&UdpSocket>) -> Op
     }
     ep.advance(now);
     pump(&mut state, key, now);
-    Some(state.endpoints.get_mut(&key)?.rearm())
+    state.endpoints.get_mut(&key)?.rearm();
+    Some(())
 }

@@ -40,30 +40,35 @@ impl UdpIo {
         &self.socket
     }
 
-    /// Read one batch of datagrams from `socket` and hand each to `each`; how many came, or
-    /// `WouldBlock` when there was none.
+    /// Read one batch of datagrams from `socket` and hand each to `each`; `WouldBlock` when
+    /// there was none.
     pub(in crate::sockets) fn recv_batch(
         &self,
         socket: UdpSockRef<'_>,
         mut each: impl FnMut(SocketAddr, &[u8]),
-    ) -> io::Result<usize> {
+    ) -> io::Result<Received> {
         SCRATCH.with_borrow_mut(|scratch| {
             let count = {
                 let mut slices: [IoSliceMut<'_>; RECV_BUFFERS] =
                     scratch.buffers.each_mut().map(|b| IoSliceMut::new(&mut b[..]));
                 self.state.recv(socket, &mut slices, &mut scratch.meta)?
             };
-            let mut datagrams = 0;
             for (meta, buffer) in scratch.meta[..count].iter().zip(scratch.buffers.iter()) {
                 let stride = meta.stride.max(1);
                 for datagram in buffer[..meta.len].chunks(stride) {
                     each(meta.addr, datagram);
-                    datagrams += 1;
                 }
             }
-            Ok(datagrams)
+            Ok(Received { drained: count < RECV_BUFFERS })
         })
     }
+}
+
+/// What one receive batch found.
+pub(in crate::sockets) struct Received {
+    /// The batch had buffers to spare, so the socket was empty when it was read: a reader that
+    /// looks again at once would most likely pay a system call to learn nothing.
+    pub(in crate::sockets) drained: bool,
 }
 
 /// Receive buffers, one set per thread that reads (the driver thread, and an application

@@ -10,7 +10,7 @@ pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: Connec
     }
     pump(state, key, now);
     if let Some(ep) = state.endpoints.get_mut(&key) {
-        ep.wake();
+        ep.rearm();
     }
     true
 }
@@ -33,7 +33,7 @@ pub(in crate::sockets) fn close(
     ep.lingering.push(id);
     pump(state, key, now);
     if let Some(ep) = state.endpoints.get_mut(&key) {
-        ep.wake();
+        ep.rearm();
     }
 }
 
@@ -70,7 +70,7 @@ pub(in crate::sockets) fn send(
         }
         // Otherwise the driver thread sends what is due, a batch at a time (one system call
         // for many packets, while this thread goes on queueing).
-        ep.wake_if_sooner();
+        ep.rearm();
     }
     Ok(number as i64)
 }
@@ -80,7 +80,7 @@ pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: Connect
     if let Some(session) = ep.endpoint.session_mut(id) {
         session.flush();
         ep.send_due_for(id, now);
-        ep.wake_if_sooner(); // pacing may hold the rest: the driver's timer must cover it
+        ep.rearm(); // pacing may hold the rest: the driver's timer must cover it
     }
 }
 
