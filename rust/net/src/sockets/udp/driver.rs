@@ -129,7 +129,7 @@ pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, mut socket: Driv
                 turn(&inner, key, Some(&mut ready))
             }
             _ = sleep => {
-                if !signal.deadline().is_some_and(|at| at <= now()) {
+                if signal.deadline().is_none_or(|at| at > now()) {
                     continue;
                 }
                 turn(&inner, key, None)
