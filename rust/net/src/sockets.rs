@@ -13,6 +13,7 @@
 //! success.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -103,13 +104,22 @@ pub struct FakeIpInfo {
 struct Inner {
     state: Mutex<State>,
     clock_base: Instant,
+    /// A driver left something in its endpoint for the interface (events, messages, relay
+    /// news): the next call settles it.
+    unsettled: AtomicBool,
 }
 
 impl Inner {
+    /// The interface's state, with whatever the drivers left in their endpoints settled into
+    /// it, so every call sees all that has happened.
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the tables half-updated in a way that is
         // worse than refusing every later call, so keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.unsettled.swap(false, Ordering::AcqRel) {
+            udp::settle(&mut state, self.now());
+        }
+        state
     }
 
     fn now(&self) -> u64 {
@@ -134,7 +144,11 @@ impl Default for Sockets {
 impl Sockets {
     pub fn new() -> Self {
         Sockets {
-            inner: Arc::new(Inner { state: Mutex::new(State::default()), clock_base: Instant::now() }),
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                clock_base: Instant::now(),
+                unsettled: AtomicBool::new(false),
+            }),
             runtime: OnceLock::new(),
         }
     }
@@ -354,7 +368,8 @@ impl Sockets {
     /// `RECV_BUFFER_*` values.
     pub fn receive_buffer_bytes(&self) -> usize {
         let state = self.lock();
-        let endpoints: usize = state.endpoints.values().map(|ep| ep.held_bytes()).sum();
+        let mut endpoints = 0;
+        state.endpoints.each(|_, ep| endpoints += ep.held_bytes());
         endpoints + state.connections.values().map(|c| c.inbox_bytes).sum::<usize>()
     }
 
@@ -362,7 +377,9 @@ impl Sockets {
     /// fill the half-open table (what a flooder sees of it is no measure: the REPLYs of
     /// handshakes evicted before their turn to be sent never go out).
     pub fn half_open_handshakes(&self) -> usize {
-        self.lock().endpoints.values().map(|ep| ep.endpoint.half_open_handshakes()).sum()
+        let mut half_open = 0;
+        self.lock().endpoints.each(|_, ep| half_open += ep.endpoint.half_open_handshakes());
+        half_open
     }
 
     pub fn create_poll_group(&self) -> Handle {

@@ -765,6 +765,11 @@ impl Endpoint {
         touched
     }
 
+    /// Whether any connection sent or received since the last `take_touched`.
+    pub fn has_touched(&self) -> bool {
+        !self.touched.is_empty()
+    }
+
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }

@@ -97,12 +97,12 @@ impl State {
         let Some(slot) = &self.auth.identity else { return };
         slot.save_certificate(&bytes);
         let private = slot.private.clone();
-        for endpoint in self.endpoints.values_mut() {
+        self.endpoints.each(|_, endpoint| {
             endpoint.endpoint.set_credentials(private.clone(), bytes.clone(), trust.clone());
             if let Some(link) = endpoint.relay.as_mut() {
                 link.control.set_credentials(private.clone(), bytes.clone(), trust.clone());
             }
-        }
+        });
         self.auth.certificate = bytes;
         self.local_identity = Identity::SteamId(cert.identity);
         let hours = cert.expires_at.saturating_sub(steamnet_relay::unix_now()) / 3600;
@@ -232,9 +232,7 @@ impl Sockets {
         let mut state = self.lock();
         state.connections.clear();
         state.listen_sockets.clear();
-        for (_, endpoint) in state.endpoints.drain() {
-            endpoint.shut_down();
-        }
+        state.endpoints.clear();
         state.local_identity = identity;
         state.auth.generation += 1;
         state.auth.certificate.clear();

@@ -154,12 +154,8 @@ impl Sockets {
     /// Wake every UDP driver so it re-reads config (fake network) and re-arms its timer.
     fn rearm_all(&self, state: &mut State) {
         let now = self.inner.now();
-        let keys: Vec<udp::EndpointKey> = state.endpoints.keys().copied().collect();
-        for key in keys {
+        for key in state.endpoints.keys() {
             udp::pump(state, key, now);
-            if let Some(ep) = state.endpoints.get_mut(&key) {
-                ep.rearm();
-            }
         }
     }
 }

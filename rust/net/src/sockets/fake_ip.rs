@@ -81,7 +81,9 @@ impl Sockets {
         }
         let Some((mut state, key, _, _, now)) = self.p2p_call("beginAsyncRequestFakeIP", 0, &[]) else { return false };
         state.fake_ip.pending = true;
-        if let Some(link) = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()) {
+        if let Some(mut ep) = state.endpoints.lock(key)
+            && let Some(link) = ep.relay.as_mut()
+        {
             link.send_reliable(now, RelayMessage::FakeIpRequest { ports }.encode());
         }
         pump(&mut state, key, now);
@@ -139,7 +141,7 @@ impl Sockets {
         let state = self.lock();
         let Some(conn) = state.connections.get(&handle) else { return (SteamResult::InvalidParam, None) };
         let Transport::Udp { endpoint, id } = conn.transport else { return (SteamResult::IpNotFound, None) };
-        let fake = state.endpoints.get(&endpoint).and_then(|ep| {
+        let fake = state.endpoints.lock(endpoint).and_then(|ep| {
             let route = super::p2p::route_for(&ep.endpoint, id)?;
             ep.relay.as_ref()?.routes.get(&route)?.fake
         });

@@ -132,7 +132,7 @@ impl Sockets {
 
     /// The POP code of the relay our link is up with, if it told us one.
     fn relay_pop(&self) -> Option<String> {
-        self.lock().relay_link().filter(|l| l.is_up())?.pop.clone()
+        self.lock().with_relay_link(|l| l.pop.clone().filter(|_| l.is_up())).flatten()
     }
 
     /// `GetHostedDedicatedServerAddress` (an extension: GodotSteam leaves it unbound): whether
@@ -145,7 +145,8 @@ impl Sockets {
         if self.hosted_dedicated_server_port() == 0 {
             return SteamResult::Fail;
         }
-        let registered = self.lock().relay_link().is_some_and(|link| link.is_registered() && !link.hosted.is_empty());
+        let registered =
+            self.lock().with_relay_link(|link| link.is_registered() && !link.hosted.is_empty()).unwrap_or(false);
         if registered { SteamResult::Ok } else { SteamResult::InvalidState }
     }
 

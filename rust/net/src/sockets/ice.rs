@@ -61,10 +61,10 @@ fn candidates(ep: &super::udp::UdpEndpoint) -> Vec<SocketAddr> {
 /// offer our direct addresses if ICE is enabled for it.
 pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle) {
     let mask = ice_mask(state, handle);
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     let Some(relayed) = ep.endpoint.peer_address(id).filter(|a| route_of(*a).is_some()) else { return };
     ep.endpoint.set_fallback_path(id, relayed);
-    let offer: Vec<SocketAddr> = candidates(ep).into_iter().filter(|&a| ice_allows(mask, a)).collect();
+    let offer: Vec<SocketAddr> = candidates(&ep).into_iter().filter(|&a| ice_allows(mask, a)).collect();
     if !offer.is_empty() {
         tracing::debug!(target: category::P2P_RENDEZVOUS, id, ?offer, "offering direct paths");
         ep.endpoint.send_candidates(id, &offer);
@@ -79,9 +79,9 @@ pub(super) fn on_connected(state: &mut State, key: EndpointKey, id: ConnectionId
 /// (Linux's conntrack does) and would later give our peer's own outgoing packets another port;
 /// openers first and challenges a moment later let both NATs map before anything crosses.
 pub(super) fn on_candidates(state: &mut State, key: EndpointKey, id: ConnectionId, addresses: &[SocketAddr], now: u64) {
-    let Some(&handle) = state.endpoints.get(&key).and_then(|ep| ep.handles.get(&id)) else { return };
+    let Some(handle) = state.endpoints.lock(key).and_then(|ep| ep.handles.get(&id).copied()) else { return };
     let mask = ice_mask(state, handle);
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     for &address in addresses.iter().filter(|&&a| ice_allows(mask, a)) {
         ep.send_opener(address);
         ep.endpoint.probe_path(now, id, address);
@@ -97,7 +97,7 @@ pub(super) fn on_path_validated(
     rtt_usec: u64,
     now: u64,
 ) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     let Some(&handle) = ep.handles.get(&id) else { return };
     let Some(conn) = state.connections.get(&handle) else { return };
     if ep.endpoint.peer_address(id).and_then(route_of).is_none() {

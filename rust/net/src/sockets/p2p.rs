@@ -30,7 +30,7 @@ use steamnet_relay::messages::RelayMessage;
 
 pub(super) use super::relay_link::{RelayLink, Route};
 use super::relay_link::{relayed_address, route_of};
-use super::udp::{EndpointKey, ListenSocket, Role, pump};
+use super::udp::{EndpointGuard, EndpointKey, ListenSocket, Role, pump};
 use super::*;
 
 /// Room a relayed datagram needs around it: the relay link's DATA header and tag, its frame
@@ -38,10 +38,8 @@ use super::*;
 /// relayed datagram still fits the MTU.
 const RELAY_OVERHEAD: usize = 64;
 
-/// What the relay link did that the P2P endpoint must act on.
-enum LinkNews {
-    /// A datagram from a peer, on route.
-    Datagram(u32, Vec<u8>),
+/// What the relay link did that the interface must act on.
+pub(super) enum LinkNews {
     /// The link is gone, with why.
     Lost(String),
     /// The link is up.
@@ -54,10 +52,10 @@ enum LinkNews {
     RouteLost(u32),
 }
 
-/// Run the relay link: its timers and events, and the messages the relay sent. Datagrams for
-/// the P2P endpoint go to it; a lost link ends every relayed connection.
-pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+/// Run the relay link of `ep` (the P2P endpoint): its timers and events, and the messages the
+/// relay sent. Datagrams for the endpoint go to it at once; what the interface must act on
+/// waits in `link.news` for [`apply_link_news`].
+pub(super) fn run_link(ep: &mut super::udp::UdpEndpoint, now: u64) {
     let Some(link) = ep.relay.as_mut() else { return };
     link.connect_if_ready(now);
     if link.control.poll_timeout().is_some_and(|t| t <= now) {
@@ -109,7 +107,7 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
         while let Some(message) = link.control.poll_message(id) {
             match RelayMessage::decode(&message.data) {
                 Some(RelayMessage::Forward { route, datagram }) if link.routes.contains_key(&route) => {
-                    news.push(LinkNews::Datagram(route, datagram.to_vec()));
+                    ep.endpoint.handle_datagram(now, relayed_address(route), datagram);
                 }
                 Some(RelayMessage::Observed { address }) => link.observed = Some(address),
                 Some(RelayMessage::Token { token }) => link.token = Some(token),
@@ -167,13 +165,14 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
             }
         }
     }
+    link.news.append(&mut news);
+}
+
+/// Act on what the relay link of endpoint `key` did: relay status, FakeIP answers, calls the
+/// relay refused or lost, and a lost link.
+pub(super) fn apply_link_news(state: &mut State, key: EndpointKey, news: Vec<LinkNews>, now: u64) {
     for item in news {
         match item {
-            LinkNews::Datagram(route, datagram) => {
-                if let Some(ep) = state.endpoints.get_mut(&key) {
-                    ep.endpoint.handle_datagram(now, relayed_address(route), &datagram);
-                }
-            }
             LinkNews::Lost(why) => lose_link(state, key, why, now),
             LinkNews::Up(message) => state.set_relay_status(availability::CURRENT, message),
             LinkNews::FakeIp(ip, ports) => state.fake_ip_answered(ip, ports),
@@ -198,7 +197,9 @@ pub(super) fn service_link(state: &mut State, key: EndpointKey, now: u64) {
 /// The relay link is gone: every connection whose path is the relay ends (there is no path
 /// left); connections on a direct path go on without it. The next P2P call connects again.
 fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    let mut guard = super::udp::lock_endpoint(key, &shared);
+    let ep = &mut *guard;
     if let Some((link, sender)) = ep.link_and_sender() {
         // Another POP next time (if there is one), chosen by fresh pings.
         link.pops.fail(link.relay);
@@ -226,6 +227,7 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
     for &id in &ended {
         ep.endpoint.close(id, steamnet_proto::end_reason::MISC_RELAY_CONNECTIVITY, &text, false);
     }
+    drop(guard);
     for id in ended {
         super::udp::end_connection(
             state,
@@ -247,15 +249,16 @@ fn lose_link(state: &mut State, key: EndpointKey, why: String, now: u64) {
 
 /// The connection of the P2P endpoint whose relay route is `route`, whichever path it is on.
 fn connection_on_route(state: &State, key: EndpointKey, route: u32) -> Option<ConnectionId> {
-    let ep = state.endpoints.get(&key)?;
+    let ep = state.endpoints.lock(key)?;
     ep.handles.keys().copied().find(|&id| route_for(&ep.endpoint, id) == Some(route))
 }
 
 /// The relay refused our call, or lost its route: connection `id` ends at once, with `reason`.
 fn end_on_relay(state: &mut State, key: EndpointKey, id: ConnectionId, reason: i32, text: String) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
     let text = truncate_debug(&text);
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     ep.endpoint.close(id, reason as u32, &text, false);
+    drop(ep);
     super::udp::end_connection(state, key, id, ConnectionState::ProblemDetectedLocally, reason, text);
 }
 
@@ -273,9 +276,16 @@ pub(super) fn p2p_endpoint_config(mut config: EndpointConfig) -> EndpointConfig 
 }
 
 impl State {
-    /// This installation's link to the relay (on the P2P endpoint), once made.
-    pub(super) fn relay_link(&self) -> Option<&RelayLink> {
-        self.endpoints.values().find_map(|ep| ep.relay.as_deref())
+    /// What `read` makes of this installation's link to the relay (on the P2P endpoint), once
+    /// made.
+    pub(super) fn with_relay_link<R>(&self, read: impl FnOnce(&RelayLink) -> R) -> Option<R> {
+        let ep = self.endpoints.lock(self.p2p_endpoint()?)?;
+        ep.relay.as_deref().map(read)
+    }
+
+    /// The P2P endpoint, once made.
+    pub(super) fn p2p_endpoint(&self) -> Option<EndpointKey> {
+        self.endpoints.find(|ep| ep.role == Role::P2P)
     }
 
     /// The relay link's state changed: `getRelayNetworkStatus` and `relay_network_status`.
@@ -327,8 +337,11 @@ impl Sockets {
     /// The P2P endpoint and its relay link, made on first use; `Err` says why not.
     fn p2p_endpoint(&self, state: &mut State, now: u64) -> Result<EndpointKey, String> {
         let authenticated = !state.auth.certificate.is_empty();
-        if let Some((&key, ep)) = state.endpoints.iter_mut().find(|(_, ep)| ep.role == Role::P2P) {
-            if authenticated && let Some(link) = ep.relay.as_mut() {
+        if let Some(key) = state.p2p_endpoint() {
+            if authenticated
+                && let Some(mut ep) = state.endpoints.lock(key)
+                && let Some(link) = ep.relay.as_mut()
+            {
                 link.start(now);
             }
             return Ok(key);
@@ -350,7 +363,7 @@ impl Sockets {
         let static_key = state.static_key.get_or_insert_with(|| generate_static_keypair().0).clone();
         let certificate = state.auth.certificate.clone();
         let trust = state.trust();
-        let ep = state.endpoints.get_mut(&key).expect("just opened");
+        let mut ep = state.endpoints.lock(key).expect("just opened");
         let mut link = RelayLink::new(&relays, static_key.clone(), &config);
         link.pops.probe(now, ep.sender());
         link.control.set_credentials(static_key, certificate, trust);
@@ -362,6 +375,7 @@ impl Sockets {
             (availability::WAITING, format!("Waiting for a certificate before connecting to the relay at {relay}."))
         };
         ep.relay = Some(Box::new(link));
+        drop(ep);
         state.set_relay_status(status.0, status.1);
         Ok(key)
     }
@@ -426,7 +440,7 @@ impl Sockets {
         now: u64,
     ) -> Handle {
         let handle = state.allocate_handle();
-        let ep = state.endpoints.get_mut(&key).expect("p2p endpoint");
+        let mut ep = state.endpoints.lock(key).expect("p2p endpoint");
         let link = ep.relay.as_mut().expect("p2p endpoint has a link");
         let route = link.new_route(route);
         link.call(now, route);
@@ -434,6 +448,7 @@ impl Sockets {
         let id = ep.endpoint.connect_within(now, relayed_address(route), timeout);
         ep.handles.insert(id, handle);
         ep.had_connection = true;
+        drop(ep);
         let mut conn = Connection::new(remote, config, Transport::Udp { endpoint: key, id });
         conn.state = ConnectionState::Connecting;
         conn.info_flags = info_flags::UNAUTHENTICATED;
@@ -463,13 +478,15 @@ impl Sockets {
         hosted: bool,
         now: u64,
     ) -> Handle {
-        if state.endpoints[&key].relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport)) {
+        let taken = |ep: EndpointGuard<'_>| ep.relay.as_ref().is_some_and(|l| l.listening.contains_key(&vport));
+        if state.endpoints.lock(key).is_some_and(taken) {
             tracing::warn!(vport, "already listening on this virtual port");
             return INVALID_HANDLE;
         }
         let handle = state.allocate_handle();
         state.listen_sockets.insert(handle, ListenSocket::relayed(key, config, vport));
-        let link = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()).expect("p2p endpoint has a link");
+        let mut ep = state.endpoints.lock(key).expect("p2p endpoint");
+        let link = ep.relay.as_mut().expect("p2p endpoint has a link");
         link.listening.insert(vport, handle);
         if hosted {
             link.hosted.insert(vport);
@@ -477,6 +494,7 @@ impl Sockets {
         } else {
             link.send_reliable(now, RelayMessage::Listen { vport }.encode());
         }
+        drop(ep);
         pump(state, key, now);
         handle
     }
@@ -485,15 +503,19 @@ impl Sockets {
 /// Authentication finished: the P2P endpoint's link may connect now (with the new certificate),
 /// or, if it failed, P2P connections waiting for it end.
 pub(super) fn on_authentication(state: &mut State, now: u64, failure: Option<&str>) {
-    let Some(key) = state.endpoints.iter().find(|(_, ep)| ep.role == Role::P2P).map(|(&k, _)| k) else { return };
+    let Some(key) = state.p2p_endpoint() else { return };
     match failure {
         None => {
-            if let Some(link) = state.endpoints.get_mut(&key).and_then(|ep| ep.relay.as_mut()) {
+            let started = state.endpoints.lock(key).and_then(|mut ep| {
+                let link = ep.relay.as_mut()?;
                 let relay = link.relay;
-                if link.conn.is_none() {
+                link.conn.is_none().then(|| {
                     link.start(now);
-                    state.set_relay_status(availability::ATTEMPTING, format!("Connecting to the relay at {relay}."));
-                }
+                    relay
+                })
+            });
+            if let Some(relay) = started {
+                state.set_relay_status(availability::ATTEMPTING, format!("Connecting to the relay at {relay}."));
             }
             pump(state, key, now);
         }
@@ -509,7 +531,8 @@ pub(super) fn incoming_listen_socket(
     address: SocketAddr,
     identity: Option<u64>,
 ) -> Option<Handle> {
-    let link = state.endpoints.get(&key)?.relay.as_ref()?;
+    let ep = state.endpoints.lock(key)?;
+    let link = ep.relay.as_ref()?;
     let route = link.routes.get(&route_of(address)?)?;
     (identity == Some(route.peer)).then(|| link.listening.get(&route.vport).copied()).flatten()
 }
@@ -521,7 +544,7 @@ pub(super) fn route_for(endpoint: &Endpoint, id: ConnectionId) -> Option<u32> {
 
 /// What a relayed connection was meant to reach (identity 0: a FakeIP's owner, whoever it is).
 pub(super) fn expected_peer(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Route> {
-    let ep = state.endpoints.get(&key)?;
+    let ep = state.endpoints.lock(key)?;
     ep.relay.as_ref()?.routes.get(&route_for(&ep.endpoint, id)?).cloned()
 }
 
@@ -540,34 +563,33 @@ pub(super) fn release_route(link: &mut RelayLink, route: Option<u32>, now: u64) 
 pub(super) fn close_listen_socket(state: &mut State, key: EndpointKey, handle: Handle, vport: u32, now: u64) {
     let accepted: Vec<Handle> =
         state.connections.iter().filter(|(_, c)| c.listen_socket == handle).map(|(&h, _)| h).collect();
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     if let Some(link) = ep.relay.as_mut() {
         link.listening.remove(&vport);
         link.hosted.remove(&vport);
         link.send_reliable(now, RelayMessage::Unlisten { vport }.encode());
     }
     for conn_handle in accepted {
-        if let Some(Connection { transport: Transport::Udp { id, .. }, .. }) = state.connections.remove(&conn_handle)
-            && let Some(ep) = state.endpoints.get_mut(&key)
-        {
+        if let Some(Connection { transport: Transport::Udp { id, .. }, .. }) = state.connections.remove(&conn_handle) {
             ep.handles.remove(&id);
             ep.endpoint.close(id, 0, "", false);
             ep.lingering.push(id);
         }
     }
+    drop(ep);
     pump(state, key, now);
 }
 
 /// For a P2P connection, whether it goes through the relay now (`None` for other connections).
 pub(super) fn relayed(state: &State, key: EndpointKey, id: ConnectionId) -> Option<bool> {
-    let ep = state.endpoints.get(&key)?;
+    let ep = state.endpoints.lock(key)?;
     ep.relay.as_ref()?;
     Some(route_of(ep.endpoint.peer_address(id)?).is_some())
 }
 
 /// Which path a relayed connection uses, for the detailed status.
 pub(super) fn path_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
-    let Some(ep) = state.endpoints.get(&key) else { return String::new() };
+    let Some(ep) = state.endpoints.lock(key) else { return String::new() };
     let (Some(link), Some(peer)) = (ep.relay.as_ref(), ep.endpoint.peer_address(id)) else { return String::new() };
     let ping = ep
         .endpoint

@@ -166,21 +166,23 @@ impl super::Sockets {
     /// `getRelayPOPs` (an extension): every configured POP, its ping and which one is in use.
     /// Empty until the relay link exists (`initRelayNetworkAccess` or a first P2P call).
     pub fn relay_pops(&self) -> Vec<PopStatus> {
-        let state = self.lock();
-        let Some(link) = state.relay_link() else { return Vec::new() };
-        link.pops
-            .probes
-            .iter()
-            .map(|p| PopStatus {
-                address: p.address.to_string(),
-                pop: if p.address == link.relay {
-                    link.pop.clone().unwrap_or_else(|| p.code.clone())
-                } else {
-                    p.code.clone()
-                },
-                ping_ms: p.rtt_usec.map_or(-1, |rtt| (rtt / 1000).min(i32::MAX as u64) as i32),
-                current: p.address == link.relay && link.has_connection(),
-            })
-            .collect()
+        self.lock().with_relay_link(pop_statuses).unwrap_or_default()
     }
+}
+
+fn pop_statuses(link: &super::relay_link::RelayLink) -> Vec<PopStatus> {
+    link.pops
+        .probes
+        .iter()
+        .map(|p| PopStatus {
+            address: p.address.to_string(),
+            pop: if p.address == link.relay {
+                link.pop.clone().unwrap_or_else(|| p.code.clone())
+            } else {
+                p.code.clone()
+            },
+            ping_ms: p.rtt_usec.map_or(-1, |rtt| (rtt / 1000).min(i32::MAX as u64) as i32),
+            current: p.address == link.relay && link.has_connection(),
+        })
+        .collect()
 }

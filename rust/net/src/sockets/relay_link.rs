@@ -80,6 +80,9 @@ pub(in crate::sockets) struct RelayLink {
     pub(in crate::sockets) pops: super::pops::PopChoice,
     /// A connection is wanted, once the POPs have answered (or had their time).
     pub(in crate::sockets) wanted: bool,
+    /// What the link did that the interface must act on, kept until it next settles the
+    /// endpoint (the driver runs the link without the interface's lock).
+    pub(in crate::sockets) news: Vec<super::p2p::LinkNews>,
 }
 
 impl RelayLink {
@@ -117,6 +120,7 @@ impl RelayLink {
             pop: None,
             pops: super::pops::PopChoice::new(relays),
             wanted: false,
+            news: Vec::new(),
         }
     }
 

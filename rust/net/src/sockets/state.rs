@@ -1,6 +1,8 @@
 //! The tables behind the interface: connections (their state, queue of received messages and
-//! transport), poll groups, and the handles, events and configuration they share. One lock
-//! guards a [`State`]; the API in `sockets.rs` and the transports beside it work on it.
+//! transport), poll groups, and the handles, events and configuration they share. The
+//! interface's lock guards a [`State`]; the API in `sockets.rs` and the transports beside it
+//! work on it. UDP endpoints sit in it behind locks of their own, which their driver tasks take
+//! without this one (`udp/table.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -154,7 +156,7 @@ pub(in crate::sockets) struct State {
     /// `SDR_LISTEN_PORT` and `SDR_POPID`, as they were when this interface was made.
     pub(in crate::sockets) hosted: hosted::HostedEnvironment,
     /// UDP sockets and their protocol endpoints.
-    pub(in crate::sockets) endpoints: IdMap<udp::EndpointKey, udp::UdpEndpoint>,
+    pub(in crate::sockets) endpoints: udp::Endpoints,
     pub(in crate::sockets) next_endpoint_key: udp::EndpointKey,
     pub(in crate::sockets) listen_sockets: HashMap<Handle, udp::ListenSocket>,
     /// This process's Noise static key, made on first use.

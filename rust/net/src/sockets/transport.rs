@@ -73,8 +73,12 @@ impl Transport {
     /// As [`poll_arrivals`](Self::poll_arrivals), for a poll group: the sockets that carry
     /// many connections (a listen socket's, the P2P one), which a group's usually share.
     pub(super) fn poll_shared_arrivals(state: &mut State, now: u64) {
-        let shared: smallvec::SmallVec<[udp::EndpointKey; 4]> =
-            state.endpoints.iter().filter(|(_, ep)| ep.carries_many()).map(|(&key, _)| key).collect();
+        let mut shared: smallvec::SmallVec<[udp::EndpointKey; 4]> = smallvec::SmallVec::new();
+        state.endpoints.each(|key, ep| {
+            if ep.carries_many() {
+                shared.push(key);
+            }
+        });
         for key in shared {
             udp::service_endpoint(state, key, now);
         }

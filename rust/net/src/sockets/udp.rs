@@ -1,16 +1,18 @@
 //! UDP connections: each UDP socket has a `steamnet_proto` [`Endpoint`] and a task on the
-//! background runtime that feeds it datagrams and timer ticks. Application calls (send, accept,
-//! close) run on the caller's thread under the same lock, send what became due at once and wake
-//! the task so it re-arms its timer.
+//! background runtime that feeds it datagrams and timer ticks. Each endpoint has a lock of its
+//! own: its driver task takes only that one, and application calls (send, accept, close) take
+//! the interface's lock and then the endpoint's, send what became due at once from the
+//! caller's thread, and wake the task only if its timer must fire sooner.
 //!
 //! A listen socket owns one endpoint that accepts handshakes. A connecting client gets an
 //! endpoint (and an ephemeral port) of its own, as in GNS, which goes away with the connection.
 //!
-//! This file has the endpoints and the IP calls (listen, connect); `udp/driver.rs` the task
-//! that drives an endpoint;
-//! `udp/events.rs` turns what happens on an endpoint into API state and callbacks,
-//! `udp/ops.rs` has the calls on one connection (accept, close, send, flush, lanes, status),
-//! and `udp/io.rs` the batched system calls (GSO out, recvmmsg and GRO in).
+//! This file has the endpoints and the IP calls (listen, connect); `udp/table.rs` the table of
+//! endpoints and their locks; `udp/driver.rs` the task that drives an endpoint and
+//! `udp/readiness.rs` when it watches the socket; `udp/events.rs` turns what happens on an
+//! endpoint into API state and callbacks; `udp/ops.rs` has the calls on one connection (accept,
+//! close, send, flush, lanes, status); and `udp/io.rs` the batched system calls (GSO out,
+//! recvmmsg and GRO in).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -80,6 +82,72 @@ impl UdpEndpoint {
         if socket.set_ttl(OPENER_TTL).is_ok() {
             let _ = socket.send_to(&[0], to);
             let _ = socket.set_ttl(previous);
+        }
+    }
+
+    /// What the endpoint does on its own, with no part of the interface's state: run its relay
+    /// link, send what is due, and forget closed connections that are through. Its driver runs
+    /// this without the interface's lock; what the application must learn of stays queued in
+    /// the endpoint (events, messages, relay news) for [`pump`].
+    pub(super) fn run_own(&mut self, now: u64) {
+        super::p2p::run_link(self, now);
+        self.send_due(now);
+        // Closed connections that are through (at once, or after lingering): forget them.
+        let finished: Vec<ConnectionId> =
+            self.lingering.iter().copied().filter(|&id| self.endpoint.is_finished(id)).collect();
+        for id in finished {
+            if let Some(link) = self.relay.as_mut() {
+                super::p2p::release_route(link, super::p2p::route_for(&self.endpoint, id), now);
+            }
+            self.endpoint.remove(id);
+            self.lingering.retain(|&l| l != id);
+        }
+        if let Some(link) = self.relay.as_mut() {
+            while let Some((to, datagram)) = link.control.poll_transmit(now) {
+                let _ = self.io.socket().send_to(&datagram, to);
+            }
+        }
+    }
+
+    /// The socket is about to close: connections still lingering send their CLOSE now rather
+    /// than never (their peers learn of it at once instead of timing out), then everything
+    /// due goes out.
+    pub(super) fn stop_lingering(&mut self, now: u64) {
+        for &id in &self.lingering {
+            if let Some(session) = self.endpoint.session_mut(id) {
+                session.stop_lingering();
+            }
+        }
+        self.send_due(now);
+    }
+
+    /// Send what every connection has due.
+    pub(super) fn send_due(&mut self, now: u64) {
+        let (fake, mut relay) = (&mut self.fake, self.relay.as_deref_mut());
+        let mut out = Batcher::new(&self.io, &mut self.outgoing);
+        self.endpoint.transmit_all(now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
+    }
+
+    /// A socket that exists for one connection (a client's, a pair end's) whose connection is
+    /// gone and through: the endpoint closes with it.
+    pub(super) fn is_through(&self) -> bool {
+        let closes_with_connection = !matches!(self.role, Role::Listen(_) | Role::P2P);
+        closes_with_connection && self.had_connection && self.handles.is_empty() && self.lingering.is_empty()
+    }
+
+    /// Whether something waits for the interface: events, received or sent data to account,
+    /// relay news, or an endpoint that is through.
+    pub(super) fn is_unsettled(&self) -> bool {
+        self.endpoint.has_events()
+            || self.endpoint.has_touched()
+            || self.relay.as_ref().is_some_and(|link| !link.news.is_empty())
+            || self.is_through()
+    }
+
+    /// Connection `id` got its answer (connected, or ended): a relayed call stops repeating.
+    pub(super) fn relay_answered(&mut self, id: ConnectionId) {
+        if let Some(link) = self.relay.as_mut() {
+            link.answered(super::p2p::route_for(&self.endpoint, id));
         }
     }
 
@@ -267,7 +335,7 @@ impl ListenSocket {
 /// A connection's config changed: its session takes the new values, and a socket that exists
 /// for this connection alone (a client's, a pair end's) takes them as its own.
 pub(super) fn apply_config(state: &mut State, key: EndpointKey, id: ConnectionId, config: &ConnectionConfig) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     if !matches!(ep.role, Role::Listen(_)) {
         ep.config = config.clone();
     }
@@ -381,7 +449,8 @@ impl Sockets {
                 relay: None,
             },
         );
-        runtime.spawn(drive(Arc::downgrade(&self.inner), key, socket, signal));
+        let endpoint = state.endpoints.weak(key).expect("just inserted");
+        runtime.spawn(drive(Arc::downgrade(&self.inner), endpoint, key, socket, signal));
         Some(key)
     }
 
@@ -417,11 +486,14 @@ impl Sockets {
             super::p2p::close_listen_socket(&mut state, listen.endpoint, handle, vport, self.inner.now());
             return true;
         }
-        if let Some(endpoint) = state.endpoints.remove(&listen.endpoint) {
-            for conn_handle in endpoint.handles.values() {
-                state.connections.remove(conn_handle);
+        if let Some(shared) = state.endpoints.remove(listen.endpoint) {
+            let mut ep = table::lock(listen.endpoint, &shared);
+            ep.stop_lingering(self.inner.now());
+            let handles: Vec<Handle> = ep.handles.values().copied().collect();
+            drop(ep);
+            for conn_handle in handles {
+                state.connections.remove(&conn_handle);
             }
-            endpoint.shut_down();
         }
         true
     }
@@ -430,7 +502,7 @@ impl Sockets {
     pub fn listen_socket_address(&self, handle: Handle, with_port: bool) -> Option<String> {
         let state = self.lock();
         let listen = state.listen_sockets.get(&handle).filter(|l| l.vport.is_none())?;
-        let local = state.endpoints.get(&listen.endpoint)?.io.socket().local_addr().ok()?;
+        let local = state.endpoints.lock(listen.endpoint)?.local_addr().ok()?;
         Some(if with_port { crate::address::format_ip_port(local) } else { crate::address::format_ip(local.ip()) })
     }
 
@@ -463,10 +535,11 @@ impl Sockets {
             return INVALID_HANDLE;
         };
         let handle = state.allocate_handle();
-        let ep = state.endpoints.get_mut(&key).expect("just opened");
+        let mut ep = state.endpoints.lock(key).expect("just opened");
         let id = ep.endpoint.connect(now, peer);
         ep.handles.insert(id, handle);
         ep.had_connection = true;
+        drop(ep);
         let mut conn = Connection::new(Identity::Ip(peer), config, Transport::Udp { endpoint: key, id });
         conn.remote_address = Some(peer);
         conn.state = ConnectionState::Connecting;
@@ -482,14 +555,14 @@ impl Drop for Sockets {
     /// Going away (the game quits): tell every UDP peer at once rather than let it time out.
     fn drop(&mut self) {
         let now = self.inner.now();
-        let mut state = self.lock();
-        for ep in state.endpoints.values_mut() {
+        let state = self.lock();
+        state.endpoints.each(|_, ep| {
             let ids: Vec<ConnectionId> = ep.handles.keys().copied().collect();
             for id in ids {
                 ep.endpoint.close(id, end_reason::APP_GENERIC as u32, "application closed", false);
-                ep.send_due_for(id, now);
             }
-        }
+            ep.stop_lingering(now);
+        });
     }
 }
 
@@ -507,20 +580,19 @@ impl Sockets {
         let (h1, server) = {
             let mut state = self.lock();
             let server = self.open_endpoint(&mut state, loopback, &config, true, Role::Pair)?;
-            let server_address = state.endpoints[&server].io.socket().local_addr().ok();
+            let server_address = state.endpoints.lock(server).and_then(|ep| ep.local_addr().ok());
             let client = self.open_endpoint(&mut state, loopback, &config, false, Role::Pair);
             let (Some(server_address), Some(client)) = (server_address, client) else {
-                if let Some(ep) = state.endpoints.remove(&server) {
-                    ep.shut_down();
-                }
+                state.endpoints.remove(server);
                 return None;
             };
             let now = self.inner.now();
             let handle = state.allocate_handle();
-            let ep = state.endpoints.get_mut(&client).expect("just opened");
+            let mut ep = state.endpoints.lock(client).expect("just opened");
             let id = ep.endpoint.connect(now, server_address);
             ep.handles.insert(id, handle);
             ep.had_connection = true;
+            drop(ep);
             let mut conn =
                 Connection::new(Identity::Ip(server_address), config, Transport::Udp { endpoint: client, id });
             conn.remote_address = Some(server_address);
@@ -570,8 +642,7 @@ impl Sockets {
     pub fn service(&self) {
         let now = self.inner.now();
         let mut state = self.lock();
-        let keys: Vec<EndpointKey> = state.endpoints.keys().copied().collect();
-        for key in keys {
+        for key in state.endpoints.keys() {
             service_endpoint(&mut state, key, now);
         }
     }
@@ -582,7 +653,7 @@ impl Sockets {
 /// the socket (what arrives meanwhile is for the next call, or the driver). The driver thread
 /// is woken only if its timer must now fire sooner.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     ep.signal.app_read(now);
     let mut any = false;
     while let Ok(batch) = ep.receive_batch(now, None) {
@@ -591,17 +662,16 @@ pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
             break;
         }
     }
-    if ep.advance(now) || any {
+    let any = ep.advance(now) || any;
+    drop(ep);
+    if any {
         pump(state, key, now);
-        if let Some(ep) = state.endpoints.get_mut(&key) {
-            ep.rearm();
-        }
     }
 }
 
 /// The server end of a loopback pair, once it has arrived.
 fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
-    state.endpoints.get(&server)?.handles.values().next().copied()
+    state.endpoints.lock(server)?.handles.values().next().copied()
 }
 
 mod driver;
@@ -609,6 +679,8 @@ mod events;
 mod io;
 mod ops;
 mod readiness;
+mod table;
 
-pub(super) use events::{deliver, end_connection, pump};
+pub(super) use events::{deliver, end_connection, pump, settle};
 pub(super) use ops::{accept, close, configure_lanes, congestion_summary, flush, send, session_status};
+pub(super) use table::{EndpointGuard, Endpoints, lock as lock_endpoint};

@@ -104,6 +104,14 @@ impl Session {
         }
     }
 
+    /// Stop lingering: the CLOSE a lingering close was waiting to send goes with the next
+    /// transmit, whatever is still unacknowledged (its socket is about to go).
+    pub fn stop_lingering(&mut self) {
+        if let Some((reason, text)) = self.linger.take() {
+            self.close(reason, &text);
+        }
+    }
+
     pub(super) fn close_text(text: &str) -> String {
         truncate_close_text(text).to_string()
     }

@@ -1,12 +1,13 @@
 //! The task that drives one endpoint on the background runtime: datagrams in, timers, and
-//! re-arming when an application thread moves the deadline. It takes the interface's lock only
-//! for work (datagrams the application's receive calls did not read first, timers that fire);
-//! a wake hands it its new deadline through [`DriverSignal`], without the lock. While the
-//! application reads the socket itself, often, the driver leaves the socket to it
-//! (`readiness.rs` says why).
+//! re-arming when an application thread moves the deadline. It takes its endpoint's lock only,
+//! and only for work (datagrams the application's receive calls did not read first, timers
+//! that fire), never the interface's: what the application must learn of stays in the endpoint,
+//! marked unsettled, until the next call into the interface (`table.rs`). A wake hands it its
+//! new deadline through [`DriverSignal`], without a lock. While the application reads the
+//! socket itself, often, the driver leaves the socket to it (`readiness.rs` says why).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -40,6 +41,8 @@ pub(super) struct DriverSignal {
     /// When the application last read the socket itself (µs on the interface's clock, plus
     /// one; 0: never).
     app_read: AtomicU64,
+    /// The driver left something in the endpoint for the interface to settle.
+    unsettled: AtomicBool,
 }
 
 impl Default for DriverSignal {
@@ -50,6 +53,7 @@ impl Default for DriverSignal {
             wakes_at: AtomicU64::new(NO_DEADLINE),
             closed: AtomicBool::new(false),
             app_read: AtomicU64::new(0),
+            unsettled: AtomicBool::new(false),
         }
     }
 }
@@ -85,6 +89,11 @@ impl DriverSignal {
         Some(last + APP_READ_GRACE_USEC).filter(|&until| until > now)
     }
 
+    /// Whether the driver left something to settle since the last call; clears the mark.
+    pub(super) fn take_unsettled(&self) -> bool {
+        self.unsettled.swap(false, Ordering::AcqRel)
+    }
+
     /// Stop the driver.
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -92,14 +101,14 @@ impl DriverSignal {
     }
 }
 
-pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, mut socket: DriverSocket, signal: Arc<DriverSignal>) {
-    let clock_base = {
-        let Some(inner) = inner.upgrade() else { return };
-        let mut state = inner.lock();
-        let Some(ep) = state.endpoints.get_mut(&key) else { return };
-        ep.rearm();
-        inner.clock_base
-    };
+pub(super) async fn drive(
+    inner: Weak<Inner>,
+    endpoint: Weak<Mutex<UdpEndpoint>>,
+    key: EndpointKey,
+    mut socket: DriverSocket,
+    signal: Arc<DriverSignal>,
+) {
+    let Some(clock_base) = inner.upgrade().map(|inner| inner.clock_base) else { return };
     let now = || clock_base.elapsed().as_micros() as u64;
     loop {
         let deadline = signal.deadline();
@@ -126,13 +135,13 @@ pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, mut socket: Driv
                 if !still_waiting(&mut ready) {
                     continue;
                 }
-                turn(&inner, key, Some(&mut ready))
+                turn(&inner, &endpoint, key, Some(&mut ready), now())
             }
             _ = sleep => {
                 if signal.deadline().is_none_or(|at| at > now()) {
                     continue;
                 }
-                turn(&inner, key, None)
+                turn(&inner, &endpoint, key, None, now())
             }
             _ = signal.notify.notified() => {
                 if signal.closed.load(Ordering::Acquire) {
@@ -148,14 +157,19 @@ pub(super) async fn drive(inner: Weak<Inner>, key: EndpointKey, mut socket: Driv
     }
 }
 
-/// One turn of work under the lock: take what arrived on `socket` (if given), run what is
-/// due, hand what happened up to the interface, and publish the next deadline. `None` when
-/// the interface or the endpoint is gone.
-fn turn(inner: &Weak<Inner>, key: EndpointKey, ready: Option<&mut Readable<'_>>) -> Option<()> {
-    let inner = inner.upgrade()?;
-    let mut state = inner.lock();
-    let now = inner.now();
-    let ep = state.endpoints.get_mut(&key)?;
+/// One turn of work under the endpoint's lock: take what arrived on `socket` (if given), run
+/// what is due, send what that led to, and publish the next deadline. What the application
+/// must learn of is left in the endpoint, which is marked for the interface to settle. `None`
+/// when the interface or the endpoint is gone.
+fn turn(
+    inner: &Weak<Inner>,
+    endpoint: &Weak<Mutex<UdpEndpoint>>,
+    key: EndpointKey,
+    ready: Option<&mut Readable<'_>>,
+    now: u64,
+) -> Option<()> {
+    let shared = endpoint.upgrade()?;
+    let mut ep = table::lock(key, &shared);
     if let Some(ready) = ready {
         // Take what arrived, several batches, before reacting, so acks batch up. Reading
         // through the driver's own handle until the socket is empty clears its readiness;
@@ -168,7 +182,11 @@ fn turn(inner: &Weak<Inner>, key: EndpointKey, ready: Option<&mut Readable<'_>>)
         });
     }
     ep.advance(now);
-    pump(&mut state, key, now);
-    state.endpoints.get_mut(&key)?.rearm();
+    ep.run_own(now);
+    ep.rearm();
+    if ep.is_unsettled() {
+        ep.signal.unsettled.store(true, Ordering::Release);
+        inner.upgrade()?.unsettled.store(true, Ordering::Release);
+    }
     Some(())
 }

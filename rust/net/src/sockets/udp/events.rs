@@ -1,42 +1,29 @@
-//! Everything that happens on a UDP endpoint reaches the sockets' state here: what is due goes
-//! out, endpoint events become connection states and callbacks, and received messages move into
-//! the connections' queues.
+//! Everything that happens on a UDP endpoint reaches the sockets' state here: endpoint events
+//! become connection states and callbacks, relay news becomes relay status and ended calls, and
+//! received messages move into the connections' queues. The endpoint's own work (sending what
+//! is due, its relay link, forgetting finished connections) is [`UdpEndpoint::run_own`], which
+//! its driver runs too, without the interface's lock.
 
 use super::*;
 
-/// After anything happened on an endpoint: send what is due, turn endpoint events into API
-/// state changes and callbacks, and move received messages into the connections' queues.
+/// After anything happened on an endpoint: let it do its own work, then turn what it left for
+/// the application into API state and callbacks and move received messages into the
+/// connections' queues; last, send what that led to and re-arm the driver.
 pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
-    p2p::service_link(state, key, now);
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    let mut guard = table::lock(key, &shared);
+    let ep = &mut *guard;
     if ep.fake_epoch != state.config_epoch {
         ep.fake.configure(&ep.config, &state.global_config);
         ep.fake_epoch = state.config_epoch;
     }
-    let (fake, mut relay) = (&mut ep.fake, ep.relay.as_deref_mut());
-    let mut out = Batcher::new(&ep.io, &mut ep.outgoing);
-    ep.endpoint.transmit_all(now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
-    drop(out);
-    // Closed connections that are through (at once, or after lingering): forget them, and a
-    // client's own endpoint with its last one.
-    let finished: Vec<ConnectionId> = ep.lingering.iter().copied().filter(|&id| ep.endpoint.is_finished(id)).collect();
-    for id in finished {
-        if let Some(link) = ep.relay.as_mut() {
-            p2p::release_route(link, p2p::route_for(&ep.endpoint, id), now);
-        }
-        ep.endpoint.remove(id);
-        ep.lingering.retain(|&l| l != id);
-    }
-    if let Some(link) = ep.relay.as_mut() {
-        while let Some((to, datagram)) = link.control.poll_transmit(now) {
-            let _ = ep.io.socket().send_to(&datagram, to);
-        }
-    }
-    let closes_with_connection = !matches!(ep.role, Role::Listen(_) | Role::P2P);
-    if closes_with_connection && ep.had_connection && ep.handles.is_empty() && ep.lingering.is_empty() {
-        state.endpoints.remove(&key); // its driver stops as it drops
+    ep.run_own(now);
+    if ep.is_through() {
+        drop(guard);
+        state.endpoints.remove(key); // its driver stops as it drops
         return;
     }
+    let news = ep.relay.as_mut().map(|link| std::mem::take(&mut link.news)).unwrap_or_default();
     let mut events = Vec::new();
     while let Some(event) = ep.endpoint.poll_event() {
         events.push(event);
@@ -51,6 +38,8 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
             counters.push((handle, session.traffic()));
         }
     }
+    drop(guard);
+    p2p::apply_link_news(state, key, news, now);
     for event in events {
         // What the event leads to (state changes, refusals, path moves) is traced within the
         // connection it is about: its handle, once it has one, and its id on the endpoint.
@@ -71,9 +60,22 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     for (id, handle) in touched {
         deliver(state, key, id, handle, now);
     }
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     // Applying events can make more (a loopback pair's accept): go round once more for those.
-    if state.endpoints.get(&key).is_some_and(|ep| ep.endpoint.has_events()) {
-        pump(state, key, now);
+    if ep.endpoint.has_events() {
+        drop(ep);
+        return pump(state, key, now);
+    }
+    ep.send_due(now);
+    ep.rearm();
+}
+
+/// Settle what the drivers left in their endpoints (see `table.rs`).
+pub(in crate::sockets) fn settle(state: &mut State, now: u64) {
+    for key in state.endpoints.keys() {
+        if state.endpoints.lock(key).is_some_and(|ep| ep.signal.take_unsettled()) {
+            pump(state, key, now);
+        }
     }
 }
 
@@ -86,6 +88,8 @@ pub(in crate::sockets) fn deliver(state: &mut State, key: EndpointKey, id: Conne
     // Read once per call, not once per message.
     let max_messages = conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize;
     let max_bytes = conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    let mut ep = table::lock(key, &shared);
     loop {
         let Some(conn) = state.connections.get_mut(&handle) else { return };
         let full = conn.inbox.len() >= max_messages || conn.inbox_bytes >= max_bytes;
@@ -94,9 +98,7 @@ pub(in crate::sockets) fn deliver(state: &mut State, key: EndpointKey, id: Conne
             return;
         }
         let identity = conn.remote_identity.steam_id64();
-        let Some(message) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.poll_message(id)) else {
-            return;
-        };
+        let Some(message) = ep.endpoint.poll_message(id) else { return };
         let received = ReceivedMessage {
             payload: message.data,
             connection: handle,
@@ -123,7 +125,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                     Some(listen) => listen,
                     None => {
                         // Not who the relay announced, or nobody listens there any more.
-                        if let Some(ep) = state.endpoints.get_mut(&key) {
+                        if let Some(mut ep) = state.endpoints.lock(key) {
                             ep.endpoint.close(
                                 id,
                                 steamnet_proto::end_reason::REMOTE_BAD_CERT,
@@ -147,13 +149,14 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             conn.listen_socket = listen_socket;
             conn.state = ConnectionState::Connecting;
             state.connections.insert(handle, conn);
-            let Some(ep) = state.endpoints.get_mut(&key) else { return };
+            let Some(mut ep) = state.endpoints.lock(key) else { return };
             ep.handles.insert(id, handle);
             ep.had_connection = true;
             if role == Role::Pair {
                 // The other end of a loopback pair: accepted at once, quietly.
                 ep.endpoint.accept(now, id);
             } else {
+                drop(ep);
                 state.post_status_change(handle, ConnectionState::None);
             }
         }
@@ -163,7 +166,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 && identity != Some(expected)
             {
                 let text = format!("Cert was issued to steamid:{}, not steamid:{expected}", identity.unwrap_or(0));
-                if let Some(ep) = state.endpoints.get_mut(&key) {
+                if let Some(mut ep) = state.endpoints.lock(key) {
                     ep.endpoint.close(id, steamnet_proto::end_reason::REMOTE_BAD_CERT, &text, false);
                 }
                 end_connection(
@@ -176,10 +179,8 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 );
                 return;
             }
-            if let Some(ep) = state.endpoints.get_mut(&key)
-                && let Some(link) = ep.relay.as_mut()
-            {
-                link.answered(p2p::route_for(&ep.endpoint, id));
+            if let Some(mut ep) = state.endpoints.lock(key) {
+                ep.relay_answered(id);
             }
             let Some(handle) = handle_of(state, key, id) else { return };
             let Some(conn) = state.connections.get_mut(&handle) else { return };
@@ -188,7 +189,9 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
             conn.state = ConnectionState::Connected;
             let preconnect = std::mem::take(&mut conn.preconnect);
             let lanes = conn.lanes.clone();
-            if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+            if let Some(mut ep) = state.endpoints.lock(key)
+                && let Some(session) = ep.endpoint.session_mut(id)
+            {
                 // The lanes as configured, and the numbers the messages sent meanwhile took.
                 session.adopt_lanes(lanes);
                 for (lane, number, data, flags) in preconnect {
@@ -251,7 +254,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
 }
 
 fn handle_of(state: &State, key: EndpointKey, id: ConnectionId) -> Option<Handle> {
-    state.endpoints.get(&key)?.handles.get(&id).copied()
+    state.endpoints.lock(key)?.handles.get(&id).copied()
 }
 
 pub(in crate::sockets) fn end_connection(
@@ -262,10 +265,8 @@ pub(in crate::sockets) fn end_connection(
     reason: i32,
     text: String,
 ) {
-    if let Some(ep) = state.endpoints.get_mut(&key)
-        && let Some(link) = ep.relay.as_mut()
-    {
-        link.answered(p2p::route_for(&ep.endpoint, id));
+    if let Some(mut ep) = state.endpoints.lock(key) {
+        ep.relay_answered(id);
     }
     let Some(handle) = handle_of(state, key, id) else { return };
     let Some(conn) = state.connections.get_mut(&handle) else { return };

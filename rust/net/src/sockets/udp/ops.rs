@@ -4,15 +4,11 @@
 use super::*;
 
 pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) -> bool {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return false };
-    if !ep.endpoint.accept(now, id) {
-        return false;
+    let accepted = state.endpoints.lock(key).is_some_and(|mut ep| ep.endpoint.accept(now, id));
+    if accepted {
+        pump(state, key, now);
     }
-    pump(state, key, now);
-    if let Some(ep) = state.endpoints.get_mut(&key) {
-        ep.rearm();
-    }
-    true
+    accepted
 }
 
 /// The application closed the handle: tell the peer, then forget the connection (after its
@@ -26,15 +22,13 @@ pub(in crate::sockets) fn close(
     linger: bool,
     now: u64,
 ) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     ep.endpoint.close(id, reason, text, linger);
     // The handle is gone for the application at once, lingering or not.
     ep.handles.remove(&id);
     ep.lingering.push(id);
+    drop(ep);
     pump(state, key, now);
-    if let Some(ep) = state.endpoints.get_mut(&key) {
-        ep.rearm();
-    }
 }
 
 pub(in crate::sockets) fn send(
@@ -46,8 +40,9 @@ pub(in crate::sockets) fn send(
     flags: i32,
     now: u64,
 ) -> Result<i64, SteamResult> {
-    let session = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id));
-    let Some(session) = session else {
+    let Some(shared) = state.endpoints.shared(key) else { return Err(SteamResult::NoConnection) };
+    let mut ep = table::lock(key, &shared);
+    let Some(session) = ep.endpoint.session_mut(id) else {
         // Still connecting: keep it, numbered, for the session (which takes over the lanes).
         let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
         let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
@@ -63,20 +58,18 @@ pub(in crate::sockets) fn send(
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
     })?;
-    if let Some(ep) = state.endpoints.get_mut(&key) {
-        if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
-            // Urgent: out at once, from this thread.
-            ep.send_due_for(id, now);
-        }
-        // Otherwise the driver thread sends what is due, a batch at a time (one system call
-        // for many packets, while this thread goes on queueing).
-        ep.rearm();
+    if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
+        // Urgent: out at once, from this thread.
+        ep.send_due_for(id, now);
     }
+    // Otherwise the driver thread sends what is due, a batch at a time (one system call for
+    // many packets, while this thread goes on queueing).
+    ep.rearm();
     Ok(number as i64)
 }
 
 pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) {
-    let Some(ep) = state.endpoints.get_mut(&key) else { return };
+    let Some(mut ep) = state.endpoints.lock(key) else { return };
     if let Some(session) = ep.endpoint.session_mut(id) {
         session.flush();
         ep.send_due_for(id, now);
@@ -92,7 +85,9 @@ pub(in crate::sockets) fn configure_lanes(
     priorities: &[i64],
     weights: &[i64],
 ) {
-    if let Some(session) = state.endpoints.get_mut(&key).and_then(|ep| ep.endpoint.session_mut(id)) {
+    if let Some(mut ep) = state.endpoints.lock(key)
+        && let Some(session) = ep.endpoint.session_mut(id)
+    {
         let _ = session.configure_lanes(count, priorities, weights);
     }
 }
@@ -104,7 +99,8 @@ pub(in crate::sockets) fn session_status(
     id: ConnectionId,
     lanes: usize,
 ) -> Option<(SessionStats, u64, Vec<LaneStatus>)> {
-    let session = state.endpoints.get(&key)?.endpoint.session(id)?;
+    let ep = state.endpoints.lock(key)?;
+    let session = ep.endpoint.session(id)?;
     let lane_status = (0..lanes)
         .map(|lane| {
             let p = session.lane_pending(lane);
@@ -122,21 +118,21 @@ pub(in crate::sockets) fn session_status(
 /// The congestion controller's state, for the detailed status: send rate, window, bandwidth
 /// estimate, minimum round trip, loss rate and phase; then packets lost and rebuilt.
 pub(in crate::sockets) fn congestion_summary(state: &State, key: EndpointKey, id: ConnectionId) -> String {
-    let Some(session) = state.endpoints.get(&key).and_then(|ep| ep.endpoint.session(id)) else { return String::new() };
+    let path = p2p::path_summary(state, key, id);
+    let Some(ep) = state.endpoints.lock(key) else { return String::new() };
+    let Some(session) = ep.endpoint.session(id) else { return String::new() };
     let cc = session.congestion();
-    p2p::path_summary(state, key, id)
-        + &format!(
-            "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
-            session.send_rate(),
-            cc.window(),
-            cc.bandwidth(),
-            cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
-            cc.loss_rate() * 100.0,
-            cc.phase(),
-        )
-        + &format!(
-            "Packets lost: {}  Rebuilt from repairs (NETWORKING_CONFIG_FEC_REPAIRS): {}\n",
-            session.stats().packets_lost,
-            session.stats().packets_recovered
-        )
+    path + &format!(
+        "Send rate: {} B/s  Window: {} B  Bandwidth estimate: {} B/s  Min RTT: {}  Loss: {:.1}%  Phase: {:?}\n",
+        session.send_rate(),
+        cc.window(),
+        cc.bandwidth(),
+        cc.min_rtt().map_or("-".to_string(), |rtt| format!("{:.1} ms", rtt as f64 / 1000.0)),
+        cc.loss_rate() * 100.0,
+        cc.phase(),
+    ) + &format!(
+        "Packets lost: {}  Rebuilt from repairs (NETWORKING_CONFIG_FEC_REPAIRS): {}\n",
+        session.stats().packets_lost,
+        session.stats().packets_recovered
+    )
 }
