@@ -151,12 +151,23 @@ impl UdpEndpoint {
         }
     }
 
-    /// Send what one connection has due, without visiting the others.
-    fn send_due_for(&mut self, id: ConnectionId, now: u64) {
-        let mut out = Batcher::new(&self.io, &mut self.outgoing);
+    /// Gather what one connection has due into `out`, without visiting the others.
+    fn send_due_for(&mut self, id: ConnectionId, now: u64, out: &mut Batcher<'_>) {
         let (fake, mut relay) = (&mut self.fake, self.relay.as_deref_mut());
-        self.endpoint
-            .transmit_for(id, now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
+        self.endpoint.transmit_for(id, now, |to, datagram| output(fake, out, relay.as_deref_mut(), now, to, datagram));
+    }
+
+    /// Send what one connection has due, from the caller's thread, then re-arm the driver;
+    /// the system calls come after the endpoint's lock is let go (the driver may want it).
+    pub(super) fn send_now(mut this: EndpointGuard<'_>, id: ConnectionId, now: u64) {
+        let io = this.io.clone();
+        io::with_caller_outgoing(|outgoing| {
+            let mut out = Batcher::new(&io, outgoing);
+            this.send_due_for(id, now, &mut out);
+            this.rearm();
+            drop(this);
+            drop(out); // the system calls
+        });
     }
 
     /// Read one batch of what waits on the socket into the endpoint, through `socket` (the

@@ -85,8 +85,9 @@ thread_local! {
     });
 }
 
-/// The way out of one socket for a run of datagrams (one `pump`): what it gathers leaves when
-/// a datagram cannot join the batch, and at the latest when it is dropped.
+/// The way out of one socket for a run of datagrams (one `pump`, or one urgent send): what it
+/// gathers leaves when it is dropped (or earlier, once it holds [`HOLD_BYTES`]). So a caller can
+/// gather under an endpoint's lock and make the system calls after letting go of it.
 pub(in crate::sockets) struct Batcher<'a> {
     io: &'a UdpIo,
     outgoing: &'a mut Outgoing,
@@ -113,53 +114,81 @@ impl Drop for Batcher<'_> {
     }
 }
 
-/// Datagrams on their way out, gathered into GSO batches: a run of datagrams to one
-/// destination, all of one size except perhaps a shorter last one.
+thread_local! {
+    /// The batch an application thread gathers its urgent sends in, under an endpoint's lock,
+    /// to send once it has let go of it.
+    static CALLER_OUTGOING: RefCell<Outgoing> = RefCell::new(Outgoing::default());
+}
+
+/// Run `gather` with this thread's own batch for urgent sends.
+pub(in crate::sockets) fn with_caller_outgoing<R>(gather: impl FnOnce(&mut Outgoing) -> R) -> R {
+    CALLER_OUTGOING.with_borrow_mut(gather)
+}
+
+/// Bytes of datagrams gathered before they go out without waiting for the end of the run: a
+/// bulk sender's burst goes out a few batches at a time rather than all at the end.
+const HOLD_BYTES: usize = 256 * 1024;
+
+/// Datagrams on their way out, gathered into GSO batches: each a run of datagrams to one
+/// destination, all of one size except perhaps a shorter last one. The buffers are kept from
+/// one run to the next.
 #[derive(Default)]
 pub(in crate::sockets) struct Outgoing {
-    to: Option<SocketAddr>,
+    buf: Vec<u8>,
+    batches: Vec<Batch>,
+}
+
+struct Batch {
+    to: SocketAddr,
+    /// Where in `buf` it starts.
+    start: usize,
     segment: usize,
     count: usize,
-    buf: Vec<u8>,
+    /// Its last datagram was shorter than the others: nothing more may join.
+    closed: bool,
 }
 
 impl Outgoing {
-    /// Add a datagram; what was gathered goes out first if this one cannot join it.
+    /// Add a datagram to the last batch, or start a new one if it cannot join.
     fn push(&mut self, io: &UdpIo, to: SocketAddr, datagram: &[u8]) {
-        let joins = self.count > 0
-            && self.to == Some(to)
-            && datagram.len() <= self.segment
-            && self.count < io.state.max_gso_segments()
-            && self.buf.len() + datagram.len() <= MAX_BATCH_BYTES;
+        let end = self.buf.len();
+        let joins = self.batches.last().is_some_and(|batch| {
+            !batch.closed
+                && batch.to == to
+                && datagram.len() <= batch.segment
+                && batch.count < io.state.max_gso_segments()
+                && end - batch.start + datagram.len() <= MAX_BATCH_BYTES
+        });
         if !joins {
-            self.flush(io);
-            self.to = Some(to);
-            self.segment = datagram.len();
+            if end + datagram.len() > HOLD_BYTES {
+                self.flush(io);
+            }
+            let start = self.buf.len();
+            self.batches.push(Batch { to, start, segment: datagram.len(), count: 0, closed: false });
         }
         self.buf.extend_from_slice(datagram);
-        self.count += 1;
-        if datagram.len() < self.segment {
-            // Only the last segment of a batch may be shorter.
-            self.flush(io);
-        }
+        let batch = self.batches.last_mut().expect("just pushed or joined");
+        batch.count += 1;
+        // Only the last segment of a batch may be shorter.
+        batch.closed = datagram.len() < batch.segment;
     }
 
-    /// Send what was gathered. A full socket buffer drops it, like any loss: the protocol
-    /// recovers.
+    /// Send what was gathered, a system call per batch. A full socket buffer drops a batch,
+    /// like any loss: the protocol recovers.
     fn flush(&mut self, io: &UdpIo) {
-        let Some(to) = self.to.take() else { return };
-        if self.count > 0 {
+        for (i, batch) in self.batches.iter().enumerate() {
+            let end = self.batches.get(i + 1).map_or(self.buf.len(), |next| next.start);
             let transmit = Transmit {
-                destination: to,
+                destination: batch.to,
                 ecn: None,
-                contents: &self.buf,
-                segment_size: (self.count > 1).then_some(self.segment),
+                contents: &self.buf[batch.start..end],
+                segment_size: (batch.count > 1).then_some(batch.segment),
                 src_ip: None,
             };
             let _ = io.state.try_send((&io.socket).into(), &transmit);
         }
         self.buf.clear();
-        self.count = 0;
+        self.batches.clear();
     }
 }
 

@@ -60,11 +60,12 @@ pub(in crate::sockets) fn send(
     })?;
     if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
         // Urgent: out at once, from this thread.
-        ep.send_due_for(id, now);
+        UdpEndpoint::send_now(ep, id, now);
+    } else {
+        // The driver thread sends what is due, a batch at a time (one system call for many
+        // packets, while this thread goes on queueing).
+        ep.rearm();
     }
-    // Otherwise the driver thread sends what is due, a batch at a time (one system call for
-    // many packets, while this thread goes on queueing).
-    ep.rearm();
     Ok(number as i64)
 }
 
@@ -72,8 +73,8 @@ pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: Connect
     let Some(mut ep) = state.endpoints.lock(key) else { return };
     if let Some(session) = ep.endpoint.session_mut(id) {
         session.flush();
-        ep.send_due_for(id, now);
-        ep.rearm(); // pacing may hold the rest: the driver's timer must cover it
+        // Pacing may hold the rest: the driver's timer, re-armed here, covers it.
+        UdpEndpoint::send_now(ep, id, now);
     }
 }
 
