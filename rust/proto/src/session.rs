@@ -229,15 +229,9 @@ pub struct LanePending {
 #[derive(Debug)]
 enum Queued {
     /// New reliable stream bytes `start..end` (a message's header and payload).
-    Reliable {
-        start: u64,
-        end: u64,
-    },
-    Unreliable {
-        number: u64,
-        data: Vec<u8>,
-        sent: usize,
-    },
+    Reliable { start: u64, end: u64 },
+    /// An unreliable message: bytes `start..end` of its lane's `unreliable` buffer.
+    Unreliable { number: u64, start: u64, end: u64, sent: usize },
 }
 
 #[derive(Debug)]
@@ -254,7 +248,7 @@ impl QueueEntry {
     fn remaining(&self) -> u64 {
         match &self.item {
             Queued::Reliable { start, end } => end - start,
-            Queued::Unreliable { data, sent, .. } => (data.len() - sent) as u64,
+            Queued::Unreliable { start, end, sent, .. } => end - start - *sent as u64,
         }
     }
 }
@@ -310,6 +304,9 @@ struct SendLane {
     queue: VecDeque<QueueEntry>,
     /// The reliable stream from its base (lowest unacknowledged offset) to its end.
     stream: StreamBuffer,
+    /// The unreliable messages queued, back to back (released as each is sent), so queueing
+    /// one copies it without allocating, as a reliable one is copied into `stream`.
+    unreliable: StreamBuffer,
     /// Acknowledged ranges above the stream's base.
     acked: RangeSet,
     /// Sent ranges declared lost, to send again before new data.
@@ -384,25 +381,43 @@ struct RecvLane {
     /// Out-of-order segments beyond `next_offset`, by offset.
     segments: BTreeMap<u64, Vec<u8>>,
     /// In-order bytes not yet parsed into whole messages; messages are split off its front.
-    assembled: BytesMut,
-    /// How much `assembled` grew by last time (see [`RecvLane::append`]).
+    assembled: ChunkedBuf,
+}
+
+/// A receive buffer that messages are split off as `Bytes`, grown a chunk at a time. Messages
+/// split off share its allocation, so growing it while they live means a new one: growing by a
+/// chunk makes that one per dozen packets, not one per message. The chunk starts small and
+/// doubles with use, so a lane that carries a little now and then keeps a little.
+#[derive(Debug, Default)]
+struct ChunkedBuf {
+    bytes: BytesMut,
+    /// How much it grew by last time.
     chunk: usize,
 }
 
-impl RecvLane {
-    /// Reassembly grows by a chunk at a time. Messages split off the buffer share it, so
-    /// growing it while they live means a new allocation: growing by a chunk makes that one per
-    /// dozen packets, not one per message. The chunk starts small and doubles with use, so a
-    /// lane that carries a little now and then keeps a little.
+impl ChunkedBuf {
     const FIRST_CHUNK: usize = 2 * 1024;
     const MAX_CHUNK: usize = 16 * 1024;
 
     fn append(&mut self, data: &[u8]) {
-        if self.assembled.capacity() - self.assembled.len() < data.len() {
+        if self.bytes.capacity() - self.bytes.len() < data.len() {
             self.chunk = (self.chunk * 2).clamp(Self::FIRST_CHUNK, Self::MAX_CHUNK);
-            self.assembled.reserve(data.len().max(self.chunk));
+            self.bytes.reserve(data.len().max(self.chunk));
         }
-        self.assembled.extend_from_slice(data);
+        self.bytes.extend_from_slice(data);
+    }
+}
+
+impl std::ops::Deref for ChunkedBuf {
+    type Target = BytesMut;
+    fn deref(&self) -> &BytesMut {
+        &self.bytes
+    }
+}
+
+impl std::ops::DerefMut for ChunkedBuf {
+    fn deref_mut(&mut self) -> &mut BytesMut {
+        &mut self.bytes
     }
 }
 
@@ -504,6 +519,10 @@ pub struct Session {
     stats_due_at: u64,
     partials: HashMap<(u16, u64), Partial>,
     partial_order: VecDeque<(u16, u64)>,
+    /// Whole unreliable messages are copied here and split off, so those of one stretch of
+    /// packets share an allocation (as reliable ones share their lane's `assembled`).
+    unreliable: ChunkedBuf,
+
     inbox: VecDeque<Message>,
     /// Lanes whose in-order bytes hold whole messages that wait for room in `inbox` (a list,
     /// not a set: a handful of lanes, and it keeps its capacity).
@@ -570,6 +589,8 @@ impl Session {
             stats_due_at: now + MICROS_PER_SEC,
             partials: HashMap::new(),
             partial_order: VecDeque::new(),
+            unreliable: ChunkedBuf::default(),
+
             inbox: VecDeque::new(),
             unparsed: Vec::new(),
             released: false,

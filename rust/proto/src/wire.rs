@@ -299,6 +299,32 @@ pub fn decode_packet(mut input: &[u8]) -> Result<(u64, Frames<'_>), DecodeError>
 /// spills to the heap).
 pub type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 8]>;
 
+/// The frames of a payload, decoded one by one as they are read: no list to hold them, so a
+/// packet of a few hundred small messages costs no allocation. It ends after an error.
+#[derive(Clone)]
+pub struct FrameReader<'a> {
+    input: &'a [u8],
+}
+
+impl<'a> Iterator for FrameReader<'a> {
+    type Item = Result<Frame<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.input.is_empty() {
+            return None;
+        }
+        let frame = decode_frame(&mut self.input);
+        if frame.is_err() {
+            self.input = &[];
+        }
+        Some(frame)
+    }
+}
+
+pub fn read_frames(input: &[u8]) -> FrameReader<'_> {
+    FrameReader { input }
+}
+
 pub fn decode_frames(mut input: &[u8]) -> Result<Frames<'_>, DecodeError> {
     let mut frames = Frames::new();
     while !input.is_empty() {

@@ -25,12 +25,18 @@ impl Session {
             return;
         }
         let duplicate = number < self.received_floor || self.received.contains(number);
-        let Ok(frames) = wire::decode_frames(payload) else {
-            self.stats.bad_packets += 1;
-            return;
-        };
-        let data_frames = frames.iter().filter(|f| matches!(f, Frame::Reliable { .. } | Frame::Unreliable { .. }));
-        if data_frames.count() > self.config.recv_max_segments_per_packet {
+        // Read the frames twice, checking them first, rather than gather them in a list: a
+        // packet of small messages has hundreds.
+        let (mut data_frames, mut ack_eliciting) = (0, false);
+        for frame in wire::read_frames(payload) {
+            let Ok(frame) = frame else {
+                self.stats.bad_packets += 1;
+                return;
+            };
+            data_frames += usize::from(matches!(frame, Frame::Reliable { .. } | Frame::Unreliable { .. }));
+            ack_eliciting |= frame.is_ack_eliciting();
+        }
+        if data_frames > self.config.recv_max_segments_per_packet {
             self.stats.bad_packets += 1;
             return;
         }
@@ -48,7 +54,6 @@ impl Session {
         let mut recovered = Vec::new();
         self.stats.packets_received += 1;
         self.stats.bytes_received += payload.len() as u64 + varint::len(number) as u64;
-        let ack_eliciting = frames.iter().any(Frame::is_ack_eliciting);
         {
             self.distinct_received += 1;
             self.first_received = Some(self.first_received.map_or(number, |f| f.min(number)));
@@ -62,7 +67,7 @@ impl Session {
                 self.received_floor = self.received.min().unwrap_or(0);
             }
             let mut refused = false;
-            for frame in frames {
+            for frame in wire::read_frames(payload).flatten() {
                 match frame {
                     Frame::FecMember { group, index, rest } => {
                         recovered.extend(self.fec_recv.on_member(group, index, number, rest))
@@ -212,7 +217,7 @@ impl Session {
         if self.held.inbox + self.held.assembled >= limit {
             return false;
         }
-        recv.append(data);
+        recv.assembled.append(data);
         self.held.assembled += data.len();
         recv.next_offset = end;
         while let Some((&seg_offset, _)) = recv.segments.first_key_value() {
@@ -224,7 +229,7 @@ impl Session {
             let seg_end = seg_offset + seg.len() as u64;
             if seg_end > recv.next_offset {
                 let fresh = &seg[(recv.next_offset - seg_offset) as usize..];
-                recv.append(fresh);
+                recv.assembled.append(fresh);
                 self.held.assembled += fresh.len();
                 recv.next_offset = seg_end;
             }
@@ -271,7 +276,9 @@ impl Session {
         }
         if offset == 0 && data.len() == total {
             self.held.inbox += total;
-            self.inbox.push_back(Message { lane, number, reliable: false, data: Bytes::copy_from_slice(data) });
+            self.unreliable.append(data);
+            let data = self.unreliable.split().freeze();
+            self.inbox.push_back(Message { lane, number, reliable: false, data });
             return;
         }
         let key = (lane, number);

@@ -59,11 +59,13 @@ impl Session {
             tail.extend_from_slice(data);
             Queued::Reliable { start, end: send_lane.stream.end() }
         } else {
-            Queued::Unreliable { number, data: data.to_vec(), sent: 0 }
+            let start = send_lane.unreliable.end();
+            send_lane.unreliable.tail().extend_from_slice(data);
+            Queued::Unreliable { number, start, end: send_lane.unreliable.end(), sent: 0 }
         };
         let entry = QueueEntry { item, queued_at: now };
         self.queued_bytes += entry.remaining();
-        if let Queued::Unreliable { data, .. } = &entry.item {
+        if !entry.is_reliable() {
             self.queued_unreliable_bytes += data.len() as u64;
         }
         send_lane.queue.push_back(entry);
@@ -227,12 +229,21 @@ impl Session {
                         }
                     }
                 }
-                Queued::Unreliable { number, data, sent } => {
+                Queued::Unreliable { number, start, end, sent } => {
+                    let (start, end) = (*start, *end);
+                    let data = send_lane.unreliable.slice(start..end);
                     let total = data.len() as u32;
                     let left = data.len() - *sent;
                     let header = Frame::unreliable_header_len(lane_id, *number, *sent as u32, total, left);
                     // An empty message is a bare header; any other fragment needs a byte of room.
                     if room < header + usize::from(left > 0) {
+                        break;
+                    }
+                    // A small message that does not fit whole waits for the next packet rather
+                    // than travel in two halves: the receiver would have to reassemble it, and
+                    // losing either packet would lose it.
+                    let small = header + left <= self.config.max_packet_size / 4;
+                    if *sent == 0 && small && header + left > room {
                         break;
                     }
                     let len = left.min(room - header);
@@ -249,6 +260,7 @@ impl Session {
                     self.queued_unreliable_bytes -= len as u64;
                     if *sent == data.len() {
                         send_lane.queue.pop_front();
+                        send_lane.unreliable.release_to(end);
                     }
                 }
             }
