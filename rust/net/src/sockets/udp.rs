@@ -667,7 +667,10 @@ pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
     let Some(mut ep) = state.endpoints.lock(key) else { return };
     ep.signal.app_read(now);
     let mut any = false;
-    while let Ok(batch) = ep.receive_batch(now, None) {
+    // Bounded, as the driver's turn is: under a flood the call returns (the rest waits for the
+    // next call, or the driver) instead of reading for as long as datagrams keep coming.
+    for _ in 0..driver::RECV_BATCHES_PER_TURN {
+        let Ok(batch) = ep.receive_batch(now, None) else { break };
         any = true;
         if batch.drained {
             break;

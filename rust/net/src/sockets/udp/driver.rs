@@ -15,8 +15,9 @@ use tokio::sync::Notify;
 use super::readiness::{DriverSocket, Readable, read_with, still_waiting};
 use super::*;
 
-/// Receive batches the driver reads before it lets timers have a turn.
-const RECV_BATCHES_PER_TURN: usize = 8;
+/// Receive batches the driver reads before it lets timers have a turn (and an application
+/// thread reads in one call).
+pub(super) const RECV_BATCHES_PER_TURN: usize = 8;
 
 /// `DriverSignal::deadline` when there is none.
 const NO_DEADLINE: u64 = u64::MAX;
