@@ -72,10 +72,8 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
 
 /// Settle what the drivers left in their endpoints (see `table.rs`).
 pub(in crate::sockets) fn settle(state: &mut State, now: u64) {
-    for key in state.endpoints.keys() {
-        if state.endpoints.lock(key).is_some_and(|ep| ep.signal.take_unsettled()) {
-            pump(state, key, now);
-        }
+    for key in state.endpoints.take_unsettled() {
+        pump(state, key, now);
     }
 }
 

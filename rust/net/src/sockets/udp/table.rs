@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use steamnet_proto::IdMap;
 
+use super::driver::DriverSignal;
 use super::{EndpointKey, UdpEndpoint};
 
 /// One endpoint, shared by the table and its driver task.
@@ -18,7 +19,13 @@ pub(in crate::sockets) type SharedEndpoint = Arc<Mutex<UdpEndpoint>>;
 
 #[derive(Default)]
 pub(in crate::sockets) struct Endpoints {
-    map: IdMap<EndpointKey, SharedEndpoint>,
+    map: IdMap<EndpointKey, Slot>,
+}
+
+struct Slot {
+    endpoint: SharedEndpoint,
+    /// The endpoint's signal, here too, so finding what a driver left to settle locks nothing.
+    signal: Arc<DriverSignal>,
 }
 
 thread_local! {
@@ -69,27 +76,34 @@ pub(in crate::sockets) fn lock(key: EndpointKey, shared: &SharedEndpoint) -> End
 impl Endpoints {
     /// Endpoint `key`, locked.
     pub(in crate::sockets) fn lock(&self, key: EndpointKey) -> Option<EndpointGuard<'_>> {
-        self.map.get(&key).map(|shared| lock(key, shared))
+        self.map.get(&key).map(|slot| lock(key, &slot.endpoint))
     }
 
     /// Endpoint `key` itself, to lock while the table is borrowed otherwise.
     pub(in crate::sockets) fn shared(&self, key: EndpointKey) -> Option<SharedEndpoint> {
-        self.map.get(&key).cloned()
+        self.map.get(&key).map(|slot| slot.endpoint.clone())
     }
 
     /// What the driver task holds: it stops when the endpoint leaves the table.
     pub(in crate::sockets) fn weak(&self, key: EndpointKey) -> Option<Weak<Mutex<UdpEndpoint>>> {
-        self.map.get(&key).map(Arc::downgrade)
+        self.map.get(&key).map(|slot| Arc::downgrade(&slot.endpoint))
     }
 
     pub(in crate::sockets) fn insert(&mut self, key: EndpointKey, endpoint: UdpEndpoint) {
-        self.map.insert(key, Arc::new(Mutex::new(endpoint)));
+        let signal = endpoint.signal.clone();
+        self.map.insert(key, Slot { endpoint: Arc::new(Mutex::new(endpoint)), signal });
+    }
+
+    /// The endpoints whose drivers left something to settle since the last call (clearing
+    /// their marks), found without locking any.
+    pub(in crate::sockets) fn take_unsettled(&self) -> Vec<EndpointKey> {
+        self.map.iter().filter(|(_, slot)| slot.signal.take_unsettled()).map(|(&key, _)| key).collect()
     }
 
     /// Take endpoint `key` out of the table; its driver stops when the endpoint drops (the
     /// driver holds it weakly), at once unless a caller still has it.
     pub(in crate::sockets) fn remove(&mut self, key: EndpointKey) -> Option<SharedEndpoint> {
-        self.map.remove(&key)
+        self.map.remove(&key).map(|slot| slot.endpoint)
     }
 
     pub(in crate::sockets) fn keys(&self) -> Vec<EndpointKey> {
@@ -98,14 +112,14 @@ impl Endpoints {
 
     /// Every endpoint, locked one at a time in turn.
     pub(in crate::sockets) fn each(&self, mut visit: impl FnMut(EndpointKey, &mut UdpEndpoint)) {
-        for (&key, shared) in &self.map {
-            visit(key, &mut lock(key, shared));
+        for (&key, slot) in &self.map {
+            visit(key, &mut lock(key, &slot.endpoint));
         }
     }
 
     /// The first endpoint `pick` chooses, by key.
     pub(in crate::sockets) fn find(&self, mut pick: impl FnMut(&UdpEndpoint) -> bool) -> Option<EndpointKey> {
-        self.map.iter().find(|&(&key, shared)| pick(&lock(key, shared))).map(|(&key, _)| key)
+        self.map.iter().find(|&(&key, slot)| pick(&lock(key, &slot.endpoint))).map(|(&key, _)| key)
     }
 
     /// Take every endpoint out; their drivers stop.
