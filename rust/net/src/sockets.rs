@@ -11,6 +11,10 @@
 //! `hosted.rs`); certificates come from its CA (`auth.rs`). A call that cannot work fails with
 //! the documented failure value (handle 0, `false`, `RESULT_*`) and says why, never pretending
 //! success.
+//!
+//! Threads and locks: the interface's lock guards the tables the application sees (`State`);
+//! each UDP endpoint has a lock of its own, which its driver task takes alone, never the
+//! interface's (`udp/table.rs`). Application calls lock the interface, then an endpoint.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
