@@ -1,5 +1,5 @@
 //! A lossy, laggy one-way link, sans-IO: datagrams go in with `send`, come out when due with
-//! `pop_arrived`. It is the network of the seeded simulator ([`crate::sim`]) and, in the UDP
+//! `pop_arrived`. It is the network of the seeded simulator (`sim`, in tests) and, in the UDP
 //! driver, what GNS's `FAKE_PACKET_*` / `FAKE_RATE_LIMIT_*` settings do to real traffic, so the
 //! one model serves both: loss, duplication (the copy a little later), reordering (extra delay
 //! for some datagrams), lag, jitter, and a bandwidth limit with a bounded queue.

@@ -424,7 +424,7 @@ impl std::ops::DerefMut for ChunkedBuf {
 /// Bytes held for the peer, by kind; their sum is checked against the receive budget.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RecvHeld {
-    /// Out-of-order reliable segments, with [`SEGMENT_OVERHEAD`] each.
+    /// Out-of-order reliable segments, with `SEGMENT_OVERHEAD` each.
     pub segments: usize,
     /// In-order reliable bytes of messages not yet complete.
     pub assembled: usize,

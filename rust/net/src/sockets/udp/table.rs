@@ -1,4 +1,4 @@
-//! The table of UDP endpoints, each behind a lock of its own. The interface's lock ([`State`])
+//! The table of UDP endpoints, each behind a lock of its own. The interface's lock (`State`)
 //! guards the table and everything the application sees; an endpoint's own lock guards its
 //! protocol state, socket batch and relay link. An endpoint's driver task takes only its own
 //! endpoint's lock, never the interface's: it leaves what the application must see (events,
