@@ -1,8 +1,9 @@
 //! A lossy, laggy one-way link, sans-IO: datagrams go in with `send`, come out when due with
-//! `pop_arrived`. It is the network of the seeded simulator (`sim`, in tests) and, in the UDP
-//! driver, what GNS's `FAKE_PACKET_*` / `FAKE_RATE_LIMIT_*` settings do to real traffic, so the
-//! one model serves both: loss, duplication (the copy a little later), reordering (extra delay
-//! for some datagrams), lag, jitter, and a bandwidth limit with a bounded queue.
+//! `pop_arrived`. It is the network of the seeded simulator (`sim`, built for tests and with
+//! the `sim` feature) and, in the UDP driver, what GNS's `FAKE_PACKET_*` / `FAKE_RATE_LIMIT_*`
+//! settings do to real traffic, so the one model serves both: loss, duplication (the copy a
+//! little later), reordering (extra delay for some datagrams), lag, jitter, and a bandwidth
+//! limit with a bounded queue.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
