@@ -285,7 +285,7 @@ impl State {
 
     /// The P2P endpoint, once made.
     pub(super) fn p2p_endpoint(&self) -> Option<EndpointKey> {
-        self.endpoints.find(|ep| ep.role == Role::P2P)
+        self.endpoints.with_role(|role| role == Role::P2P).next()
     }
 
     /// The relay link's state changed: `getRelayNetworkStatus` and `relay_network_status`.

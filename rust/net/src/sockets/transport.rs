@@ -73,12 +73,8 @@ impl Transport {
     /// As [`poll_arrivals`](Self::poll_arrivals), for a poll group: the sockets that carry
     /// many connections (a listen socket's, the P2P one), which a group's usually share.
     pub(super) fn poll_shared_arrivals(state: &mut State, now: u64) {
-        let mut shared: smallvec::SmallVec<[udp::EndpointKey; 4]> = smallvec::SmallVec::new();
-        state.endpoints.each(|key, ep| {
-            if ep.carries_many() {
-                shared.push(key);
-            }
-        });
+        let shared: smallvec::SmallVec<[udp::EndpointKey; 4]> =
+            state.endpoints.with_role(udp::Role::carries_many).collect();
         for key in shared {
             udp::service_endpoint(state, key, now);
         }

@@ -131,7 +131,7 @@ impl UdpEndpoint {
     /// A socket that exists for one connection (a client's, a pair end's) whose connection is
     /// gone and through: the endpoint closes with it.
     pub(super) fn is_through(&self) -> bool {
-        let closes_with_connection = !matches!(self.role, Role::Listen(_) | Role::P2P);
+        let closes_with_connection = !self.role.carries_many();
         closes_with_connection && self.had_connection && self.handles.is_empty() && self.lingering.is_empty()
     }
 
@@ -241,12 +241,6 @@ impl UdpEndpoint {
     pub(super) fn held_bytes(&self) -> usize {
         self.endpoint.held_bytes()
     }
-
-    /// Whether connections of many peers share it (a listen socket's, the P2P one), as the
-    /// connections of a poll group usually do.
-    pub(super) fn carries_many(&self) -> bool {
-        matches!(self.role, Role::Listen(_) | Role::P2P)
-    }
 }
 
 impl Drop for UdpEndpoint {
@@ -318,6 +312,12 @@ pub(super) enum Role {
 }
 
 impl Role {
+    /// Whether connections of many peers share its endpoint (a listen socket's, the P2P one),
+    /// as the connections of a poll group usually do; the others close with their connection.
+    pub(super) fn carries_many(self) -> bool {
+        matches!(self, Role::Listen(_) | Role::P2P)
+    }
+
     fn listen_socket(self) -> Handle {
         match self {
             Role::Listen(handle) => handle,

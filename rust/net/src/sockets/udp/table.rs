@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use steamnet_proto::IdMap;
 
 use super::driver::DriverSignal;
-use super::{EndpointKey, UdpEndpoint};
+use super::{EndpointKey, Role, UdpEndpoint};
 
 /// One endpoint, shared by the table and its driver task.
 pub(in crate::sockets) type SharedEndpoint = Arc<Mutex<UdpEndpoint>>;
@@ -24,8 +24,10 @@ pub(in crate::sockets) struct Endpoints {
 
 struct Slot {
     endpoint: SharedEndpoint,
-    /// The endpoint's signal, here too, so finding what a driver left to settle locks nothing.
+    /// The endpoint's signal and role (fixed when it is made), here too, so finding what a
+    /// driver left to settle, or the endpoints of a role, locks nothing.
     signal: Arc<DriverSignal>,
+    role: Role,
 }
 
 thread_local! {
@@ -90,8 +92,8 @@ impl Endpoints {
     }
 
     pub(in crate::sockets) fn insert(&mut self, key: EndpointKey, endpoint: UdpEndpoint) {
-        let signal = endpoint.signal.clone();
-        self.map.insert(key, Slot { endpoint: Arc::new(Mutex::new(endpoint)), signal });
+        let (signal, role) = (endpoint.signal.clone(), endpoint.role);
+        self.map.insert(key, Slot { endpoint: Arc::new(Mutex::new(endpoint)), signal, role });
     }
 
     /// The endpoints whose drivers left something to settle since the last call (clearing
@@ -117,9 +119,12 @@ impl Endpoints {
         }
     }
 
-    /// The first endpoint `pick` chooses, by key.
-    pub(in crate::sockets) fn find(&self, mut pick: impl FnMut(&UdpEndpoint) -> bool) -> Option<EndpointKey> {
-        self.map.iter().find(|&(&key, slot)| pick(&lock(key, &slot.endpoint))).map(|(&key, _)| key)
+    /// The endpoints whose role `wanted` accepts, found without locking any.
+    pub(in crate::sockets) fn with_role<'a>(
+        &'a self,
+        mut wanted: impl FnMut(Role) -> bool + 'a,
+    ) -> impl Iterator<Item = EndpointKey> + 'a {
+        self.map.iter().filter(move |(_, slot)| wanted(slot.role)).map(|(&key, _)| key)
     }
 
     /// Take every endpoint out; their drivers stop.
