@@ -522,7 +522,6 @@ pub struct Session {
     /// Whole unreliable messages are copied here and split off, so those of one stretch of
     /// packets share an allocation (as reliable ones share their lane's `assembled`).
     unreliable: ChunkedBuf,
-
     inbox: VecDeque<Message>,
     /// Lanes whose in-order bytes hold whole messages that wait for room in `inbox` (a list,
     /// not a set: a handful of lanes, and it keeps its capacity).
@@ -590,7 +589,6 @@ impl Session {
             partials: HashMap::new(),
             partial_order: VecDeque::new(),
             unreliable: ChunkedBuf::default(),
-
             inbox: VecDeque::new(),
             unparsed: Vec::new(),
             released: false,

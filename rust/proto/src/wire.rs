@@ -294,7 +294,6 @@ pub fn decode_packet(mut input: &[u8]) -> Result<(u64, Frames<'_>), DecodeError>
     Ok((number, decode_frames(input)?))
 }
 
-/// The frames of a packet whose number travelled separately.
 /// A packet's frames: inline up to 8 (a packet of small messages may hold more, and then
 /// spills to the heap).
 pub type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 8]>;
@@ -321,16 +320,14 @@ impl<'a> Iterator for FrameReader<'a> {
     }
 }
 
+/// The frames of a packet whose number travelled separately, as they are read.
 pub fn read_frames(input: &[u8]) -> FrameReader<'_> {
     FrameReader { input }
 }
 
-pub fn decode_frames(mut input: &[u8]) -> Result<Frames<'_>, DecodeError> {
-    let mut frames = Frames::new();
-    while !input.is_empty() {
-        frames.push(decode_frame(&mut input)?);
-    }
-    Ok(frames)
+/// The frames of a packet whose number travelled separately, gathered.
+pub fn decode_frames(input: &[u8]) -> Result<Frames<'_>, DecodeError> {
+    read_frames(input).collect()
 }
 
 #[cfg(test)]
