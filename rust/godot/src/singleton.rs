@@ -1,9 +1,13 @@
 //! The `SteamNetworkingSockets` engine singleton.
 //!
-//! Every method takes `&self`: signal handlers run while callbacks are being dispatched and may
-//! call straight back into the singleton (accepting a connection from inside
-//! `network_connection_status_changed` is the usual pattern), which a `&mut self` borrow would
-//! forbid. The state they share is behind `steamnet_net::Sockets`' own lock.
+//! Getters take `&self` (gdext registers those as `const`); the methods that change state take
+//! `Gd<Self>` and borrow the singleton only for as long as they need it, because signal handlers
+//! run while callbacks are being dispatched and call straight back into the singleton (accepting
+//! a connection from inside `network_connection_status_changed` is the usual pattern). The
+//! per-message methods (`sendMessage*`, `receiveMessages*`) take `&mut self` instead: they never
+//! run script code, so no handler can be inside them, and `Gd<Self>` costs a class check through
+//! the engine on every call (a few percent of a message's time in the GDScript benchmark). The
+//! state they all share is behind `steamnet_net::Sockets`' own lock.
 //!
 //! Parameter names are the contract's (GDScript calls are positional; only introspection sees
 //! them). Results use GodotSteam's shapes and failure values.
@@ -15,6 +19,7 @@ use steamnet_net::{
 
 use crate::complaints::Call;
 use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
+use crate::fast_fill::FastFill;
 
 /// Mirrors GodotSteam's 255-byte buffer for debug text in signals.
 const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
@@ -49,6 +54,7 @@ struct HotKeys {
     message: [Variant; 9],
     result: Variant,
     message_number: Variant,
+    fill: FastFill,
 }
 
 impl Default for HotKeys {
@@ -66,7 +72,12 @@ impl Default for HotKeys {
             "lane",
         ]
         .map(|key| key.to_variant());
-        HotKeys { message, result: "result".to_variant(), message_number: "message_number".to_variant() }
+        HotKeys {
+            message,
+            result: "result".to_variant(),
+            message_number: "message_number".to_variant(),
+            fill: FastFill::new(),
+        }
     }
 }
 
@@ -153,27 +164,20 @@ fn address_arg(text: &GString) -> Option<std::net::SocketAddr> {
 }
 
 fn messages_to_array(keys: &HotKeys, messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
-    let mut array = VarArray::new();
-    array.resize(messages.len(), &Variant::nil());
-    for (i, m) in messages.into_iter().enumerate() {
-        let values = [
-            PackedByteArray::from(&m.payload[..]).to_variant(),
-            (m.payload.len() as i64).to_variant(),
-            (m.connection as i64).to_variant(),
-            steam_id_to_int(m.identity).to_variant(),
-            m.receiver_user_data.to_variant(),
-            m.time_received.to_variant(),
-            m.message_number.to_variant(),
-            (m.flags as i64).to_variant(),
-            (m.lane as i64).to_variant(),
-        ];
-        let mut d = VarDictionary::new();
-        for (key, value) in keys.message.iter().zip(&values) {
-            d.set(key, value);
-        }
-        array.set(i, &d.to_variant());
-    }
-    array
+    let [payload, size, connection, identity, user_data, time_received, number, flags, lane] = &keys.message;
+    keys.fill.array(messages.into_iter().map(|m| {
+        let mut d = keys.fill.dictionary();
+        d.put_bytes(payload, &m.payload);
+        d.put_int(size, m.payload.len() as i64);
+        d.put_int(connection, m.connection as i64);
+        d.put_int(identity, steam_id_to_int(m.identity));
+        d.put_int(user_data, m.receiver_user_data);
+        d.put_int(time_received, m.time_received);
+        d.put_int(number, m.message_number);
+        d.put_int(flags, m.flags as i64);
+        d.put_int(lane, m.lane as i64);
+        d.finish()
+    }))
 }
 
 /// `max_messages` from GDScript: negative means none.
@@ -451,25 +455,24 @@ impl SteamNetworkingSockets {
     /// Result: RESULT_OK; RESULT_INVALID_PARAM (bad handle or > MAX_STEAM_PACKET_SIZE);
     /// RESULT_INVALID_STATE; RESULT_NO_CONNECTION (ended); RESULT_IGNORED (NO_DELAY and not ready);
     /// RESULT_LIMIT_EXCEEDED (send buffer full, see NETWORKING_CONFIG_SEND_BUFFER_SIZE).
-    #[func(rename = sendMessageToConnection, gd_self)]
+    #[func(rename = sendMessageToConnection)]
     fn send_message_to_connection(
-        this: Gd<Self>,
+        &mut self,
         connection_handle: i64,
         data: PackedByteArray,
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let this = this.bind();
         let outcome =
-            this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+            self.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
         };
-        let mut d = VarDictionary::new();
-        d.set(&this.keys.result, &(result.code() as i64).to_variant());
-        d.set(&this.keys.message_number, &number.to_variant());
-        d
+        let mut d = self.keys.fill.dictionary();
+        d.put_int(&self.keys.result, result.code() as i64);
+        d.put_int(&self.keys.message_number, number);
+        d.finish()
     }
 
     /// Send several messages in one call; returns one entry per message: its message number, or a
@@ -477,13 +480,13 @@ impl SteamNetworkingSockets {
     /// `connection_handle` with `flags`, or (a steamnet extension) a Dictionary
     /// `{payload, lane, flags, connection}` where only `payload` is required, so one call can send on
     /// several lanes and to several connections.
-    #[func(rename = sendMessages, gd_self)]
-    fn send_messages(this: Gd<Self>, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
+    #[func(rename = sendMessages)]
+    fn send_messages(&mut self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match this.bind().call("sendMessages").send_message_on_lane(
+                    match self.call("sendMessages").send_message_on_lane(
                         m.connection,
                         m.lane,
                         m.payload.as_slice(),
@@ -512,12 +515,11 @@ impl SteamNetworkingSockets {
     /// ID, 0 when anonymous), `receiver_user_data`, `time_received` (µs, `getLocalTimestamp`'s clock),
     /// `message_number`, `flags` and steamnet's `lane`. An empty Array when nothing is waiting or the
     /// handle is bad.
-    #[func(rename = receiveMessagesOnConnection, gd_self)]
-    fn receive_messages_on_connection(this: Gd<Self>, connection_handle: i64, max_messages: i64) -> VarArray {
-        let this = this.bind();
-        this.call("receiveMessagesOnConnection")
+    #[func(rename = receiveMessagesOnConnection)]
+    fn receive_messages_on_connection(&mut self, connection_handle: i64, max_messages: i64) -> VarArray {
+        self.call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
-            .map(|messages| messages_to_array(&this.keys, messages))
+            .map(|messages| messages_to_array(&self.keys, messages))
             .unwrap_or_default()
     }
 
@@ -546,12 +548,11 @@ impl SteamNetworkingSockets {
 
     /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
     /// key to demultiplex.
-    #[func(rename = receiveMessagesOnPollGroup, gd_self)]
-    fn receive_messages_on_poll_group(this: Gd<Self>, poll_group: i64, max_messages: i64) -> VarArray {
-        let this = this.bind();
-        this.call("receiveMessagesOnPollGroup")
+    #[func(rename = receiveMessagesOnPollGroup)]
+    fn receive_messages_on_poll_group(&mut self, poll_group: i64, max_messages: i64) -> VarArray {
+        self.call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
-            .map(|messages| messages_to_array(&this.keys, messages))
+            .map(|messages| messages_to_array(&self.keys, messages))
             .unwrap_or_default()
     }
 

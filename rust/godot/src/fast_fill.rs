@@ -1,0 +1,130 @@
+//! The Dictionaries the per-message calls return (`receiveMessages*`, `sendMessageToConnection`),
+//! filled through the engine's C interface instead of gdext's safe wrappers.
+//!
+//! Why: with gdext's `Dictionary::set`, one key costs five or six calls into the engine (a
+//! read-only check, a copy of the key, a copy of the value, the index lookup, destroying the
+//! temporaries), and every one of those first asks which thread it runs on (gdext's "balanced"
+//! safeguard: `std::thread::current()` behind a TLS lookup), which costs more than the call. A
+//! received message is a nine-key Dictionary, so that bookkeeping was most of the time
+//! `receiveMessagesOnConnection` took (perf of the GDScript benchmark: the thread check alone was
+//! a fifth of the main thread). Here a key costs one engine call (the index lookup) and an int
+//! value one more (the Variant constructor), both through function pointers looked up once.
+//!
+//! Safety rests on two facts, checked where they are used: these functions are only reached from
+//! the singleton's `#[func]` methods, which Godot calls on the main thread (the binding is then
+//! initialised and the thread check would pass anyway); and each Dictionary is new and its keys
+//! are distinct, so every slot the index lookup returns holds NIL, which owns nothing and can be
+//! overwritten without being destroyed first.
+
+use godot::prelude::*;
+use godot::sys::{self, GodotFfi};
+
+type FromTypeConstructor = unsafe extern "C" fn(sys::GDExtensionUninitializedVariantPtr, sys::GDExtensionTypePtr);
+type Destructor = unsafe extern "C" fn(sys::GDExtensionTypePtr);
+
+/// Engine entry points, looked up once (on the main thread, when the singleton is made).
+pub struct FastFill {
+    interface: &'static sys::GDExtensionInterface,
+    int_to_variant: FromTypeConstructor,
+    bytes_to_variant: FromTypeConstructor,
+    destroy_bytes: Destructor,
+    dictionary_to_variant: FromTypeConstructor,
+    destroy_dictionary: Destructor,
+}
+
+impl FastFill {
+    /// # Panics
+    /// If the engine lacks a constructor every Godot 4 has.
+    pub fn new() -> Self {
+        // SAFETY: called while the singleton is created, on the main thread with the binding up.
+        let interface = unsafe { sys::get_interface() };
+        // SAFETY: plain lookups of engine function pointers.
+        unsafe {
+            FastFill {
+                interface,
+                int_to_variant: (interface.get_variant_from_type_constructor)(sys::GDEXTENSION_VARIANT_TYPE_INT)
+                    .expect("Variant(int) constructor"),
+                bytes_to_variant: (interface.get_variant_from_type_constructor)(
+                    sys::GDEXTENSION_VARIANT_TYPE_PACKED_BYTE_ARRAY,
+                )
+                .expect("Variant(PackedByteArray) constructor"),
+                destroy_bytes: (interface.variant_get_ptr_destructor)(sys::GDEXTENSION_VARIANT_TYPE_PACKED_BYTE_ARRAY)
+                    .expect("PackedByteArray destructor"),
+                dictionary_to_variant: (interface.get_variant_from_type_constructor)(
+                    sys::GDEXTENSION_VARIANT_TYPE_DICTIONARY,
+                )
+                .expect("Variant(Dictionary) constructor"),
+                destroy_dictionary: (interface.variant_get_ptr_destructor)(sys::GDEXTENSION_VARIANT_TYPE_DICTIONARY)
+                    .expect("Dictionary destructor"),
+            }
+        }
+    }
+
+    /// An Array of `items`, each moved into its element.
+    pub fn array(&self, items: impl ExactSizeIterator<Item = VarDictionary>) -> VarArray {
+        let mut array = VarArray::new();
+        array.resize(items.len(), &Variant::nil());
+        for (index, mut item) in items.enumerate() {
+            // SAFETY: `index` is in bounds (the array was sized for the items) and its element
+            // is the NIL `resize` put there. The element takes its own reference to the
+            // Dictionary; ours is released through the engine's destructor, not gdext's Drop.
+            unsafe {
+                let slot = (self.interface.array_operator_index)(array.sys_mut(), index as i64);
+                (self.dictionary_to_variant)(slot.cast(), item.sys_mut());
+                (self.destroy_dictionary)(item.sys_mut());
+            }
+            std::mem::forget(item);
+        }
+        array
+    }
+
+    /// A new, empty Dictionary to fill with `put_*`.
+    pub fn dictionary(&self) -> Fill<'_> {
+        Fill { fill: self, dict: VarDictionary::new() }
+    }
+}
+
+/// A Dictionary being filled; each key may be put once.
+pub struct Fill<'a> {
+    fill: &'a FastFill,
+    dict: VarDictionary,
+}
+
+impl Fill<'_> {
+    /// The slot for `key`: a NIL Variant the Dictionary has just made for it.
+    fn slot(&mut self, key: &Variant) -> sys::GDExtensionVariantPtr {
+        // SAFETY: a valid Dictionary and key; the engine inserts NIL for a key it does not have.
+        let slot = unsafe { (self.fill.interface.dictionary_operator_index)(self.dict.sys_mut(), key.var_sys()) };
+        // SAFETY: `slot` points at a live Variant inside the Dictionary.
+        debug_assert_eq!(
+            unsafe { (self.fill.interface.variant_get_type)(slot) },
+            sys::GDEXTENSION_VARIANT_TYPE_NIL,
+            "a key put twice"
+        );
+        slot
+    }
+
+    pub fn put_int(&mut self, key: &Variant, mut value: i64) {
+        let slot = self.slot(key);
+        // SAFETY: `slot` holds NIL (nothing to destroy); the constructor reads the i64 it is given.
+        unsafe { (self.fill.int_to_variant)(slot.cast(), std::ptr::from_mut(&mut value).cast()) };
+    }
+
+    /// A PackedByteArray holding a copy of `bytes`.
+    pub fn put_bytes(&mut self, key: &Variant, bytes: &[u8]) {
+        let mut array = PackedByteArray::from(bytes);
+        let slot = self.slot(key);
+        // SAFETY: `slot` holds NIL. The Variant takes its own reference to the array's buffer
+        // (copy-on-write), then our reference is released through the engine's destructor, so
+        // gdext's Drop must not run as well.
+        unsafe {
+            (self.fill.bytes_to_variant)(slot.cast(), array.sys_mut());
+            (self.fill.destroy_bytes)(array.sys_mut());
+        }
+        std::mem::forget(array);
+    }
+
+    pub fn finish(self) -> VarDictionary {
+        self.dict
+    }
+}
