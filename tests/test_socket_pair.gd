@@ -66,6 +66,15 @@ func test_messages_round_trip_in_order() -> void:
 		check_eq(m["receiver_user_data"], 4242, "receiver user data")
 	check(got[19]["time_received"] >= got[0]["time_received"], "timestamps do not go backwards")
 	check_eq(S.receiveMessagesOnConnection(pair[1], 100), [], "queue is empty after reading")
+	# Each message is a Dictionary of its own, with a payload of its own (the extension builds
+	# them through the engine's C interface; a shared or freed one would show here or crash).
+	var first: Dictionary = got[0]
+	first["size"] = -1
+	first["payload"][0] = 0
+	check_eq(got[1]["size"], got[1]["payload"].size(), "changing one message leaves the next alone")
+	check_eq(got[1]["payload"].get_string_from_utf8(), "msg 1", "payloads are not shared")
+	got.clear()
+	check_eq(first["payload"].size(), 5, "a message outlives the Array it came in")
 
 
 func test_send_messages_batch() -> void:
