@@ -356,12 +356,12 @@ impl Sockets {
     /// Messages were taken from these connections' queues: those that had messages waiting
     /// in their session (the queue was full) get them now.
     fn refill(&self, state: &mut State, handles: impl IntoIterator<Item = Handle>) {
-        let now = self.inner.now();
         for handle in handles {
             let Some(conn) = state.connections.get(&handle) else { continue };
             if conn.backlogged {
                 let transport = conn.transport;
-                transport.refill(state, handle, now);
+                // The clock only when there is something to stamp: most calls find no backlog.
+                transport.refill(state, handle, self.inner.now());
             }
         }
     }
