@@ -13,6 +13,22 @@ impl Session {
         Ok(number)
     }
 
+    /// Bytes queued and not yet sent (new data; retransmissions are apart).
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued_bytes
+    }
+
+    /// After a message without NO_NAGLE/NO_DELAY was queued on top of `queued_before` bytes:
+    /// whether that can have brought [`poll_timeout`](Self::poll_timeout) forward. Only the
+    /// first bytes (Nagle's clock starts with the oldest message) and the bytes that complete a
+    /// packet's worth (which then goes without waiting) can; more data behind either leaves the
+    /// deadline where it was, so a caller that keeps a timer need not work it out again for
+    /// every small message.
+    pub fn queueing_moved_deadline(&self, queued_before: u64) -> bool {
+        let packet = self.config.max_packet_size as u64;
+        queued_before == 0 || (queued_before < packet && self.queued_bytes >= packet)
+    }
+
     /// Queue a message numbered before this session existed: one the application sent while
     /// its connection was still connecting, numbered from the lanes this session then took over
     /// ([`adopt_lanes`](Self::adopt_lanes)), so each number is handed out once.

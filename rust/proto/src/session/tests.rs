@@ -79,6 +79,31 @@ fn no_nagle_sends_at_once_and_nagle_waits() {
 }
 
 #[test]
+fn only_the_first_message_and_a_full_packet_bring_the_deadline_forward() {
+    // What `queueing_moved_deadline` promises a caller that skips recomputing its timer.
+    let mut p = pair(LinkConfig::default());
+    let packet = SessionConfig::default().max_packet_size as u64;
+    let mut deadline = p.a.poll_timeout();
+    let mut moved = 0;
+    for i in 0..60u64 {
+        let before = p.a.queued_bytes();
+        p.a.send_message(i * 10, 0, &[7; 40], flags::RELIABLE).unwrap();
+        let now_deadline = p.a.poll_timeout();
+        if p.a.queueing_moved_deadline(before) {
+            moved += 1;
+        } else {
+            assert_eq!(now_deadline, deadline, "message {i}: the deadline moved unannounced");
+        }
+        deadline = now_deadline;
+        if p.a.queued_bytes() >= packet {
+            while p.a.poll_transmit(i * 10).is_some() {}
+            deadline = p.a.poll_timeout();
+        }
+    }
+    assert!(moved >= 2, "the first message and each full packet do move it ({moved})");
+}
+
+#[test]
 fn higher_priority_lane_goes_first() {
     let mut s = Session::new(SessionConfig::default(), 0);
     s.configure_lanes(2, &[0, 10], &[1, 1]).unwrap();

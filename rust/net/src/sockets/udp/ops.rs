@@ -53,6 +53,7 @@ pub(in crate::sockets) fn send(
         conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
         return Ok(number);
     };
+    let queued_before = session.queued_bytes();
     let number = session.send_message(now, lane, data, flags).map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
@@ -61,9 +62,11 @@ pub(in crate::sockets) fn send(
     if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
         // Urgent: out at once, from this thread.
         UdpEndpoint::send_now(ep, id, now);
-    } else {
+    } else if session.queueing_moved_deadline(queued_before) {
         // The driver thread sends what is due, a batch at a time (one system call for many
-        // packets, while this thread goes on queueing).
+        // packets, while this thread goes on queueing). Its timer only needs moving when this
+        // message can have made something due sooner; working the deadline out again for
+        // every small message was a sixth of a GDScript send's time.
         ep.rearm();
     }
     Ok(number as i64)
