@@ -53,7 +53,7 @@ use crate::cipher::Cipher;
 use crate::cookie::{COOKIE_LEN, CookieJar};
 use crate::end_reason;
 use crate::replay::ReplayWindow;
-use crate::session::{Message, Problem, Session, SessionConfig, SessionState};
+use crate::session::{Message, Problem, SendError, Session, SessionConfig, SessionState, flags};
 use connection::{Connection, PathProbe, Phase};
 
 const KIND_REQUEST: u8 = 1;
@@ -539,6 +539,34 @@ impl Endpoint {
             Phase::Established { session, .. } => Some(session),
             _ => None,
         }
+    }
+
+    /// Queue a message on connection `id`: its message number and whether the connection's
+    /// deadline may have moved (then a caller that keeps a timer re-arms it), or why not;
+    /// `None` before the connection has a session. The deadline is only looked at again when
+    /// the message can have brought it forward ([`Session::queueing_moved_deadline`]) or asks
+    /// to go at once, so a stream of small messages costs no timer work each (and leaves the
+    /// connection unmarked, so nobody transmits for it before its time).
+    pub fn send_message(
+        &mut self,
+        id: ConnectionId,
+        now: u64,
+        lane: u16,
+        data: &[u8],
+        send_flags: i32,
+    ) -> Option<Result<(u64, bool), SendError>> {
+        let Phase::Established { session, .. } = &mut self.connections.get_mut(&id)?.phase else { return None };
+        let queued_before = session.queued_bytes();
+        let number = match session.send_message(now, lane, data, send_flags) {
+            Ok(number) => number,
+            Err(e) => return Some(Err(e)),
+        };
+        let moved =
+            send_flags & (flags::NO_NAGLE | flags::NO_DELAY) != 0 || session.queueing_moved_deadline(queued_before);
+        if moved {
+            self.mark(id);
+        }
+        Some(Ok((number, moved)))
     }
 
     /// The session, to send on or configure: the connection is marked for transmission and

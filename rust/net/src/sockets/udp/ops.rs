@@ -42,7 +42,7 @@ pub(in crate::sockets) fn send(
 ) -> Result<i64, SteamResult> {
     let Some(shared) = state.endpoints.shared(key) else { return Err(SteamResult::NoConnection) };
     let mut ep = table::lock(key, &shared);
-    let Some(session) = ep.endpoint.session_mut(id) else {
+    let Some(sent) = ep.endpoint.send_message(id, now, lane, data, flags) else {
         // Still connecting: keep it, numbered, for the session (which takes over the lanes).
         let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
         let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
@@ -53,8 +53,7 @@ pub(in crate::sockets) fn send(
         conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
         return Ok(number);
     };
-    let queued_before = session.queued_bytes();
-    let number = session.send_message(now, lane, data, flags).map_err(|e| match e {
+    let (number, moved) = sent.map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
@@ -62,10 +61,10 @@ pub(in crate::sockets) fn send(
     if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
         // Urgent: out at once, from this thread.
         UdpEndpoint::send_now(ep, id, now);
-    } else if session.queueing_moved_deadline(queued_before) {
+    } else if moved {
         // The driver thread sends what is due, a batch at a time (one system call for many
         // packets, while this thread goes on queueing). Its timer only needs moving when this
-        // message can have made something due sooner; working the deadline out again for
+        // message can have made something due sooner: working the deadline out again for
         // every small message was a sixth of a GDScript send's time.
         ep.rearm();
     }
