@@ -81,7 +81,8 @@ pub struct Controller {
     /// Round trips: a round ends when a packet sent after its start is acknowledged.
     round: u64,
     round_ends_at_delivered: u64,
-    /// (round, bytes per second) samples that may still be the maximum, newest last.
+    /// (round, bytes per second) samples that may still be the maximum, newest last, each
+    /// smaller than the one before it.
     bandwidth_samples: VecDeque<(u64, u64)>,
     min_rtt: Option<u64>,
     min_rtt_at: u64,
@@ -177,7 +178,9 @@ impl Controller {
 
     /// The bottleneck bandwidth estimate, bytes per second (0 before any sample).
     pub fn bandwidth(&self) -> u64 {
-        self.bandwidth_samples.iter().map(|&(_, bw)| bw).max().unwrap_or(0)
+        // The samples fall from front to back (a new one drops those it beats), so the
+        // largest is the first: no walk on every deadline and window query.
+        self.bandwidth_samples.front().map_or(0, |&(_, bw)| bw)
     }
 
     pub fn min_rtt(&self) -> Option<u64> {
