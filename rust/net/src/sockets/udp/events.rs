@@ -4,6 +4,8 @@
 //! is due, its relay link, forgetting finished connections) is [`UdpEndpoint::run_own`], which
 //! its driver runs too, without the interface's lock.
 
+use smallvec::SmallVec;
+
 use super::*;
 
 /// After anything happened on an endpoint: let it do its own work, then turn what it left for
@@ -29,8 +31,10 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         events.push(event);
     }
     let role = ep.role;
-    let mut touched = Vec::new();
-    let mut counters = Vec::new();
+    // Usually the one connection a datagram or a call was about: kept inline, as this runs for
+    // every datagram the application reads.
+    let mut touched: SmallVec<[(ConnectionId, Handle); 4]> = SmallVec::new();
+    let mut counters: SmallVec<[(Handle, [u64; 4]); 4]> = SmallVec::new();
     for id in ep.endpoint.take_touched() {
         let Some(&handle) = ep.handles.get(&id) else { continue };
         touched.push((id, handle));
