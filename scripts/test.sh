@@ -11,14 +11,8 @@ if [ -f ../shared/api/networking_sockets.json ]; then
 fi
 bash scripts/lint-workflows.sh
 # The relay cluster tests start a real redis-server (Debian's package) on a free loopback port.
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
-  else
-    echo "test.sh: the relay cluster tests need redis-server: sudo apt-get install redis-server" >&2
-    exit 1
-  fi
-fi
+REDIS_DIR=$(bash scripts/get-redis.sh | tail -n 1)
+export PATH="$REDIS_DIR:$PATH"
 cargo test --workspace
 bash scripts/build.sh
 bash scripts/godot-tests.sh
