@@ -242,7 +242,7 @@ impl SteamNetworkingSockets {
         )
     }
 
-    /// Connect to a steamnet listen socket at "ip:port" ("[v6]:port" for IPv6). Returns the new
+    /// Connect to a steamnet listen socket at "ip:port" (`"[v6]:port"` for IPv6). Returns the new
     /// connection's handle, or 0 (NETWORKING_CONNECTION_INVALID) with the reason in the output.
     /// Progress arrives through `network_connection_status_changed`: CONNECTING, then CONNECTED or
     /// an end state. `config_options` is a Dictionary of NETWORKING_CONFIG_* keys and values.
@@ -417,7 +417,7 @@ impl SteamNetworkingSockets {
 
     /// RESULT_OK; RESULT_NO_CONNECTION bad handle; RESULT_INVALID_PARAM bad lane count/weights or
     /// reducing lanes; RESULT_INVALID_STATE dead connection. GodotSteam reads
-    /// priorities[i]/weights[i] for i<lanes without bounds checks.
+    /// `priorities[i]`/`weights[i]` for `i < lanes` without bounds checks.
     #[func(rename = configureConnectionLanes, gd_self)]
     fn configure_connection_lanes(
         this: Gd<Self>,
@@ -615,7 +615,7 @@ impl SteamNetworkingSockets {
         this.bind().call("closeListenSocket").close_listen_socket(handle(socket))
     }
 
-    /// The address a listen socket is bound to: "ip:port" ("[v6]:port" for IPv6), or the IP alone
+    /// The address a listen socket is bound to: "ip:port" (`"[v6]:port"` for IPv6), or the IP alone
     /// when `with_port` is false; "" for a bad handle. Useful after listening on port 0.
     #[func(rename = getListenSocketAddress)]
     fn get_listen_socket_address(&self, socket: i64, #[opt(default = true)] with_port: bool) -> GString {
