@@ -36,7 +36,7 @@ const LOSS_EWMA: f64 = 1.0 / 128.0;
 /// Loss above this is not compensated further (the path is then mostly broken).
 const MAX_COMPENSATED_LOSS: f64 = 0.5;
 /// Window floor, in packets: enough to keep acknowledgements flowing whatever the estimate.
-const MIN_WINDOW_PACKETS: u64 = 4;
+pub(crate) const MIN_WINDOW_PACKETS: u64 = 4;
 pub const INITIAL_WINDOW_PACKETS: u64 = 32;
 /// After a congestion loss, the bytes in flight are capped at this share of what was in flight
 /// when it happened (BBRv2's `beta`), and the cap then grows by this share per round trip

@@ -84,9 +84,12 @@ impl Session {
                 self.received.remove(number..number + 1);
             } else if ack_eliciting {
                 self.unacked_eliciting += 1;
-                // Acknowledge at once on every second packet or a gap; otherwise a little later.
-                let deadline =
-                    if self.unacked_eliciting >= 2 || !in_order { now } else { now + self.config.max_ack_delay_usec };
+                // Acknowledge at once every few packets or on a gap; otherwise a little later.
+                let deadline = if self.unacked_eliciting >= IMMEDIATE_ACK_PACKETS || !in_order {
+                    now
+                } else {
+                    now + self.config.max_ack_delay_usec
+                };
                 self.ack_deadline = Some(self.ack_deadline.map_or(deadline, |d| d.min(deadline)));
             }
         }
