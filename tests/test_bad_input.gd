@@ -199,3 +199,48 @@ func test_hosted_server_without_sdr_listen_port() -> void:
 	check_eq(S.createHostedDedicatedServerListenSocket(0, {}), 0, "createHostedDedicatedServerListenSocket")
 	check_eq(S.getHostedDedicatedServerAddress(), S.RESULT_FAIL, "getHostedDedicatedServerAddress: not hosted")
 	check_eq(S.getGameCoordinatorServerLogin(), S.RESULT_FAIL, "getGameCoordinatorServerLogin: not hosted")
+
+
+## A game's own Logger (`OS.add_logger`) that calls back in from the warning a refused call
+## prints: Godot runs it inside that call, so the nested call must get its documented result as
+## any other (a per-message method that held the singleton exclusively made it a borrow error).
+class ReentrantLogger extends Logger:
+	var results: Array = []
+	var busy := false
+
+	func _log_error(_function: String, _file: String, _line: int, _code: String, _rationale: String, _editor_notify: bool, _error_type: int, _script_backtrace: Array[ScriptBacktrace]) -> void:
+		if busy:
+			return
+		busy = true
+		var S := SteamNetworkingSockets
+		results.append(S.sendMessageToConnection(123456, PackedByteArray([1]), S.NETWORKING_SEND_RELIABLE))
+		results.append(S.sendMessages([PackedByteArray([1])], 123456, S.NETWORKING_SEND_RELIABLE))
+		results.append(S.receiveMessagesOnConnection(123456, 1))
+		results.append(S.receiveMessagesOnPollGroup(123456, 1))
+		busy = false
+
+
+func test_a_logger_may_call_back_in_from_a_refusal() -> void:
+	var logger := ReentrantLogger.new()
+	OS.add_logger(logger)
+	var outer := _refused_message_calls()
+	if logger.results.is_empty():
+		# Earlier tests used up these methods' warnings (a few, then one a second: see
+		# complaints.rs); one second earns each another, so the next refusal is shown.
+		await tree.create_timer(1.1).timeout
+		outer = _refused_message_calls()
+	OS.remove_logger(logger)
+	var refused := [{"result": S.RESULT_INVALID_PARAM, "message_number": 0}, [-S.RESULT_INVALID_PARAM], [], []]
+	check_eq(outer, refused, "the outer calls")
+	check(logger.results.size() >= 4, "the logger ran inside a refused call (%d results)" % logger.results.size())
+	for i in range(0, logger.results.size() - 3, 4):
+		check_eq(logger.results.slice(i, i + 4), refused, "calls from inside the logger")
+
+
+func _refused_message_calls() -> Array:
+	return [
+		S.sendMessageToConnection(123456, PackedByteArray([1]), S.NETWORKING_SEND_RELIABLE),
+		S.sendMessages([PackedByteArray([1])], 123456, S.NETWORKING_SEND_RELIABLE),
+		S.receiveMessagesOnConnection(123456, 1),
+		S.receiveMessagesOnPollGroup(123456, 1),
+	]

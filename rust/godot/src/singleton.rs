@@ -1,13 +1,14 @@
 //! The `SteamNetworkingSockets` engine singleton.
 //!
 //! Getters take `&self` (gdext registers those as `const`); the methods that change state take
-//! `Gd<Self>` and borrow the singleton only for as long as they need it, because signal handlers
-//! run while callbacks are being dispatched and call straight back into the singleton (accepting
-//! a connection from inside `network_connection_status_changed` is the usual pattern). The
-//! per-message methods (`sendMessage*`, `receiveMessages*`) take `&mut self` instead: they never
-//! run script code, so no handler can be inside them, and `Gd<Self>` costs a class check through
-//! the engine on every call (a few percent of a message's time in the GDScript benchmark). The
-//! state they all share is behind `steamnet_net::Sockets`' own lock.
+//! `Gd<Self>` and borrow the singleton shared, only for as long as they need it, because script
+//! code can run inside them and call straight back in: signal handlers while callbacks are
+//! dispatched (accepting a connection from inside `network_connection_status_changed` is the
+//! usual pattern), and a game's own `Logger` (`OS.add_logger`), which Godot calls from inside the
+//! warning a refused call prints. A `&mut self` method (tried for the per-message ones, whose
+//! `Gd<Self>` costs a class check through the engine each call) made that nested call fail with
+//! a borrow error instead of its result; `test_bad_input` checks it. The state they all share
+//! is behind `steamnet_net::Sockets`' own lock.
 //!
 //! Parameter names are the contract's (GDScript calls are positional; only introspection sees
 //! them). Results use GodotSteam's shapes and failure values.
@@ -455,23 +456,24 @@ impl SteamNetworkingSockets {
     /// Result: RESULT_OK; RESULT_INVALID_PARAM (bad handle or > MAX_STEAM_PACKET_SIZE);
     /// RESULT_INVALID_STATE; RESULT_NO_CONNECTION (ended); RESULT_IGNORED (NO_DELAY and not ready);
     /// RESULT_LIMIT_EXCEEDED (send buffer full, see NETWORKING_CONFIG_SEND_BUFFER_SIZE).
-    #[func(rename = sendMessageToConnection)]
+    #[func(rename = sendMessageToConnection, gd_self)]
     fn send_message_to_connection(
-        &mut self,
+        this: Gd<Self>,
         connection_handle: i64,
         data: PackedByteArray,
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
+        let this = this.bind();
         let outcome =
-            self.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+            this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
         };
-        let mut d = self.keys.fill.dictionary();
-        d.put_int(&self.keys.result, result.code() as i64);
-        d.put_int(&self.keys.message_number, number);
+        let mut d = this.keys.fill.dictionary();
+        d.put_int(&this.keys.result, result.code() as i64);
+        d.put_int(&this.keys.message_number, number);
         d.finish()
     }
 
@@ -480,13 +482,13 @@ impl SteamNetworkingSockets {
     /// `connection_handle` with `flags`, or (a steamnet extension) a Dictionary
     /// `{payload, lane, flags, connection}` where only `payload` is required, so one call can send on
     /// several lanes and to several connections.
-    #[func(rename = sendMessages)]
-    fn send_messages(&mut self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
+    #[func(rename = sendMessages, gd_self)]
+    fn send_messages(this: Gd<Self>, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match self.call("sendMessages").send_message_on_lane(
+                    match this.bind().call("sendMessages").send_message_on_lane(
                         m.connection,
                         m.lane,
                         m.payload.as_slice(),
@@ -515,11 +517,12 @@ impl SteamNetworkingSockets {
     /// ID, 0 when anonymous), `receiver_user_data`, `time_received` (µs, `getLocalTimestamp`'s clock),
     /// `message_number`, `flags` and steamnet's `lane`. An empty Array when nothing is waiting or the
     /// handle is bad.
-    #[func(rename = receiveMessagesOnConnection)]
-    fn receive_messages_on_connection(&mut self, connection_handle: i64, max_messages: i64) -> VarArray {
-        self.call("receiveMessagesOnConnection")
+    #[func(rename = receiveMessagesOnConnection, gd_self)]
+    fn receive_messages_on_connection(this: Gd<Self>, connection_handle: i64, max_messages: i64) -> VarArray {
+        let this = this.bind();
+        this.call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
-            .map(|messages| messages_to_array(&self.keys, messages))
+            .map(|messages| messages_to_array(&this.keys, messages))
             .unwrap_or_default()
     }
 
@@ -548,11 +551,12 @@ impl SteamNetworkingSockets {
 
     /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
     /// key to demultiplex.
-    #[func(rename = receiveMessagesOnPollGroup)]
-    fn receive_messages_on_poll_group(&mut self, poll_group: i64, max_messages: i64) -> VarArray {
-        self.call("receiveMessagesOnPollGroup")
+    #[func(rename = receiveMessagesOnPollGroup, gd_self)]
+    fn receive_messages_on_poll_group(this: Gd<Self>, poll_group: i64, max_messages: i64) -> VarArray {
+        let this = this.bind();
+        this.call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
-            .map(|messages| messages_to_array(&self.keys, messages))
+            .map(|messages| messages_to_array(&this.keys, messages))
             .unwrap_or_default()
     }
 
