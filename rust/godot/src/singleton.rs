@@ -14,16 +14,11 @@
 //! them). Results use GodotSteam's shapes and failure values.
 
 use godot::prelude::*;
-use steamnet_net::{
-    Event, INVALID_HANDLE, Identity, MAX_MESSAGE_SIZE_SEND, Sockets, SteamResult, format_ip, parse_ip_port,
-};
+use steamnet_net::{INVALID_HANDLE, Identity, MAX_MESSAGE_SIZE_SEND, Sockets, SteamResult, format_ip, parse_ip_port};
 
 use crate::complaints::Call;
-use crate::convert::{self, handle, put, steam_id, steam_id_to_int};
-use crate::fast_fill::FastFill;
-
-/// Mirrors GodotSteam's 255-byte buffer for debug text in signals.
-const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
+use crate::convert::{self, handle, put, steam_id};
+use crate::message_dictionaries::MessageDictionaries;
 
 /// GodotSteam's Networking Sockets API on steamnet's own transport: encrypted, reliable and
 /// unreliable messages over UDP, with no Steam client. Method names, arguments, results, signals
@@ -44,42 +39,8 @@ const MAX_SIGNAL_DEBUG_CHARS: usize = 255;
 #[class(init, singleton, base = Object)]
 pub struct SteamNetworkingSockets {
     sockets: Sockets,
-    keys: HotKeys,
+    messages: MessageDictionaries,
     base: Base<Object>,
-}
-
-/// The Dictionary keys of the per-message calls, made once: building a Godot String from Rust
-/// text for every key of every message cost more than the rest of a receive (a Variant copy of
-/// a String is a reference count).
-struct HotKeys {
-    message: [Variant; 9],
-    result: Variant,
-    message_number: Variant,
-    fill: FastFill,
-}
-
-impl Default for HotKeys {
-    fn default() -> Self {
-        let message = [
-            "payload",
-            "size",
-            "connection",
-            "identity",
-            "receiver_user_data",
-            "time_received",
-            "message_number",
-            "flags",
-            // steamnet extension (GNS's m_idxLane): the lane it was sent on.
-            "lane",
-        ]
-        .map(|key| key.to_variant());
-        HotKeys {
-            message,
-            result: "result".to_variant(),
-            message_number: "message_number".to_variant(),
-            fill: FastFill::new(),
-        }
-    }
 }
 
 impl SteamNetworkingSockets {
@@ -93,92 +54,8 @@ impl SteamNetworkingSockets {
     }
 }
 
-/// Emit a signal for every queued callback. Called each frame and by `runNetworkingCallbacks()`.
-/// The events are taken under a short borrow so that handlers can call back into the singleton.
-pub fn dispatch_callbacks(singleton: Gd<SteamNetworkingSockets>) {
-    crate::utils::print_debug_output();
-    let events = singleton.bind().sockets.drain_events();
-    if events.is_empty() {
-        return;
-    }
-    let mut object = singleton.upcast::<Object>();
-    for event in events {
-        match event {
-            Event::ConnectionStatusChanged { handle, info, old_state } => {
-                let args = [
-                    (handle as i64).to_variant(),
-                    convert::connection_info_for_signal(&info).to_variant(),
-                    (old_state.code() as i64).to_variant(),
-                ];
-                object.emit_signal("network_connection_status_changed", &args);
-            }
-            Event::AuthenticationStatus { availability, debug_message } => {
-                let text: String = debug_message.chars().take(MAX_SIGNAL_DEBUG_CHARS).collect();
-                let args = [(availability as i64).to_variant(), GString::from(text.as_str()).to_variant()];
-                object.emit_signal("network_authentication_status", &args);
-            }
-            Event::RelayNetworkStatus(status) => {
-                let text: String = status.debug_message.chars().take(MAX_SIGNAL_DEBUG_CHARS).collect();
-                let args = [
-                    (status.available as i64).to_variant(),
-                    (status.ping_measurement as i64).to_variant(),
-                    (status.available_config as i64).to_variant(),
-                    (status.available_relay as i64).to_variant(),
-                    GString::from(text.as_str()).to_variant(),
-                ];
-                object.emit_signal("relay_network_status", &args);
-            }
-            Event::FakeIpResult { result, identity, fake_ip, ports } => {
-                let mut port_list = VarArray::new();
-                for port in ports {
-                    port_list.push(&(port as i64).to_variant());
-                }
-                let args = [
-                    (result as i64).to_variant(),
-                    steam_id_to_int(identity).to_variant(),
-                    GString::from(fake_ip.as_str()).to_variant(),
-                    port_list.to_variant(),
-                ];
-                object.emit_signal("fake_ip_result", &args);
-            }
-        }
-    }
-}
-
-/// Drop every connection to our signals and every queued callback (see `on_stage_deinit`).
-pub fn disconnect_all(singleton: Gd<SteamNetworkingSockets>) {
-    drop(singleton.bind().sockets.drain_events());
-    let mut object = singleton.upcast::<Object>();
-    for signal in
-        ["network_connection_status_changed", "network_authentication_status", "fake_ip_result", "relay_network_status"]
-    {
-        for connection in object.get_signal_connection_list(signal).iter_shared() {
-            if let Some(callable) = connection.get("callable") {
-                object.disconnect(signal, &callable.to::<Callable>());
-            }
-        }
-    }
-}
-
 fn address_arg(text: &GString) -> Option<std::net::SocketAddr> {
     parse_ip_port(&text.to_string())
-}
-
-fn messages_to_array(keys: &HotKeys, messages: Vec<steamnet_net::ReceivedMessage>) -> VarArray {
-    let [payload, size, connection, identity, user_data, time_received, number, flags, lane] = &keys.message;
-    keys.fill.array(messages.into_iter().map(|m| {
-        let mut d = keys.fill.dictionary();
-        d.put_bytes(payload, &m.payload);
-        d.put_int(size, m.payload.len() as i64);
-        d.put_int(connection, m.connection as i64);
-        d.put_int(identity, steam_id_to_int(m.identity));
-        d.put_int(user_data, m.receiver_user_data);
-        d.put_int(time_received, m.time_received);
-        d.put_int(number, m.message_number);
-        d.put_int(flags, m.flags as i64);
-        d.put_int(lane, m.lane as i64);
-        d.finish()
-    }))
 }
 
 /// `max_messages` from GDScript: negative means none.
@@ -471,10 +348,7 @@ impl SteamNetworkingSockets {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
         };
-        let mut d = this.keys.fill.dictionary();
-        d.put_int(&this.keys.result, result.code() as i64);
-        d.put_int(&this.keys.message_number, number);
-        d.finish()
+        this.messages.send_result(result, number)
     }
 
     /// Send several messages in one call; returns one entry per message: its message number, or a
@@ -522,7 +396,7 @@ impl SteamNetworkingSockets {
         let this = this.bind();
         this.call("receiveMessagesOnConnection")
             .receive_on_connection(handle(connection_handle), max_count(max_messages))
-            .map(|messages| messages_to_array(&this.keys, messages))
+            .map(|messages| this.messages.received(messages))
             .unwrap_or_default()
     }
 
@@ -556,7 +430,7 @@ impl SteamNetworkingSockets {
         let this = this.bind();
         this.call("receiveMessagesOnPollGroup")
             .receive_on_poll_group(handle(poll_group), max_count(max_messages))
-            .map(|messages| messages_to_array(&this.keys, messages))
+            .map(|messages| this.messages.received(messages))
             .unwrap_or_default()
     }
 
@@ -788,6 +662,6 @@ impl SteamNetworkingSockets {
     /// Dispatch queued callbacks for this interface (i.e. emit the pending signals).
     #[func(rename = runNetworkingCallbacks, gd_self)]
     fn run_networking_callbacks(this: Gd<Self>) {
-        dispatch_callbacks(this.clone());
+        crate::signals::dispatch_callbacks(this.clone());
     }
 }

@@ -1,14 +1,20 @@
-//! The Dictionaries the per-message calls return (`receiveMessages*`, `sendMessageToConnection`),
-//! filled through the engine's C interface instead of gdext's safe wrappers.
+//! The Dictionaries the per-message calls return: one per received message
+//! (`receiveMessages*`) and a result per send (`sendMessageToConnection`). Their keys are
+//! made once, and they are filled through the engine's C interface instead of gdext's safe
+//! wrappers.
 //!
-//! Why: with gdext's `Dictionary::set`, one key costs five or six calls into the engine (a
-//! read-only check, a copy of the key, a copy of the value, the index lookup, destroying the
-//! temporaries), and every one of those first asks which thread it runs on (gdext's "balanced"
-//! safeguard: `std::thread::current()` behind a TLS lookup), which costs more than the call. A
-//! received message is a nine-key Dictionary, so that bookkeeping was most of the time
-//! `receiveMessagesOnConnection` took (perf of the GDScript benchmark: the thread check alone was
-//! a fifth of the main thread). Here a key costs one engine call (the index lookup) and an int
-//! value one more (the Variant constructor), both through function pointers looked up once.
+//! Why the keys once: building a Godot String from Rust text for every key of every message
+//! cost more than the rest of a receive (a Variant copy of a String is a reference count).
+//!
+//! Why the C interface: with gdext's `Dictionary::set`, one key costs five or six calls into the
+//! engine (a read-only check, a copy of the key, a copy of the value, the index lookup,
+//! destroying the temporaries), and every one of those first asks which thread it runs on
+//! (gdext's "balanced" safeguard: `std::thread::current()` behind a TLS lookup), which costs
+//! more than the call. A received message is a nine-key Dictionary, so that bookkeeping was most
+//! of the time `receiveMessagesOnConnection` took (perf of the GDScript benchmark: the thread
+//! check alone was a fifth of the main thread). Here a key costs one engine call (the index
+//! lookup) and an int value one more (the Variant constructor), both through function pointers
+//! looked up once.
 //!
 //! Safety rests on two facts, checked where they are used: these functions are only reached from
 //! the singleton's `#[func]` methods, which Godot calls on the main thread (the binding is then
@@ -18,12 +24,76 @@
 
 use godot::prelude::*;
 use godot::sys::{self, GodotFfi};
+use steamnet_net::{ReceivedMessage, SteamResult};
+
+use crate::convert::steam_id_to_int;
+
+/// The keys of the per-message Dictionaries, made once, and the engine entry points that fill
+/// them.
+pub struct MessageDictionaries {
+    message: [Variant; 9],
+    result: Variant,
+    message_number: Variant,
+    fill: FastFill,
+}
+
+impl Default for MessageDictionaries {
+    fn default() -> Self {
+        let message = [
+            "payload",
+            "size",
+            "connection",
+            "identity",
+            "receiver_user_data",
+            "time_received",
+            "message_number",
+            "flags",
+            // steamnet extension (GNS's m_idxLane): the lane it was sent on.
+            "lane",
+        ]
+        .map(|key| key.to_variant());
+        MessageDictionaries {
+            message,
+            result: "result".to_variant(),
+            message_number: "message_number".to_variant(),
+            fill: FastFill::new(),
+        }
+    }
+}
+
+impl MessageDictionaries {
+    /// `receiveMessages*`'s Array: a Dictionary per message.
+    pub fn received(&self, messages: Vec<ReceivedMessage>) -> VarArray {
+        let [payload, size, connection, identity, user_data, time_received, number, flags, lane] = &self.message;
+        self.fill.array(messages.into_iter().map(|m| {
+            let mut d = self.fill.dictionary();
+            d.put_bytes(payload, &m.payload);
+            d.put_int(size, m.payload.len() as i64);
+            d.put_int(connection, m.connection as i64);
+            d.put_int(identity, steam_id_to_int(m.identity));
+            d.put_int(user_data, m.receiver_user_data);
+            d.put_int(time_received, m.time_received);
+            d.put_int(number, m.message_number);
+            d.put_int(flags, m.flags as i64);
+            d.put_int(lane, m.lane as i64);
+            d.finish()
+        }))
+    }
+
+    /// `sendMessageToConnection`'s `{result, message_number}`.
+    pub fn send_result(&self, result: SteamResult, number: i64) -> VarDictionary {
+        let mut d = self.fill.dictionary();
+        d.put_int(&self.result, result.code() as i64);
+        d.put_int(&self.message_number, number);
+        d.finish()
+    }
+}
 
 type FromTypeConstructor = unsafe extern "C" fn(sys::GDExtensionUninitializedVariantPtr, sys::GDExtensionTypePtr);
 type Destructor = unsafe extern "C" fn(sys::GDExtensionTypePtr);
 
 /// Engine entry points, looked up once (on the main thread, when the singleton is made).
-pub struct FastFill {
+struct FastFill {
     interface: &'static sys::GDExtensionInterface,
     int_to_variant: FromTypeConstructor,
     bytes_to_variant: FromTypeConstructor,
@@ -35,7 +105,7 @@ pub struct FastFill {
 impl FastFill {
     /// # Panics
     /// If the engine lacks a constructor every Godot 4 has.
-    pub fn new() -> Self {
+    fn new() -> Self {
         // SAFETY: called while the singleton is created, on the main thread with the binding up.
         let interface = unsafe { sys::get_interface() };
         // SAFETY: plain lookups of engine function pointers.
@@ -61,7 +131,7 @@ impl FastFill {
     }
 
     /// An Array of `items`, each moved into its element.
-    pub fn array(&self, items: impl ExactSizeIterator<Item = VarDictionary>) -> VarArray {
+    fn array(&self, items: impl ExactSizeIterator<Item = VarDictionary>) -> VarArray {
         let mut array = VarArray::new();
         array.resize(items.len(), &Variant::nil());
         for (index, mut item) in items.enumerate() {
@@ -79,13 +149,13 @@ impl FastFill {
     }
 
     /// A new, empty Dictionary to fill with `put_*`.
-    pub fn dictionary(&self) -> Fill<'_> {
+    fn dictionary(&self) -> Fill<'_> {
         Fill { fill: self, dict: VarDictionary::new() }
     }
 }
 
 /// A Dictionary being filled; each key may be put once.
-pub struct Fill<'a> {
+struct Fill<'a> {
     fill: &'a FastFill,
     dict: VarDictionary,
 }
@@ -104,14 +174,14 @@ impl Fill<'_> {
         slot
     }
 
-    pub fn put_int(&mut self, key: &Variant, mut value: i64) {
+    fn put_int(&mut self, key: &Variant, mut value: i64) {
         let slot = self.slot(key);
         // SAFETY: `slot` holds NIL (nothing to destroy); the constructor reads the i64 it is given.
         unsafe { (self.fill.int_to_variant)(slot.cast(), std::ptr::from_mut(&mut value).cast()) };
     }
 
     /// A PackedByteArray holding a copy of `bytes`.
-    pub fn put_bytes(&mut self, key: &Variant, bytes: &[u8]) {
+    fn put_bytes(&mut self, key: &Variant, bytes: &[u8]) {
         let mut array = PackedByteArray::from(bytes);
         let slot = self.slot(key);
         // SAFETY: `slot` holds NIL. The Variant takes its own reference to the array's buffer
@@ -124,7 +194,7 @@ impl Fill<'_> {
         std::mem::forget(array);
     }
 
-    pub fn finish(self) -> VarDictionary {
+    fn finish(self) -> VarDictionary {
         self.dict
     }
 }
