@@ -34,8 +34,9 @@ fi
 command -v apt-get >/dev/null || { log "needs apt-get (Debian) or redis-server on PATH"; exit 1; }
 rm -rf "$CACHE"
 mkdir -p "$CACHE/debs" "$CACHE/root" "$CACHE/bin"
-(cd "$CACHE/debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1) ||
-  { apt-get update -qq >/dev/null 2>&1 || true; (cd "$CACHE/debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null); }
+download() { (cd "$CACHE/debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1); }
+# Stale package lists name versions the mirror no longer has: refresh them (as root) and retry.
+download || { apt-get update -qq >/dev/null 2>&1 || true; download; }
 for deb in "$CACHE"/debs/*.deb; do
   dpkg -x "$deb" "$CACHE/root"
 done
