@@ -36,7 +36,7 @@ rm -rf "$CACHE"
 mkdir -p "$CACHE/debs" "$CACHE/root" "$CACHE/bin"
 download() { (cd "$CACHE/debs" && apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1); }
 # Stale package lists name versions the mirror no longer has: refresh them (as root) and retry.
-download || { apt-get update -qq >/dev/null 2>&1 || true; download; }
+download || { apt-get update -qq >/dev/null 2>&1 || true; download; } || { log "apt-get download failed for redis-server and its libraries"; exit 1; }
 for deb in "$CACHE"/debs/*.deb; do
   dpkg -x "$deb" "$CACHE/root"
 done
