@@ -81,3 +81,13 @@ impl Drop for Call<'_> {
         }
     }
 }
+
+/// Run `call` (calls into the sockets made for the GDScript method `method`) and return what it
+/// returned and, if it failed, the complaint to show: for a caller that must let go of something
+/// before a warning is printed, which runs a game's `Logger` (and whatever it calls) inside.
+pub fn quietly<R>(call: impl FnOnce() -> R) -> (R, Option<String>) {
+    // A reason left over from a call made outside a guard belongs to nobody.
+    let _ = refusal::take();
+    let result = call();
+    (result, refusal::take())
+}

@@ -1,14 +1,23 @@
 //! The `SteamNetworkingSockets` engine singleton.
 //!
-//! Getters take `&self` (gdext registers those as `const`); the methods that change state take
-//! `Gd<Self>` and borrow the singleton shared, only for as long as they need it, because script
-//! code can run inside them and call straight back in: signal handlers while callbacks are
-//! dispatched (accepting a connection from inside `network_connection_status_changed` is the
+//! Script code can run inside a call and call straight back in: signal handlers while callbacks
+//! are dispatched (accepting a connection from inside `network_connection_status_changed` is the
 //! usual pattern), and a game's own `Logger` (`OS.add_logger`), which Godot calls from inside the
-//! warning a refused call prints. A `&mut self` method (tried for the per-message ones, whose
-//! `Gd<Self>` costs a class check through the engine each call) made that nested call fail with
-//! a borrow error instead of its result; `test_bad_input` checks it. The state they all share
-//! is behind `steamnet_net::Sockets`' own lock.
+//! warning a refused call prints. The nested call must get its result, not a borrow error
+//! (`test_bad_input` checks it). The state they all share is behind `steamnet_net::Sockets`' own
+//! lock.
+//!
+//! Getters take `&self` (gdext registers those as `const`). Methods that change state take
+//! `Gd<Self>` and borrow the singleton shared, only for as long as they need it, so that the
+//! signals they emit reach handlers with the singleton free.
+//!
+//! Except the per-message calls (`sendMessageToConnection`, `sendMessages`,
+//! `receiveMessages*`): for them a `Gd<Self>` receiver made gdext check the class through the
+//! engine on every call (a Godot String of the class name, then `Object::is_class`), an eighth of
+//! the GDScript benchmark's message rate, and `&self` would register them as `const`, which they
+//! are not. They take `&mut self` (no check, and not `const`), and the one place script code can
+//! run inside them, the warning a refused call prints, happens through
+//! [`Self::complain_reentrantly`], which hands the singleton back to the engine for the while.
 //!
 //! Parameter names are the contract's (GDScript calls are positional; only introspection sees
 //! them). Results use GodotSteam's shapes and failure values.
@@ -16,7 +25,7 @@
 use godot::prelude::*;
 use steamnet_net::{INVALID_HANDLE, Identity, MAX_MESSAGE_SIZE_SEND, Sockets, SteamResult, format_ip, parse_ip_port};
 
-use crate::complaints::Call;
+use crate::complaints::{self, Call};
 use crate::convert::{self, handle, put, steam_id};
 use crate::message_dictionaries::MessageDictionaries;
 
@@ -51,6 +60,16 @@ impl SteamNetworkingSockets {
     /// The sockets for one call of the GDScript method `method`, which then says why it failed.
     pub(crate) fn call(&self, method: &'static str) -> Call<'_> {
         Call::new(&self.sockets, method)
+    }
+
+    /// For the `&mut self` methods: show `complaint` (from [`complaints::quietly`]) with the
+    /// singleton handed back to the engine while the warning runs a game's `Logger`, so that a
+    /// call the logger makes into the singleton can borrow it.
+    fn complain_reentrantly(&mut self, method: &'static str, complaint: Option<String>) {
+        if let Some(why) = complaint {
+            let _handed_back = self.base_mut();
+            complaints::complain(method, &why);
+        }
     }
 }
 
@@ -333,22 +352,22 @@ impl SteamNetworkingSockets {
     /// Result: RESULT_OK; RESULT_INVALID_PARAM (bad handle or > MAX_STEAM_PACKET_SIZE);
     /// RESULT_INVALID_STATE; RESULT_NO_CONNECTION (ended); RESULT_IGNORED (NO_DELAY and not ready);
     /// RESULT_LIMIT_EXCEEDED (send buffer full, see NETWORKING_CONFIG_SEND_BUFFER_SIZE).
-    #[func(rename = sendMessageToConnection, gd_self)]
+    #[func(rename = sendMessageToConnection)]
     fn send_message_to_connection(
-        this: Gd<Self>,
+        &mut self,
         connection_handle: i64,
         data: PackedByteArray,
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let this = this.bind();
-        let outcome =
-            this.call("sendMessageToConnection").send_message(handle(connection_handle), data.as_slice(), flags);
+        let (outcome, complaint) =
+            complaints::quietly(|| self.sockets.send_message(handle(connection_handle), data.as_slice(), flags));
+        self.complain_reentrantly("sendMessageToConnection", complaint);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
         };
-        this.messages.send_result(result, number)
+        self.messages.send_result(result, number)
     }
 
     /// Send several messages in one call; returns one entry per message: its message number, or a
@@ -356,18 +375,17 @@ impl SteamNetworkingSockets {
     /// `connection_handle` with `flags`, or (a steamnet extension) a Dictionary
     /// `{payload, lane, flags, connection}` where only `payload` is required, so one call can send on
     /// several lanes and to several connections.
-    #[func(rename = sendMessages, gd_self)]
-    fn send_messages(this: Gd<Self>, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
+    #[func(rename = sendMessages)]
+    fn send_messages(&mut self, messages: VarArray, connection_handle: i64, flags: i64) -> VarArray {
         let mut out = VarArray::new();
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    match this.bind().call("sendMessages").send_message_on_lane(
-                        m.connection,
-                        m.lane,
-                        m.payload.as_slice(),
-                        m.flags,
-                    ) {
+                    let (sent, complaint) = complaints::quietly(|| {
+                        self.sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags)
+                    });
+                    self.complain_reentrantly("sendMessages", complaint);
+                    match sent {
                         Ok(number) => number,
                         Err(result) => -(result.code() as i64),
                     }
@@ -391,13 +409,13 @@ impl SteamNetworkingSockets {
     /// ID, 0 when anonymous), `receiver_user_data`, `time_received` (µs, `getLocalTimestamp`'s clock),
     /// `message_number`, `flags` and steamnet's `lane`. An empty Array when nothing is waiting or the
     /// handle is bad.
-    #[func(rename = receiveMessagesOnConnection, gd_self)]
-    fn receive_messages_on_connection(this: Gd<Self>, connection_handle: i64, max_messages: i64) -> VarArray {
-        let this = this.bind();
-        this.call("receiveMessagesOnConnection")
-            .receive_on_connection(handle(connection_handle), max_count(max_messages))
-            .map(|messages| this.messages.received(messages))
-            .unwrap_or_default()
+    #[func(rename = receiveMessagesOnConnection)]
+    fn receive_messages_on_connection(&mut self, connection_handle: i64, max_messages: i64) -> VarArray {
+        let (messages, complaint) = complaints::quietly(|| {
+            self.sockets.receive_on_connection(handle(connection_handle), max_count(max_messages))
+        });
+        self.complain_reentrantly("receiveMessagesOnConnection", complaint);
+        messages.map(|messages| self.messages.received(messages)).unwrap_or_default()
     }
 
     // ----- poll groups ----------------------------------------------------------------------
@@ -425,13 +443,12 @@ impl SteamNetworkingSockets {
 
     /// Same as receiveMessagesOnConnection across every connection in the group; use the connection
     /// key to demultiplex.
-    #[func(rename = receiveMessagesOnPollGroup, gd_self)]
-    fn receive_messages_on_poll_group(this: Gd<Self>, poll_group: i64, max_messages: i64) -> VarArray {
-        let this = this.bind();
-        this.call("receiveMessagesOnPollGroup")
-            .receive_on_poll_group(handle(poll_group), max_count(max_messages))
-            .map(|messages| this.messages.received(messages))
-            .unwrap_or_default()
+    #[func(rename = receiveMessagesOnPollGroup)]
+    fn receive_messages_on_poll_group(&mut self, poll_group: i64, max_messages: i64) -> VarArray {
+        let (messages, complaint) =
+            complaints::quietly(|| self.sockets.receive_on_poll_group(handle(poll_group), max_count(max_messages)));
+        self.complain_reentrantly("receiveMessagesOnPollGroup", complaint);
+        messages.map(|messages| self.messages.received(messages)).unwrap_or_default()
     }
 
     // ----- listen sockets -------------------------------------------------------------------
