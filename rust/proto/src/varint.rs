@@ -5,6 +5,7 @@
 pub const MAX: u64 = (1 << 62) - 1;
 
 /// Bytes `value` takes on the wire.
+#[inline]
 pub fn len(value: u64) -> usize {
     match value {
         0..=63 => 1,
@@ -15,6 +16,7 @@ pub fn len(value: u64) -> usize {
 }
 
 /// Append `value` (must be <= [`MAX`]; larger values are a caller bug and saturate).
+#[inline]
 pub fn write(out: &mut Vec<u8>, value: u64) {
     let value = value.min(MAX);
     match len(value) {
@@ -26,8 +28,14 @@ pub fn write(out: &mut Vec<u8>, value: u64) {
 }
 
 /// Read one varint from the front of `input`, advancing it. `None` if `input` is too short.
+#[inline]
 pub fn read(input: &mut &[u8]) -> Option<u64> {
     let first = *input.first()?;
+    if first < 0x40 {
+        // The common case (values below 64: frame types, lanes, small lengths) in one byte.
+        *input = &input[1..];
+        return Some(first as u64);
+    }
     let size = 1usize << (first >> 6);
     if input.len() < size {
         return None;

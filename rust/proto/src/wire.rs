@@ -176,10 +176,12 @@ impl<'a> Frame<'a> {
     }
 }
 
+#[inline]
 fn read(input: &mut &[u8]) -> Result<u64, DecodeError> {
     varint::read(input).ok_or(DecodeError::Truncated)
 }
 
+#[inline]
 fn take<'a>(input: &mut &'a [u8], len: u64) -> Result<&'a [u8], DecodeError> {
     let len = usize::try_from(len).map_err(|_| DecodeError::Truncated)?;
     if input.len() < len {
