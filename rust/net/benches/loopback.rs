@@ -103,36 +103,40 @@ fn round_trips() -> usize {
 /// Round trips as (p50, p99): steamnet's, then plain UDP's. Both ends at the highest send rate:
 /// at GNS's default (256 KB/s) a ping-pong as fast as this one outruns the rate, and the
 /// waits for pacing are what the p99 would measure.
+///
+/// The two take turns, a block of round trips each, so that a machine that slows down or
+/// speeds up during the run (a shared host) affects both alike and the ratio stays put.
 fn bench_round_trip() -> ((Duration, Duration), (Duration, Duration)) {
+    const BLOCK: usize = 100;
     let sockets = Sockets::new();
     let (_, client, server) = connect(&sockets, &FAST);
     let flags = send_flags::RELIABLE | send_flags::NO_NAGLE;
-    let round_trips = round_trips();
-    let ours = (0..round_trips)
-        .map(|_| {
-            let started = Instant::now();
-            sockets.send_message(client, &[1; 32], flags).unwrap();
-            wait(|| sockets.receive_on_connection(server, 1).is_some_and(|m| !m.is_empty()));
-            sockets.send_message(server, &[2; 32], flags).unwrap();
-            wait(|| sockets.receive_on_connection(client, 1).is_some_and(|m| !m.is_empty()));
-            started.elapsed()
-        })
-        .collect();
+    let ours = || {
+        let started = Instant::now();
+        sockets.send_message(client, &[1; 32], flags).unwrap();
+        wait(|| sockets.receive_on_connection(server, 1).is_some_and(|m| !m.is_empty()));
+        sockets.send_message(server, &[2; 32], flags).unwrap();
+        wait(|| sockets.receive_on_connection(client, 1).is_some_and(|m| !m.is_empty()));
+        started.elapsed()
+    };
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
     let mut buf = [0u8; 64];
-    let plain = (0..round_trips)
-        .map(|_| {
-            let started = Instant::now();
-            a.send_to(&[1; 32], b_addr).unwrap();
-            b.recv_from(&mut buf).unwrap();
-            b.send_to(&[2; 32], a_addr).unwrap();
-            a.recv_from(&mut buf).unwrap();
-            started.elapsed()
-        })
-        .collect();
-    (percentiles(ours), percentiles(plain))
+    let mut plain = || {
+        let started = Instant::now();
+        a.send_to(&[1; 32], b_addr).unwrap();
+        b.recv_from(&mut buf).unwrap();
+        b.send_to(&[2; 32], a_addr).unwrap();
+        a.recv_from(&mut buf).unwrap();
+        started.elapsed()
+    };
+    let (mut our_samples, mut plain_samples) = (Vec::new(), Vec::new());
+    while our_samples.len() < round_trips() {
+        our_samples.extend((0..BLOCK).map(|_| ours()));
+        plain_samples.extend((0..BLOCK).map(|_| plain()));
+    }
+    (percentiles(our_samples), percentiles(plain_samples))
 }
 
 /// Bulk transfer of `total` bytes in reliable messages of `message` bytes at the highest
