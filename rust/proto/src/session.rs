@@ -518,7 +518,10 @@ pub struct Session {
     /// See [`Session::set_keepalive_override`].
     keepalive_override: Option<u64>,
     last_sent: u64,
-    recv_lanes: HashMap<u16, RecvLane>,
+    /// Keyed by what the peer sends, hashed with foldhash all the same: there are at most
+    /// [`crate::lanes::MAX_LANES`] keys, so collisions chosen to slow lookups down cannot cost
+    /// more than a scan of that many (two lookups a packet made SipHash a visible cost).
+    recv_lanes: crate::IdMap<u16, RecvLane>,
     /// Lowest packet number received and how many distinct ones arrived, for local quality.
     first_received: Option<u64>,
     distinct_received: u64,
@@ -589,7 +592,7 @@ impl Session {
             last_received: now,
             keepalive_override: None,
             last_sent: now,
-            recv_lanes: HashMap::new(),
+            recv_lanes: crate::IdMap::default(),
             first_received: None,
             distinct_received: 0,
             stats_due_at: now + MICROS_PER_SEC,

@@ -312,6 +312,11 @@ impl Session {
             self.state = SessionState::ClosedLocally;
             return self.poll_transmit_into(now, buf);
         }
+        if self.ack_deadline.is_none_or(|d| d > now) && !self.data_ready(now) && !self.fec_send.has_repair() {
+            // Nothing to say: the usual answer to the call after a packet went out, given
+            // before the pacing arithmetic below (which would find the same).
+            return false;
+        }
         self.refill_tokens(now);
         if self.tokens > 0.0
             && let Some(repair) = self.fec_send.poll_repair()
