@@ -170,12 +170,15 @@ impl UdpEndpoint {
         });
     }
 
-    /// Read one batch of what waits on the socket into the endpoint, through `socket` (the
-    /// driver's handle on it) or else our own; `WouldBlock` when nothing waited.
+    /// Read what waits on the socket into the endpoint: a batch through `socket` (the driver's
+    /// handle on it), or else (an application thread's read) as [`io::UdpIo::recv_some`]
+    /// decides; `WouldBlock` when nothing waited.
     fn receive_batch(&mut self, now: u64, socket: Option<quinn_udp::UdpSockRef<'_>>) -> std::io::Result<io::Received> {
         let io = self.io.clone();
-        let socket = socket.unwrap_or_else(|| io.socket().into());
-        io.recv_batch(socket, |from, datagram| self.input(now, from, datagram))
+        match socket {
+            Some(socket) => io.recv_batch(socket, |from, datagram| self.input(now, from, datagram)),
+            None => io.recv_some(|from, datagram| self.input(now, from, datagram)),
+        }
     }
 
     /// A datagram arrived from the socket: the relay's go to the relay link; the rest to the
@@ -664,7 +667,8 @@ impl Sockets {
 /// the socket (what arrives meanwhile is for the next call, or the driver). The driver thread
 /// is woken only if its timer must now fire sooner.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
-    let Some(mut ep) = state.endpoints.lock(key) else { return };
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    let mut ep = table::lock(key, &shared);
     ep.signal.app_read(now);
     let mut any = false;
     // Bounded, as the driver's turn is: under a flood the call returns (the rest waits for the
@@ -676,10 +680,8 @@ pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
             break;
         }
     }
-    let any = ep.advance(now) || any;
-    drop(ep);
-    if any {
-        pump(state, key, now);
+    if ep.advance(now) || any {
+        events::pump_locked(state, key, ep, now);
     }
 }
 

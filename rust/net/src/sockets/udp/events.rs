@@ -13,7 +13,14 @@ use super::*;
 /// connections' queues; last, send what that led to and re-arm the driver.
 pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
     let Some(shared) = state.endpoints.shared(key) else { return };
-    let mut guard = table::lock(key, &shared);
+    pump_locked(state, key, table::lock(key, &shared), now);
+}
+
+/// [`pump`], for a caller that holds the endpoint's lock already (through its own handle on
+/// the endpoint, so that `state` stays free). The lock is kept throughout when nothing needs
+/// the interface's state while the endpoint is free (no events, no relay news): the usual case
+/// of datagrams that only carry messages and acknowledgements.
+pub(in crate::sockets) fn pump_locked(state: &mut State, key: EndpointKey, mut guard: EndpointGuard<'_>, now: u64) {
     let ep = &mut *guard;
     if ep.fake_epoch != state.config_epoch {
         ep.fake.configure(&ep.config, &state.global_config);
@@ -42,6 +49,13 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
             counters.push((handle, session.traffic()));
         }
     }
+    if events.is_empty() && news.is_empty() {
+        record_traffic(state, counters, now);
+        for (id, handle) in touched {
+            deliver_from(state, &mut guard, id, handle, now);
+        }
+        return finish(state, key, guard, now);
+    }
     drop(guard);
     p2p::apply_link_news(state, key, news, now);
     for event in events {
@@ -52,6 +66,27 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
         let _span = tracing::error_span!("connection", handle, id).entered();
         apply_event(state, key, role, event, now);
     }
+    record_traffic(state, counters, now);
+    for (id, handle) in touched {
+        deliver(state, key, id, handle, now);
+    }
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    finish(state, key, table::lock(key, &shared), now);
+}
+
+/// The end of a pump: send what it led to and re-arm the driver, unless applying events made
+/// more (a loopback pair's accept), which go round once more.
+fn finish(state: &mut State, key: EndpointKey, mut ep: EndpointGuard<'_>, now: u64) {
+    if ep.endpoint.has_events() {
+        drop(ep);
+        return pump(state, key, now);
+    }
+    ep.send_due(now);
+    ep.rearm();
+}
+
+/// The connections' traffic counters, for their rate figures.
+fn record_traffic(state: &mut State, counters: SmallVec<[(Handle, [u64; 4]); 4]>, now: u64) {
     for (handle, counts) in counters {
         if let Some(conn) = state.connections.get_mut(&handle) {
             let [po, bo, pi, bi] = counts;
@@ -61,17 +96,6 @@ pub(in crate::sockets) fn pump(state: &mut State, key: EndpointKey, now: u64) {
             conn.counted = counts;
         }
     }
-    for (id, handle) in touched {
-        deliver(state, key, id, handle, now);
-    }
-    let Some(mut ep) = state.endpoints.lock(key) else { return };
-    // Applying events can make more (a loopback pair's accept): go round once more for those.
-    if ep.endpoint.has_events() {
-        drop(ep);
-        return pump(state, key, now);
-    }
-    ep.send_due(now);
-    ep.rearm();
 }
 
 /// Settle what the drivers left in their endpoints (see `table.rs`).
@@ -86,12 +110,16 @@ pub(in crate::sockets) fn settle(state: &mut State, now: u64) {
 /// where it counts against the session's own budget, so a peer whose messages are not read
 /// soon has its further data refused rather than held without bound.
 pub(in crate::sockets) fn deliver(state: &mut State, key: EndpointKey, id: ConnectionId, handle: Handle, now: u64) {
+    let Some(shared) = state.endpoints.shared(key) else { return };
+    deliver_from(state, &mut table::lock(key, &shared), id, handle, now);
+}
+
+/// [`deliver`] from an endpoint the caller holds locked.
+fn deliver_from(state: &mut State, ep: &mut UdpEndpoint, id: ConnectionId, handle: Handle, now: u64) {
     let Some(conn) = state.connections.get(&handle) else { return };
     // Read once per call, not once per message.
     let max_messages = conn.config.int32(ids::RECV_BUFFER_MESSAGES).max(1) as usize;
     let max_bytes = conn.config.int32(ids::RECV_BUFFER_SIZE).max(1) as usize;
-    let Some(shared) = state.endpoints.shared(key) else { return };
-    let mut ep = table::lock(key, &shared);
     loop {
         let Some(conn) = state.connections.get_mut(&handle) else { return };
         let full = conn.inbox.len() >= max_messages || conn.inbox_bytes >= max_bytes;
