@@ -1,7 +1,8 @@
 //! The Dictionaries the per-message calls return: one per received message
 //! (`receiveMessages*`) and a result per send (`sendMessageToConnection`). Their keys are
-//! made once, and they are filled through the engine's C interface instead of gdext's safe
-//! wrappers.
+//! made once, and they are made and filled through the engine's C interface instead of gdext's
+//! safe wrappers, as are the payloads' PackedByteArrays (made for a received message, read for
+//! a sent one).
 //!
 //! Why the keys once: building a Godot String from Rust text for every key of every message
 //! cost more than the rest of a receive (a Variant copy of a String is a reference count).
@@ -80,6 +81,12 @@ impl MessageDictionaries {
         }))
     }
 
+    /// The bytes of a PackedByteArray argument (what `as_slice` gives, for three engine calls
+    /// instead of three calls each behind a thread check).
+    pub fn payload<'a>(&self, array: &'a PackedByteArray) -> &'a [u8] {
+        self.fill.bytes_of(array)
+    }
+
     /// `sendMessageToConnection`'s `{result, message_number}`.
     pub fn send_result(&self, result: SteamResult, number: i64) -> VarDictionary {
         let mut d = self.fill.dictionary();
@@ -91,6 +98,14 @@ impl MessageDictionaries {
 
 type FromTypeConstructor = unsafe extern "C" fn(sys::GDExtensionUninitializedVariantPtr, sys::GDExtensionTypePtr);
 type Destructor = unsafe extern "C" fn(sys::GDExtensionTypePtr);
+type Constructor = unsafe extern "C" fn(sys::GDExtensionUninitializedTypePtr, *const sys::GDExtensionConstTypePtr);
+type BuiltinMethod =
+    unsafe extern "C" fn(sys::GDExtensionTypePtr, *const sys::GDExtensionConstTypePtr, sys::GDExtensionTypePtr, i32);
+
+/// `PackedByteArray.resize(int) -> int` and `PackedByteArray.size() -> int`, by the hashes of
+/// their signatures in the engine's API (stable across Godot 4 versions).
+const RESIZE_HASH: i64 = 848867239;
+const SIZE_HASH: i64 = 3173160232;
 
 /// Engine entry points, looked up once (on the main thread, when the singleton is made).
 struct FastFill {
@@ -100,6 +115,10 @@ struct FastFill {
     destroy_bytes: Destructor,
     dictionary_to_variant: FromTypeConstructor,
     destroy_dictionary: Destructor,
+    new_dictionary: Constructor,
+    new_bytes: Constructor,
+    resize_bytes: BuiltinMethod,
+    bytes_size: BuiltinMethod,
 }
 
 impl FastFill {
@@ -108,6 +127,19 @@ impl FastFill {
     fn new() -> Self {
         // SAFETY: called while the singleton is created, on the main thread with the binding up.
         let interface = unsafe { sys::get_interface() };
+        let method = |name: &str, hash: i64| {
+            let name = StringName::from(name);
+            // SAFETY: a plain lookup of an engine function pointer, by a live StringName.
+            unsafe {
+                (interface.variant_get_ptr_builtin_method)(
+                    sys::GDEXTENSION_VARIANT_TYPE_PACKED_BYTE_ARRAY,
+                    name.string_sys(),
+                    hash,
+                )
+            }
+            .unwrap_or_else(|| panic!("PackedByteArray.{name}"))
+        };
+        let (resize_bytes, bytes_size) = (method("resize", RESIZE_HASH), method("size", SIZE_HASH));
         // SAFETY: plain lookups of engine function pointers.
         unsafe {
             FastFill {
@@ -126,6 +158,12 @@ impl FastFill {
                 .expect("Variant(Dictionary) constructor"),
                 destroy_dictionary: (interface.variant_get_ptr_destructor)(sys::GDEXTENSION_VARIANT_TYPE_DICTIONARY)
                     .expect("Dictionary destructor"),
+                new_dictionary: (interface.variant_get_ptr_constructor)(sys::GDEXTENSION_VARIANT_TYPE_DICTIONARY, 0)
+                    .expect("Dictionary()"),
+                new_bytes: (interface.variant_get_ptr_constructor)(sys::GDEXTENSION_VARIANT_TYPE_PACKED_BYTE_ARRAY, 0)
+                    .expect("PackedByteArray()"),
+                resize_bytes,
+                bytes_size,
             }
         }
     }
@@ -150,7 +188,48 @@ impl FastFill {
 
     /// A new, empty Dictionary to fill with `put_*`.
     fn dictionary(&self) -> Fill<'_> {
-        Fill { fill: self, dict: VarDictionary::new() }
+        // SAFETY: the default constructor initialises the storage it is given and takes no
+        // arguments.
+        let dict = unsafe { VarDictionary::new_with_uninit(|ptr| (self.new_dictionary)(ptr, std::ptr::null())) };
+        Fill { fill: self, dict }
+    }
+
+    /// A new PackedByteArray holding a copy of `bytes`.
+    fn bytes(&self, bytes: &[u8]) -> PackedByteArray {
+        // SAFETY: as in `dictionary`.
+        let mut array = unsafe { PackedByteArray::new_with_uninit(|ptr| (self.new_bytes)(ptr, std::ptr::null())) };
+        if bytes.is_empty() {
+            return array;
+        }
+        let len = bytes.len() as i64;
+        let mut error = 0i64;
+        // SAFETY: `resize` takes one int and returns an int (an Error), each by pointer. The
+        // index operator then points at the first of `len` contiguous bytes (null if the resize
+        // failed, which is checked), of a buffer that is this array's own (it was just made).
+        unsafe {
+            let args: [sys::GDExtensionConstTypePtr; 1] = [std::ptr::from_ref(&len).cast()];
+            (self.resize_bytes)(array.sys_mut(), args.as_ptr(), std::ptr::from_mut(&mut error).cast(), 1);
+            let data = (self.interface.packed_byte_array_operator_index)(array.sys_mut(), 0);
+            assert!(error == 0 && !data.is_null(), "PackedByteArray of {len} bytes: out of memory");
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+        }
+        array
+    }
+
+    /// The bytes of `array`, borrowed.
+    fn bytes_of<'a>(&self, array: &'a PackedByteArray) -> &'a [u8] {
+        let mut len = 0i64;
+        // SAFETY: `size` takes no arguments and returns an int by pointer; the const index
+        // operator points at the first of `len` contiguous bytes (null when there are none),
+        // which live as long as `array` is not changed, and it is borrowed shared here.
+        unsafe {
+            (self.bytes_size)(array.sys().cast_mut(), std::ptr::null(), std::ptr::from_mut(&mut len).cast(), 0);
+            let data = (self.interface.packed_byte_array_operator_index_const)(array.sys(), 0);
+            if len <= 0 || data.is_null() {
+                return &[];
+            }
+            std::slice::from_raw_parts(data, len as usize)
+        }
     }
 }
 
@@ -182,7 +261,7 @@ impl Fill<'_> {
 
     /// A PackedByteArray holding a copy of `bytes`.
     fn put_bytes(&mut self, key: &Variant, bytes: &[u8]) {
-        let mut array = PackedByteArray::from(bytes);
+        let mut array = self.fill.bytes(bytes);
         let slot = self.slot(key);
         // SAFETY: `slot` holds NIL. The Variant takes its own reference to the array's buffer
         // (copy-on-write), then our reference is released through the engine's destructor, so

@@ -360,8 +360,9 @@ impl SteamNetworkingSockets {
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let (outcome, complaint) =
-            complaints::quietly(|| self.sockets.send_message(handle(connection_handle), data.as_slice(), flags));
+        let (outcome, complaint) = complaints::quietly(|| {
+            self.sockets.send_message(handle(connection_handle), self.messages.payload(&data), flags)
+        });
         self.complain_reentrantly("sendMessageToConnection", complaint);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),

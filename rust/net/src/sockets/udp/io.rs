@@ -4,7 +4,8 @@
 //! - out: consecutive datagrams to one peer leave in one `sendmsg` with UDP GSO. A bulk
 //!   sender's full-size packets then cost one system call per batch instead of one each.
 //! - in: one `recvmmsg` reads several datagrams, and GRO hands a peer's back-to-back datagrams
-//!   over as one buffer that is split at its stride here.
+//!   over as one buffer that is split at its stride here. An application thread reading a
+//!   socket whose datagrams come one at a time reads them with `recvmsg` ([`UdpIo::recv_some`]).
 //!
 //! Everything else about sending (the fake network, relayed peers) stays in `udp.rs`.
 
