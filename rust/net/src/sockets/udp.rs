@@ -662,13 +662,21 @@ impl Sockets {
     }
 }
 
-/// Read what is waiting on one endpoint's socket and run what is due, on the caller's thread.
-/// Costs one `recvmmsg` when nothing is there, and no second one after a batch that emptied
-/// the socket (what arrives meanwhile is for the next call, or the driver). The driver thread
-/// is woken only if its timer must now fire sooner.
+/// Read what is waiting on one endpoint's socket and run what is due, on the caller's thread,
+/// when its datagrams come one at a time: then a thread wake-up each way would be most of a
+/// round trip. Costs one system call when nothing is there, and no second one after a read
+/// that emptied the socket (what arrives meanwhile is for the next call, or the driver). The
+/// driver thread is woken only if its timer must now fire sooner.
+///
+/// Datagrams that come in batches (a bulk transfer, a server's many clients) are left to the
+/// driver: it reads, opens and acknowledges them on its own thread while this one goes on with
+/// the application's work, and what they carry is settled into the queues at the next call.
 pub(super) fn service_endpoint(state: &mut State, key: EndpointKey, now: u64) {
     let Some(shared) = state.endpoints.shared(key) else { return };
     let mut ep = table::lock(key, &shared);
+    if ep.io.comes_in_batches() {
+        return;
+    }
     ep.signal.app_read(now);
     let mut any = false;
     // Bounded, as the driver's turn is: under a flood the call returns (the rest waits for the

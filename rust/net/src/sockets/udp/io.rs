@@ -57,18 +57,25 @@ impl UdpIo {
         }
     }
 
+    /// Whether this socket's datagrams have lately come several at a time, or full-size (a
+    /// bulk sender's): reads that found one small datagram each, in a row, are fewer than
+    /// [`LONE_BATCHES_BEFORE_SINGLE`].
+    pub(in crate::sockets) fn comes_in_batches(&self) -> bool {
+        self.single.lone_batches.load(Ordering::Relaxed) < LONE_BATCHES_BEFORE_SINGLE
+    }
+
     /// What an application thread reads when it looks for arrivals itself: one batch (see
     /// [`recv_batch`](Self::recv_batch)), or while the socket's datagrams have lately come one
     /// at a time, a single datagram. A `recvmmsg` that finds one datagram costs about a third
     /// of a microsecond more than a `recvmsg` here (it tries for a second one), twice a round
-    /// trip. Reading one at a time never leaves a backlog for long: a full-size datagram, and
-    /// every few reads regardless, is followed by a batch read, and one that finds more goes
-    /// back to batches; what an application that stops reading leaves behind, its endpoint's
-    /// driver reads within a millisecond (`driver.rs`).
+    /// trip. Reading one at a time never leaves a backlog for long: a full-size datagram goes
+    /// back to batches at once, and every few reads a batch read looks for more, which also
+    /// goes back to batches if it finds any; what an application that stops reading leaves
+    /// behind, its endpoint's driver reads within a millisecond (`driver.rs`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(unused_mut))]
     pub(in crate::sockets) fn recv_some(&self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<Received> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if self.single.lone_batches.load(Ordering::Relaxed) >= LONE_BATCHES_BEFORE_SINGLE {
+        if !self.comes_in_batches() {
             let len = SCRATCH.with_borrow_mut(|scratch| -> io::Result<usize> {
                 let (from, datagrams, stride) = recv_one(&self.socket, &mut scratch.buffers[0])?;
                 let (buffer, stride) = (&scratch.buffers[0][..datagrams], stride.max(1));
@@ -80,6 +87,10 @@ impl UdpIo {
                 return Ok(Received { drained: true });
             }
             self.single.since_batch.store(0, Ordering::Relaxed);
+            if len >= FULL_DATAGRAM_BYTES {
+                // A bulk sender's: batches (and the driver) from now on.
+                self.single.lone_batches.store(0, Ordering::Relaxed);
+            }
             return match self.recv_batch(self.socket().into(), each) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
                 other => other,
@@ -108,7 +119,7 @@ impl UdpIo {
                 }
             }
             let lone = &self.single.lone_batches;
-            if count == 1 {
+            if count == 1 && scratch.meta[0].len < FULL_DATAGRAM_BYTES {
                 let _ = lone.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
             } else {
                 lone.store(0, Ordering::Relaxed);
@@ -118,12 +129,12 @@ impl UdpIo {
     }
 }
 
-/// How the application threads' reads of one socket have gone lately, for
-/// [`UdpIo::recv_some`]. Plain counters (relaxed atomics: only a hint, and every read of the
+/// How the reads of one socket have gone lately, for [`UdpIo::recv_some`] and
+/// [`UdpIo::comes_in_batches`]. Plain counters (relaxed atomics: only a hint, and every read of the
 /// socket happens under its endpoint's lock anyway).
 #[derive(Default)]
 struct SingleReads {
-    /// Batch reads in a row that found exactly one datagram (saturating).
+    /// Batch reads in a row that found exactly one datagram, and a small one (saturating).
     lone_batches: AtomicU8,
     /// Single reads since the last batch read.
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
@@ -137,8 +148,8 @@ const LONE_BATCHES_BEFORE_SINGLE: u8 = 4;
 /// a backlog that builds up behind the reads is found within a few calls.
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
 const SINGLE_READS_PER_CHECK: u8 = 16;
-/// A datagram this long is a bulk sender's full packet: more are likely right behind it.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+/// A datagram this long is a bulk sender's full packet: more are likely right behind it, and
+/// the socket's reads stay batches (the driver's).
 const FULL_DATAGRAM_BYTES: usize = 1000;
 
 /// quinn-udp asks the kernel for each datagram's destination address and ECN bits; we use
@@ -478,6 +489,21 @@ mod tests {
         let most = SINGLE_READS_PER_CHECK as usize + 40 / RECV_BUFFERS + 1;
         assert!(reads <= most, "{reads} reads for 40 datagrams (at most {most})");
         assert!(!single(), "a backlog brings the batches back");
+        // Single again, then a bulk sender's full-size datagram: batches at once.
+        for i in 0..LONE_BATCHES_BEFORE_SINGLE {
+            sender.send_to(&[i; 40], to).unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while io.recv_some(|_, _| {}).is_err() && std::time::Instant::now() < deadline {}
+        }
+        assert!(single());
+        sender.send_to(&[7; 1200], to).unwrap();
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while got.is_empty() && std::time::Instant::now() < deadline {
+            let _ = io.recv_some(|_, d| got.push(d.len()));
+        }
+        assert_eq!(got, vec![1200]);
+        assert!(io.comes_in_batches(), "a full-size datagram is a bulk sender's: batches");
     }
 
     #[test]
