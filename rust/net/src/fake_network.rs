@@ -41,7 +41,7 @@ impl FakeNetwork {
 
     /// When a held datagram is next due, either way.
     pub fn next_due(&self) -> Option<u64> {
-        [self.send.next_arrival(), self.recv.next_arrival()].into_iter().flatten().min()
+        steamnet_proto::earliest([self.send.next_arrival(), self.recv.next_arrival()])
     }
 }
 

@@ -617,11 +617,12 @@ impl Endpoint {
 
     /// Connections whose session sent or received anything since the last call, so a caller
     /// can collect messages and counters from those alone rather than from every connection.
-    pub fn take_touched(&mut self) -> Vec<ConnectionId> {
-        let mut touched = std::mem::take(&mut self.touched);
-        touched.sort_unstable();
-        touched.dedup();
-        touched
+    /// Usually one or two: returned inline, and the list keeps its room (this runs for every
+    /// datagram an application reads).
+    pub fn take_touched(&mut self) -> smallvec::SmallVec<[ConnectionId; 4]> {
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        self.touched.drain(..).collect()
     }
 
     /// Whether any connection sent or received since the last `take_touched`.

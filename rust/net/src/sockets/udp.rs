@@ -225,7 +225,7 @@ impl UdpEndpoint {
     /// The next time the driver must wake: endpoint timers or held datagrams.
     fn next_deadline(&mut self) -> Option<u64> {
         let link = self.relay.as_mut().and_then(|l| l.next_deadline());
-        [self.endpoint.poll_timeout(), self.fake.next_due(), link].into_iter().flatten().min()
+        steamnet_proto::earliest([self.endpoint.poll_timeout(), self.fake.next_due(), link])
     }
 
     /// Stop the driver task.

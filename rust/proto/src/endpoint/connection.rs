@@ -158,7 +158,7 @@ impl Connection {
             Phase::Established { session, .. } => {
                 let probe = self.probes.iter().map(|p| p.retry_at).min();
                 let fallback = self.fallback.filter(|&f| f != self.peer).map(|_| self.last_heard + FALLBACK_AFTER_USEC);
-                [session.poll_timeout(), self.closing_until, probe, fallback].into_iter().flatten().min()
+                crate::earliest([session.poll_timeout(), self.closing_until, probe, fallback])
             }
             Phase::Ended => None,
         }

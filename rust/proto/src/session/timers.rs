@@ -16,17 +16,14 @@ impl Session {
         if !self.is_connected() {
             return None;
         }
-        let mut next = [
+        let mut next = crate::earliest([
             self.ack_deadline,
             self.loss_time,
             self.pto_deadline(),
             Some(self.last_received + self.config.idle_timeout_usec),
             // With packets in flight the probe timeout covers silence; otherwise a keepalive.
             self.sent.is_empty().then(|| self.last_received + self.keepalive_interval()),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        ]);
         // Data the congestion window holds back needs no timer: an acknowledgement reopens it.
         let window = self.flow_window();
         let sendable = (self.send_lanes.iter().any(|l| l.has_sendable(window)) && self.window_open())
