@@ -90,8 +90,17 @@ impl UdpEndpoint {
     /// this without the interface's lock; what the application must learn of stays queued in
     /// the endpoint (events, messages, relay news) for [`pump`].
     pub(super) fn run_own(&mut self, now: u64) {
+        let io = self.io.clone();
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        self.run_own_into(now, &mut Batcher::new(&io, &mut outgoing));
+        self.outgoing = outgoing;
+    }
+
+    /// [`run_own`](Self::run_own), gathering what is due into `out`, whose system calls are
+    /// the caller's to make (the driver makes them after letting go of the endpoint's lock).
+    pub(super) fn run_own_into(&mut self, now: u64, out: &mut Batcher<'_>) {
         super::p2p::run_link(self, now);
-        self.send_due(now);
+        self.send_due_into(now, out);
         // Closed connections that are through (at once, or after lingering): forget them.
         let finished: Vec<ConnectionId> =
             self.lingering.iter().copied().filter(|&id| self.endpoint.is_finished(id)).collect();
@@ -123,9 +132,16 @@ impl UdpEndpoint {
 
     /// Send what every connection has due.
     pub(super) fn send_due(&mut self, now: u64) {
+        let io = self.io.clone();
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        self.send_due_into(now, &mut Batcher::new(&io, &mut outgoing));
+        self.outgoing = outgoing;
+    }
+
+    /// [`send_due`](Self::send_due) into `out`.
+    fn send_due_into(&mut self, now: u64, out: &mut Batcher<'_>) {
         let (fake, mut relay) = (&mut self.fake, self.relay.as_deref_mut());
-        let mut out = Batcher::new(&self.io, &mut self.outgoing);
-        self.endpoint.transmit_all(now, |to, datagram| output(fake, &mut out, relay.as_deref_mut(), now, to, datagram));
+        self.endpoint.transmit_all(now, |to, datagram| output(fake, out, relay.as_deref_mut(), now, to, datagram));
     }
 
     /// A socket that exists for one connection (a client's, a pair end's) whose connection is

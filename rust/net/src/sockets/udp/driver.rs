@@ -183,11 +183,19 @@ fn turn(
         });
     }
     ep.advance(now);
-    ep.run_own(now);
-    ep.rearm();
-    if ep.is_unsettled() {
-        ep.signal.unsettled.store(true, Ordering::Release);
-        inner.upgrade()?.unsettled.store(true, Ordering::Release);
-    }
-    Some(())
+    let io = ep.io.clone();
+    io::with_caller_outgoing(|outgoing| {
+        let mut out = Batcher::new(&io, outgoing);
+        ep.run_own_into(now, &mut out);
+        ep.rearm();
+        if ep.is_unsettled() {
+            ep.signal.unsettled.store(true, Ordering::Release);
+            inner.upgrade()?.unsettled.store(true, Ordering::Release);
+        }
+        // The system calls (a bulk sender's bursts) after letting go of the lock, which an
+        // application thread queueing its next messages may be waiting for.
+        drop(ep);
+        drop(out);
+        Some(())
+    })
 }
