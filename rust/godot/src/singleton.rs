@@ -17,7 +17,7 @@
 //! the GDScript benchmark's message rate, and `&self` would register them as `const`, which they
 //! are not. They take `&mut self` (no check, and not `const`), and the one place script code can
 //! run inside them, the warning a refused call prints, happens through
-//! [`Self::complain_reentrantly`], which hands the singleton back to the engine for the while.
+//! [`SteamNetworkingSockets::complain_reentrantly`], which hands the singleton back to the engine for the while.
 //!
 //! Parameter names are the contract's (GDScript calls are positional; only introspection sees
 //! them). Results use GodotSteam's shapes and failure values.
