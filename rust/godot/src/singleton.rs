@@ -17,7 +17,8 @@
 //! the GDScript benchmark's message rate, and `&self` would register them as `const`, which they
 //! are not. They take `&mut self` (no check, and not `const`), and the one place script code can
 //! run inside them, the warning a refused call prints, happens through
-//! [`SteamNetworkingSockets::complain_reentrantly`], which hands the singleton back to the engine for the while.
+//! [`SteamNetworkingSockets::call_reentrantly`], which hands the singleton back to the engine
+//! for the while.
 //!
 //! Parameter names are the contract's (GDScript calls are positional; only introspection sees
 //! them). Results use GodotSteam's shapes and failure values.
@@ -62,14 +63,17 @@ impl SteamNetworkingSockets {
         Call::new(&self.sockets, method)
     }
 
-    /// For the `&mut self` methods: show `complaint` (from [`complaints::quietly`]) with the
-    /// singleton handed back to the engine while the warning runs a game's `Logger`, so that a
-    /// call the logger makes into the singleton can borrow it.
-    fn complain_reentrantly(&mut self, method: &'static str, complaint: Option<String>) {
+    /// What [`call`](Self::call) is for the `&mut self` methods: run `call` on the sockets for
+    /// the GDScript method `method`, then say why it failed, if it did, with the singleton
+    /// handed back to the engine while the warning runs a game's `Logger`, so that a call the
+    /// logger makes into the singleton can borrow it.
+    fn call_reentrantly<R>(&mut self, method: &'static str, call: impl FnOnce(&Sockets) -> R) -> R {
+        let (result, complaint) = complaints::quietly(|| call(&self.sockets));
         if let Some(why) = complaint {
             let _handed_back = self.base_mut();
             complaints::complain(method, &why);
         }
+        result
     }
 }
 
@@ -360,10 +364,10 @@ impl SteamNetworkingSockets {
         flags: i64,
     ) -> VarDictionary {
         let flags = i32::try_from(flags).unwrap_or(0);
-        let (outcome, complaint) = complaints::quietly(|| {
-            self.sockets.send_message(handle(connection_handle), self.messages.payload(&data), flags)
+        let payload = self.messages.payload(&data);
+        let outcome = self.call_reentrantly("sendMessageToConnection", |sockets| {
+            sockets.send_message(handle(connection_handle), payload, flags)
         });
-        self.complain_reentrantly("sendMessageToConnection", complaint);
         let (result, number) = match outcome {
             Ok(number) => (SteamResult::Ok, number),
             Err(result) => (result, 0),
@@ -382,10 +386,9 @@ impl SteamNetworkingSockets {
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
-                    let (sent, complaint) = complaints::quietly(|| {
-                        self.sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags)
+                    let sent = self.call_reentrantly("sendMessages", |sockets| {
+                        sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags)
                     });
-                    self.complain_reentrantly("sendMessages", complaint);
                     match sent {
                         Ok(number) => number,
                         Err(result) => -(result.code() as i64),
@@ -412,10 +415,9 @@ impl SteamNetworkingSockets {
     /// handle is bad.
     #[func(rename = receiveMessagesOnConnection)]
     fn receive_messages_on_connection(&mut self, connection_handle: i64, max_messages: i64) -> VarArray {
-        let (messages, complaint) = complaints::quietly(|| {
-            self.sockets.receive_on_connection(handle(connection_handle), max_count(max_messages))
+        let messages = self.call_reentrantly("receiveMessagesOnConnection", |sockets| {
+            sockets.receive_on_connection(handle(connection_handle), max_count(max_messages))
         });
-        self.complain_reentrantly("receiveMessagesOnConnection", complaint);
         messages.map(|messages| self.messages.received(messages)).unwrap_or_default()
     }
 
@@ -446,9 +448,9 @@ impl SteamNetworkingSockets {
     /// key to demultiplex.
     #[func(rename = receiveMessagesOnPollGroup)]
     fn receive_messages_on_poll_group(&mut self, poll_group: i64, max_messages: i64) -> VarArray {
-        let (messages, complaint) =
-            complaints::quietly(|| self.sockets.receive_on_poll_group(handle(poll_group), max_count(max_messages)));
-        self.complain_reentrantly("receiveMessagesOnPollGroup", complaint);
+        let messages = self.call_reentrantly("receiveMessagesOnPollGroup", |sockets| {
+            sockets.receive_on_poll_group(handle(poll_group), max_count(max_messages))
+        });
         messages.map(|messages| self.messages.received(messages)).unwrap_or_default()
     }
 

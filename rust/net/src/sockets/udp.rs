@@ -90,9 +90,16 @@ impl UdpEndpoint {
     /// this without the interface's lock; what the application must learn of stays queued in
     /// the endpoint (events, messages, relay news) for [`pump`].
     pub(super) fn run_own(&mut self, now: u64) {
+        self.with_own_batch(|this, out| this.run_own_into(now, out));
+    }
+
+    /// Run `gather` with a batch on this endpoint's own buffers, which sends when `gather` is
+    /// done (under the caller's lock: see [`run_own_into`](Self::run_own_into) for sending
+    /// after it).
+    fn with_own_batch(&mut self, gather: impl FnOnce(&mut Self, &mut Batcher<'_>)) {
         let io = self.io.clone();
         let mut outgoing = std::mem::take(&mut self.outgoing);
-        self.run_own_into(now, &mut Batcher::new(&io, &mut outgoing));
+        gather(self, &mut Batcher::new(&io, &mut outgoing));
         self.outgoing = outgoing;
     }
 
@@ -132,10 +139,7 @@ impl UdpEndpoint {
 
     /// Send what every connection has due.
     pub(super) fn send_due(&mut self, now: u64) {
-        let io = self.io.clone();
-        let mut outgoing = std::mem::take(&mut self.outgoing);
-        self.send_due_into(now, &mut Batcher::new(&io, &mut outgoing));
-        self.outgoing = outgoing;
+        self.with_own_batch(|this, out| this.send_due_into(now, out));
     }
 
     /// [`send_due`](Self::send_due) into `out`.

@@ -51,10 +51,7 @@ pub(in crate::sockets) fn pump_locked(state: &mut State, key: EndpointKey, mut g
     }
     if events.is_empty() && news.is_empty() {
         record_traffic(state, counters, now);
-        for (id, handle) in touched {
-            deliver_from(state, &mut guard, id, handle, now);
-        }
-        return finish(state, key, guard, now);
+        return finish(state, key, guard, touched, now);
     }
     drop(guard);
     p2p::apply_link_news(state, key, news, now);
@@ -67,16 +64,23 @@ pub(in crate::sockets) fn pump_locked(state: &mut State, key: EndpointKey, mut g
         apply_event(state, key, role, event, now);
     }
     record_traffic(state, counters, now);
-    for (id, handle) in touched {
-        deliver(state, key, id, handle, now);
-    }
     let Some(shared) = state.endpoints.shared(key) else { return };
-    finish(state, key, table::lock(key, &shared), now);
+    finish(state, key, table::lock(key, &shared), touched, now);
 }
 
-/// The end of a pump: send what it led to and re-arm the driver, unless applying events made
+/// The end of a pump, under the endpoint's lock: the touched connections' messages into their
+/// queues, then what that led to sent and the driver re-armed, unless applying events made
 /// more (a loopback pair's accept), which go round once more.
-fn finish(state: &mut State, key: EndpointKey, mut ep: EndpointGuard<'_>, now: u64) {
+fn finish(
+    state: &mut State,
+    key: EndpointKey,
+    mut ep: EndpointGuard<'_>,
+    touched: SmallVec<[(ConnectionId, Handle); 4]>,
+    now: u64,
+) {
+    for (id, handle) in touched {
+        deliver_from(state, &mut ep, id, handle, now);
+    }
     if ep.endpoint.has_events() {
         drop(ep);
         return pump(state, key, now);

@@ -77,10 +77,9 @@ impl UdpIo {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if !self.comes_in_batches() {
             let len = SCRATCH.with_borrow_mut(|scratch| -> io::Result<usize> {
-                let (from, datagrams, stride) = recv_one(&self.socket, &mut scratch.buffers[0])?;
-                let (buffer, stride) = (&scratch.buffers[0][..datagrams], stride.max(1));
-                buffer.chunks(stride).for_each(|datagram| each(from, datagram));
-                Ok(datagrams)
+                let (from, len, stride) = recv_one(&self.socket, &mut scratch.buffers[0])?;
+                split_at_stride(&scratch.buffers[0][..len], stride).for_each(|datagram| each(from, datagram));
+                Ok(len)
             })?;
             let reads = self.single.since_batch.fetch_add(1, Ordering::Relaxed) + 1;
             if len < FULL_DATAGRAM_BYTES && reads < SINGLE_READS_PER_CHECK {
@@ -113,10 +112,7 @@ impl UdpIo {
                 self.state.recv(socket, &mut slices, &mut scratch.meta)?
             };
             for (meta, buffer) in scratch.meta[..count].iter().zip(scratch.buffers.iter()) {
-                let stride = meta.stride.max(1);
-                for datagram in buffer[..meta.len].chunks(stride) {
-                    each(meta.addr, datagram);
-                }
+                split_at_stride(&buffer[..meta.len], meta.stride).for_each(|datagram| each(meta.addr, datagram));
             }
             let lone = &self.single.lone_batches;
             if count == 1 && scratch.meta[0].len < FULL_DATAGRAM_BYTES {
@@ -127,6 +123,12 @@ impl UdpIo {
             Ok(Received { drained: count < RECV_BUFFERS })
         })
     }
+}
+
+/// The datagrams GRO joined into `buffer`, `stride` bytes each (the last may be shorter). An
+/// empty datagram has a stride of 0, on which `chunks` would panic: as 1, it yields nothing.
+fn split_at_stride(buffer: &[u8], stride: usize) -> std::slice::Chunks<'_, u8> {
+    buffer.chunks(stride.max(1))
 }
 
 /// How the reads of one socket have gone lately, for [`UdpIo::recv_some`] and
@@ -299,12 +301,12 @@ impl Drop for Batcher<'_> {
 }
 
 thread_local! {
-    /// The batch an application thread gathers its urgent sends in, under an endpoint's lock,
-    /// to send once it has let go of it.
+    /// The batch a thread gathers in under an endpoint's lock, to send once it has let go of
+    /// it: an application thread's urgent sends, a driver's turn.
     static CALLER_OUTGOING: RefCell<Outgoing> = RefCell::new(Outgoing::default());
 }
 
-/// Run `gather` with this thread's own batch for urgent sends.
+/// Run `gather` with this thread's own batch (see `CALLER_OUTGOING`).
 pub(in crate::sockets) fn with_caller_outgoing<R>(gather: impl FnOnce(&mut Outgoing) -> R) -> R {
     CALLER_OUTGOING.with_borrow_mut(gather)
 }
@@ -459,7 +461,7 @@ mod tests {
     fn reads_go_one_at_a_time_while_datagrams_come_alone_and_back_to_batches_for_a_backlog() {
         let (sender, io) = (bound(), UdpIo::new(bound()).unwrap());
         let (to, from) = (io.socket().local_addr().unwrap(), sender.local_addr().unwrap());
-        let single = || io.single.lone_batches.load(Ordering::Relaxed) >= LONE_BATCHES_BEFORE_SINGLE;
+        let single = || !io.comes_in_batches();
         // Lone datagrams, each read once it is there.
         for i in 0..LONE_BATCHES_BEFORE_SINGLE + 2 {
             sender.send_to(&[i; 40], to).unwrap();
