@@ -285,6 +285,7 @@ impl Sockets {
         };
         let handle = state.allocate_handle();
         let mut ep = state.endpoints.lock(key).expect("just opened");
+        ep.talk_only_to(peer);
         let id = ep.endpoint.connect(now, peer);
         ep.handles.insert(id, handle);
         ep.had_connection = true;
@@ -337,7 +338,12 @@ impl Sockets {
             };
             let now = self.inner.now();
             let handle = state.allocate_handle();
+            let client_address = state.endpoints.lock(client).and_then(|ep| ep.local_addr().ok());
+            if let (Some(client_address), Some(server)) = (client_address, state.endpoints.lock(server)) {
+                server.talk_only_to(client_address);
+            }
             let mut ep = state.endpoints.lock(client).expect("just opened");
+            ep.talk_only_to(server_address);
             let id = ep.endpoint.connect(now, server_address);
             ep.handles.insert(id, handle);
             ep.had_connection = true;

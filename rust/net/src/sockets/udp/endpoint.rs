@@ -40,6 +40,14 @@ impl UdpEndpoint {
         self.io.socket().local_addr()
     }
 
+    /// This endpoint's socket exchanges datagrams with `peer` alone (see
+    /// [`io::UdpIo::talk_only_to`]). If the system refuses, it goes on as it was.
+    pub(in crate::sockets) fn talk_only_to(&self, peer: SocketAddr) {
+        if let Err(error) = self.io.talk_only_to(peer) {
+            tracing::debug!(%peer, %error, "the socket stays unconnected");
+        }
+    }
+
     pub(in crate::sockets) fn sender(&self) -> &std::net::UdpSocket {
         self.io.socket()
     }
