@@ -413,7 +413,7 @@ impl Outgoing {
                 destination: batch.to,
                 ecn: None,
                 contents: &self.buf[batch.start..end],
-                segment_size: (batch.count > 1).then_some(batch.segment),
+                segment_size: Some(batch.segment),
                 src_ip: None,
             };
             again_if_refused(|| io.state.try_send((&io.socket).into(), &transmit));
