@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 
@@ -97,19 +97,31 @@ impl UdpIo {
 
     /// What an application thread reads when it looks for arrivals itself: one batch (see
     /// [`recv_batch`](Self::recv_batch)), or while the socket's datagrams have lately come one
-    /// at a time, a single datagram. A `recvmmsg` that finds one datagram costs about a third
-    /// of a microsecond more than a `recvmsg` here (it tries for a second one), twice a round
-    /// trip. Reading one at a time never leaves a backlog for long: a full-size datagram goes
-    /// back to batches at once, and every few reads a batch read looks for more, which also
+    /// at a time, a single datagram, with a plain `recvfrom`. Per datagram, a `recvmmsg` that
+    /// finds one costs about a third of a microsecond more here (it tries for a second one),
+    /// and a `recvmsg` with room for GRO's control message about a sixth more; a round trip
+    /// makes two reads. So while reads go one at a time, GRO is off: with it off the kernel
+    /// hands over each datagram as it was sent, and there is no segment size to ask for.
+    /// Reading one at a time never leaves a backlog for long: a full-size datagram goes back to
+    /// batches (and GRO) at once, and every few reads a batch read looks for more, which also
     /// goes back to batches if it finds any; what an application that stops reading leaves
     /// behind, its endpoint's driver reads within a millisecond (`driver.rs`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(unused_mut))]
     pub(in crate::sockets) fn recv_some(&self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<Received> {
+        let batch = |each| match self.recv_batch(self.socket().into(), each) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
+            other => other,
+        };
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if !self.comes_in_batches() {
+            if self.single.joining.swap(false, Ordering::Relaxed) {
+                join_datagrams(&self.socket, false);
+                // What GRO joined before it went off: a batch read splits it.
+                return batch(&mut each);
+            }
             let len = SCRATCH.with_borrow_mut(|scratch| -> io::Result<usize> {
-                let (from, len, stride) = recv_one(&self.socket, &mut scratch.buffers[0])?;
-                split_at_stride(&scratch.buffers[0][..len], stride).for_each(|datagram| each(from, datagram));
+                let (len, from) = self.socket.recv_from(&mut scratch.buffers[0])?;
+                each(from, &scratch.buffers[0][..len]);
                 Ok(len)
             })?;
             let reads = self.single.since_batch.fetch_add(1, Ordering::Relaxed) + 1;
@@ -119,14 +131,19 @@ impl UdpIo {
             self.single.since_batch.store(0, Ordering::Relaxed);
             if len >= FULL_DATAGRAM_BYTES {
                 // A bulk sender's: batches (and the driver) from now on.
-                self.single.lone_batches.store(0, Ordering::Relaxed);
+                self.batches_again();
             }
-            return match self.recv_batch(self.socket().into(), each) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
-                other => other,
-            };
+            return batch(&mut each);
         }
         self.recv_batch(self.socket().into(), each)
+    }
+
+    /// Reads go in batches again, with GRO on.
+    fn batches_again(&self) {
+        self.single.lone_batches.store(0, Ordering::Relaxed);
+        if !self.single.joining.swap(true, Ordering::Relaxed) {
+            join_datagrams(&self.socket, true);
+        }
     }
 
     /// Read one batch of datagrams from `socket` and hand each to `each`; `WouldBlock` when
@@ -145,11 +162,11 @@ impl UdpIo {
             for (meta, buffer) in scratch.meta[..count].iter().zip(scratch.buffers.iter()) {
                 split_at_stride(&buffer[..meta.len], meta.stride).for_each(|datagram| each(meta.addr, datagram));
             }
-            let lone = &self.single.lone_batches;
             if count == 1 && scratch.meta[0].len < FULL_DATAGRAM_BYTES {
+                let lone = &self.single.lone_batches;
                 let _ = lone.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
             } else {
-                lone.store(0, Ordering::Relaxed);
+                self.batches_again();
             }
             Ok(Received { drained: count < RECV_BUFFERS })
         })
@@ -174,13 +191,20 @@ fn split_at_stride(buffer: &[u8], stride: usize) -> std::slice::Chunks<'_, u8> {
 /// How the reads of one socket have gone lately, for [`UdpIo::recv_some`] and
 /// [`UdpIo::comes_in_batches`]. Plain counters (relaxed atomics: only a hint, and every read of the
 /// socket happens under its endpoint's lock anyway).
-#[derive(Default)]
 struct SingleReads {
     /// Batch reads in a row that found exactly one datagram, and a small one (saturating).
     lone_batches: AtomicU8,
     /// Single reads since the last batch read.
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     since_batch: AtomicU8,
+    /// GRO is on (quinn-udp turns it on; single reads turn it off).
+    joining: AtomicBool,
+}
+
+impl Default for SingleReads {
+    fn default() -> Self {
+        SingleReads { lone_batches: AtomicU8::new(0), since_batch: AtomicU8::new(0), joining: AtomicBool::new(true) }
+    }
 }
 
 /// Batch reads in a row that find one datagram each before reads go one datagram at a time
@@ -225,70 +249,26 @@ fn skip_unused_receive_info(socket: &std::net::UdpSocket) {
     }
 }
 
-/// Read one datagram (or what GRO joined into one buffer) from `socket` into `buffer`: who sent
-/// it, its length and the stride to split it at (its length when GRO joined nothing).
+/// Turn GRO on or off for `socket`. Off, the kernel hands over each datagram as it was sent,
+/// one per read; a failure leaves it as it was (a kernel without UDP GRO never joins any).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn recv_one(socket: &std::net::UdpSocket, buffer: &mut [u8]) -> io::Result<(SocketAddr, usize, usize)> {
+fn join_datagrams(socket: &std::net::UdpSocket, on: bool) {
     use std::os::fd::AsRawFd;
-    // Room for the one control message these sockets get: GRO's segment size.
-    let mut control = [0u64; 8];
-    // SAFETY: all-zero is a valid sockaddr_storage and msghdr.
-    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
-    header.msg_name = std::ptr::from_mut(&mut name).cast();
-    header.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
-    header.msg_iov = &mut iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control.as_mut_ptr().cast();
-    header.msg_controllen = std::mem::size_of_val(&control) as _;
-    let len = loop {
-        // SAFETY: `header` points at live buffers of the sizes it gives, for the call only.
-        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, 0) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    };
-    let mut stride = len;
-    // SAFETY: the kernel filled `msg_controllen` bytes of `control` with whole cmsghdrs; the
-    // macros walk them within that length.
+    let on = libc::c_int::from(on);
+    // SAFETY: setsockopt reads one int from a live local.
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&header);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == libc::UDP_GRO {
-                stride = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) as usize;
-            }
-            cmsg = libc::CMSG_NXTHDR(&header, cmsg);
-        }
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_GRO,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
-    let from = socket_address(&name).ok_or_else(|| io::Error::other("datagram from an unknown address family"))?;
-    Ok((from, len, stride))
 }
 
-/// The IPv4 or IPv6 address in `name`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn socket_address(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-    match name.ss_family as libc::c_int {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let v4 = unsafe { &*std::ptr::from_ref(name).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-            Some(SocketAddrV4::new(ip, u16::from_be(v4.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let v6 = unsafe { &*std::ptr::from_ref(name).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
-            Some(SocketAddrV6::new(ip, u16::from_be(v6.sin6_port), v6.sin6_flowinfo, v6.sin6_scope_id).into())
-        }
-        _ => None,
-    }
-}
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn join_datagrams(_socket: &std::net::UdpSocket, _on: bool) {}
 
 /// What one receive batch found.
 pub(in crate::sockets) struct Received {
@@ -601,6 +581,53 @@ mod tests {
         }
         assert_eq!(got, vec![1200]);
         assert!(io.comes_in_batches(), "a full-size datagram is a bulk sender's: batches");
+    }
+
+    /// Whether GRO is on for `socket`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn joins(socket: &std::net::UdpSocket) -> bool {
+        use std::os::fd::AsRawFd;
+        let (mut on, mut len): (libc::c_int, libc::socklen_t) = (0, std::mem::size_of::<libc::c_int>() as _);
+        // SAFETY: getsockopt writes at most `len` bytes into a live local.
+        let got = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_GRO,
+                std::ptr::from_mut(&mut on).cast(),
+                &mut len,
+            )
+        };
+        got == 0 && on != 0
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn reads_one_at_a_time_go_without_gro_and_a_burst_still_arrives_datagram_by_datagram() {
+        let (sender, io) = (UdpIo::new(bound()).unwrap(), UdpIo::new(bound()).unwrap());
+        let to = io.socket().local_addr().unwrap();
+        assert!(joins(io.socket()), "quinn-udp turns GRO on");
+        for i in 0..LONE_BATCHES_BEFORE_SINGLE + 2 {
+            send_run(&sender, to, &[&[i; 40]]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while io.recv_some(|_, _| {}).is_err() && std::time::Instant::now() < deadline {}
+        }
+        assert!(!io.comes_in_batches() && !joins(io.socket()), "reads go one at a time, GRO off");
+        // One system call with GSO: with GRO on, it would arrive as one buffer, which a plain
+        // read could not split.
+        let burst: Vec<Vec<u8>> = (1..=5u8).map(|i| vec![i; 300]).collect();
+        send_run(&sender, to, &burst.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while got.len() < burst.len() && std::time::Instant::now() < deadline {
+            let _ = io.recv_some(|_, d| got.push(d.to_vec()));
+        }
+        assert_eq!(got, burst, "each datagram whole, in order");
+        // A bulk sender's full-size datagram: batches, and GRO, again.
+        send_run(&sender, to, &[&[7; 1200]]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while io.recv_some(|_, _| {}).is_err() && std::time::Instant::now() < deadline {}
+        assert!(io.comes_in_batches() && joins(io.socket()), "back to batches, GRO on");
     }
 
     #[test]
