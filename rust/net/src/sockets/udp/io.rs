@@ -98,11 +98,11 @@ impl UdpIo {
     /// What an application thread reads when it looks for arrivals itself: one batch (see
     /// [`recv_batch`](Self::recv_batch)), or while the socket's datagrams have lately come one
     /// at a time, a single datagram, with a plain `recvfrom` (`recv` on a connected socket,
-    /// which saves copying out the address: ~0.1 µs in a plain echo). Per datagram, a `recvmmsg` that
-    /// finds one costs about a third of a microsecond more here (it tries for a second one),
-    /// and a `recvmsg` with room for GRO's control message about a sixth more; a round trip
-    /// makes two reads. So while reads go one at a time, GRO is off: with it off the kernel
-    /// hands over each datagram as it was sent, and there is no segment size to ask for.
+    /// which saves copying out the address: ~0.1 µs in a plain echo). Per datagram, a
+    /// `recvmmsg` that finds one costs about a third of a microsecond more here (it tries for a
+    /// second one), and a `recvmsg` with room for GRO's control message about a sixth more; a
+    /// round trip makes two reads. So while reads go one at a time, GRO is off: with it off the
+    /// kernel hands over each datagram as it was sent, and there is no segment size to ask for.
     /// Reading one at a time never leaves a backlog for long: a full-size datagram goes back to
     /// batches (and GRO) at once, and every few reads a batch read looks for more, which also
     /// goes back to batches if it finds any; what an application that stops reading leaves
