@@ -109,12 +109,13 @@ impl UdpIo {
     /// behind, its endpoint's driver reads within a millisecond (`driver.rs`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(unused_mut))]
     pub(in crate::sockets) fn recv_some(&self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<Received> {
-        let batch = |each| match self.recv_batch(self.socket().into(), each) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
-            other => other,
-        };
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if !self.comes_in_batches() {
+            // A batch read after single reads: finding nothing is no failure.
+            let batch = |each| match self.recv_batch(self.socket().into(), each) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
+                other => other,
+            };
             if self.single.joining.swap(false, Ordering::Relaxed) {
                 join_datagrams(&self.socket, false);
                 // What GRO joined before it went off: a batch read splits it.
