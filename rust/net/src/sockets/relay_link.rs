@@ -223,7 +223,7 @@ impl RelayLink {
     pub(in crate::sockets) fn next_deadline(&mut self) -> Option<u64> {
         let repeat = self.calling.values().min().copied().filter(|_| self.up);
         let choose = self.pops.deadline().filter(|_| self.wanted && self.conn.is_none());
-        [self.control.poll_timeout(), repeat, choose].into_iter().flatten().min()
+        steamnet_proto::earliest([self.control.poll_timeout(), repeat, choose])
     }
 
     /// Ask the relay for route `route` to `peer`'s `vport` (again, until answered).

@@ -119,7 +119,7 @@ pub(super) async fn drive(
         }
         // Wake for the deadline, or to look at the socket again when the application's grace
         // runs out.
-        let wake_at = [deadline, app_reading].into_iter().flatten().min();
+        let wake_at = steamnet_proto::earliest([deadline, app_reading]);
         signal.wakes_at.store(wake_at.unwrap_or(NO_DEADLINE), Ordering::SeqCst);
         if signal.deadline() != deadline {
             continue; // moved meanwhile, perhaps by a thread that saw the old `wakes_at`

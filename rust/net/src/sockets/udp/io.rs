@@ -5,9 +5,10 @@
 //!   sender's full-size packets then cost one system call per batch instead of one each.
 //! - in: one `recvmmsg` reads several datagrams, and GRO hands a peer's back-to-back datagrams
 //!   over as one buffer that is split at its stride here. An application thread reading a
-//!   socket whose datagrams come one at a time reads them with `recvmsg` ([`UdpIo::recv_some`]).
+//!   socket whose datagrams come one at a time reads them one per `recvfrom`, with GRO off
+//!   ([`UdpIo::recv_some`]).
 //!
-//! Everything else about sending (the fake network, relayed peers) stays in `udp.rs`.
+//! Everything else about sending (the fake network, relayed peers) stays in `udp/endpoint.rs`.
 
 use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
@@ -116,7 +117,8 @@ impl UdpIo {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received { drained: true }),
                 other => other,
             };
-            if self.single.joining.swap(false, Ordering::Relaxed) {
+            if self.single.joining.load(Ordering::Relaxed) {
+                self.single.joining.store(false, Ordering::Relaxed);
                 join_datagrams(&self.socket, false);
                 // What GRO joined before it went off: a batch read splits it.
                 return batch(&mut each);
@@ -148,7 +150,8 @@ impl UdpIo {
     /// Reads go in batches again, with GRO on.
     fn batches_again(&self) {
         self.single.lone_batches.store(0, Ordering::Relaxed);
-        if !self.single.joining.swap(true, Ordering::Relaxed) {
+        if !self.single.joining.load(Ordering::Relaxed) {
+            self.single.joining.store(true, Ordering::Relaxed);
             join_datagrams(&self.socket, true);
         }
     }
@@ -196,8 +199,9 @@ fn split_at_stride(buffer: &[u8], stride: usize) -> std::slice::Chunks<'_, u8> {
 }
 
 /// How the reads of one socket have gone lately, for [`UdpIo::recv_some`] and
-/// [`UdpIo::comes_in_batches`]. Plain counters (relaxed atomics: only a hint, and every read of the
-/// socket happens under its endpoint's lock anyway).
+/// [`UdpIo::comes_in_batches`]. Plain counters and flags (relaxed atomics, read then written
+/// rather than swapped: every read of the socket happens under its endpoint's lock, and a
+/// swap on every batch read would be a locked instruction for nothing).
 struct SingleReads {
     /// Batch reads in a row that found exactly one datagram, and a small one (saturating).
     lone_batches: AtomicU8,
@@ -232,8 +236,6 @@ const FULL_DATAGRAM_BYTES: usize = 1000;
 /// stays. Options a socket's family does not have fail harmlessly.
 #[cfg(unix)]
 fn skip_unused_receive_info(socket: &std::net::UdpSocket) {
-    use std::os::fd::AsRawFd;
-    let off: libc::c_int = 0;
     let options: &[(libc::c_int, libc::c_int)] = &[
         (libc::IPPROTO_IP, libc::IP_RECVTOS),
         (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS),
@@ -243,16 +245,23 @@ fn skip_unused_receive_info(socket: &std::net::UdpSocket) {
         (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
     ];
     for &(level, name) in options {
-        // SAFETY: a valid socket and a c_int option value of the right length.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                level,
-                name,
-                std::ptr::from_ref(&off).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_int_option(socket, level, name, 0);
+    }
+}
+
+/// Set an int-valued socket option; a failure leaves the socket as it was.
+#[cfg(unix)]
+fn set_int_option(socket: &std::net::UdpSocket, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket and a c_int option value of the right length.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            std::ptr::from_ref(&value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
@@ -260,18 +269,7 @@ fn skip_unused_receive_info(socket: &std::net::UdpSocket) {
 /// one per read; a failure leaves it as it was (a kernel without UDP GRO never joins any).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn join_datagrams(socket: &std::net::UdpSocket, on: bool) {
-    use std::os::fd::AsRawFd;
-    let on = libc::c_int::from(on);
-    // SAFETY: setsockopt reads one int from a live local.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_UDP,
-            libc::UDP_GRO,
-            std::ptr::from_ref(&on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    set_int_option(socket, libc::SOL_UDP, libc::UDP_GRO, libc::c_int::from(on));
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
