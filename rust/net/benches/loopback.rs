@@ -166,7 +166,8 @@ fn bench_round_trip() -> RoundTrips {
         echo(&connected, connected_addr, &|s, d| s.send(d));
     }
     let (mut our_samples, mut plain_samples, mut connected_samples) = (Vec::new(), Vec::new(), Vec::new());
-    while our_samples.len() < round_trips() {
+    let round_trips = round_trips();
+    while our_samples.len() < round_trips {
         // Each block's first round trip warms up and is not counted (see above).
         our_samples.extend((0..=BLOCK).map(|_| ours()).skip(1));
         plain_samples.extend((0..=BLOCK).map(|_| echo(&a, a_addr, &|s, d| s.send_to(d, b_addr))).skip(1));
