@@ -386,8 +386,9 @@ impl SteamNetworkingSockets {
         for message in messages.iter_shared() {
             let entry = match convert::outgoing_message(&message, connection_handle, flags) {
                 Some(m) if m.payload.len() <= MAX_MESSAGE_SIZE_SEND => {
+                    let payload = self.messages.payload(&m.payload);
                     let sent = self.call_reentrantly("sendMessages", |sockets| {
-                        sockets.send_message_on_lane(m.connection, m.lane, m.payload.as_slice(), m.flags)
+                        sockets.send_message_on_lane(m.connection, m.lane, payload, m.flags)
                     });
                     match sent {
                         Ok(number) => number,
