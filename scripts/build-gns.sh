@@ -20,7 +20,7 @@ declare -a protobuf_args=()
 
 # cmake and ninja from PyPI, protobuf built from the crates.io source, all under $TOOLS.
 tools_from_registries() {
-  echo "build-gns: apt cannot install the build tools; taking them from PyPI and crates.io" >&2
+  echo "build-gns: cmake, ninja and protobuf from PyPI and crates.io, under $TOOLS" >&2
   [ -x "$TOOLS/venv/bin/cmake" ] || {
     python3 -m venv "$TOOLS/venv"
     "$TOOLS/venv/bin/pip" install -q cmake ninja >&2
@@ -49,8 +49,10 @@ tools_from_registries() {
 if [ -x "$TOOLS/protobuf/bin/protoc" ]; then
   tools_from_registries
 elif ! command -v cmake >/dev/null || ! command -v protoc >/dev/null || ! command -v ninja >/dev/null; then
-  { apt-get update -q && apt-get install -y -q cmake ninja-build libprotobuf-dev protobuf-compiler libssl-dev; } >&2 ||
+  { apt-get update -q && apt-get install -y -q cmake ninja-build libprotobuf-dev protobuf-compiler libssl-dev; } >&2 || {
+    echo "build-gns: apt cannot install the build tools" >&2
     tools_from_registries
+  }
 fi
 [ -e /usr/include/openssl/evp.h ] || echo "build-gns: OpenSSL's headers (libssl-dev) are missing" >&2
 git -C "$SRC" checkout -q v1.6.0 2>/dev/null || echo "build-gns: building $SRC as it is (no v1.6.0 tag)" >&2
