@@ -555,9 +555,38 @@ impl Endpoint {
         data: &[u8],
         send_flags: i32,
     ) -> Option<Result<(u64, bool), SendError>> {
+        self.queue_message(id, send_flags, |session| session.send_message(now, lane, data, send_flags))
+    }
+
+    /// [`send_message`](Self::send_message) for a message the caller numbered (an interface
+    /// that hands out message numbers itself, before the session sees the message): whether
+    /// the connection's deadline may have moved, or why the message cannot be queued.
+    pub fn send_numbered(
+        &mut self,
+        id: ConnectionId,
+        now: u64,
+        lane: u16,
+        number: u64,
+        data: &[u8],
+        send_flags: i32,
+    ) -> Option<Result<bool, SendError>> {
+        let sent = self.queue_message(id, send_flags, |session| {
+            session.send_numbered(now, lane, number, data, send_flags).map(|()| number)
+        });
+        sent.map(|sent| sent.map(|(_, moved)| moved))
+    }
+
+    /// Queue a message through `send` on connection `id`'s session, marking the connection
+    /// when that can have brought its deadline forward.
+    fn queue_message(
+        &mut self,
+        id: ConnectionId,
+        send_flags: i32,
+        send: impl FnOnce(&mut Session) -> Result<u64, SendError>,
+    ) -> Option<Result<(u64, bool), SendError>> {
         let Phase::Established { session, .. } = &mut self.connections.get_mut(&id)?.phase else { return None };
         let queued_before = session.queued_bytes();
-        let number = match session.send_message(now, lane, data, send_flags) {
+        let number = match send(session) {
             Ok(number) => number,
             Err(e) => return Some(Err(e)),
         };
@@ -567,6 +596,12 @@ impl Endpoint {
             self.mark(id);
         }
         Some(Ok((number, moved)))
+    }
+
+    /// Bytes of messages connection `id`'s send buffer can still take (`None` before it has a
+    /// session).
+    pub fn send_room(&self, id: ConnectionId) -> Option<u64> {
+        Some(self.session(id)?.send_room())
     }
 
     /// The session, to send on or configure: the connection is marked for transmission and

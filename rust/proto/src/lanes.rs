@@ -85,6 +85,11 @@ impl Lanes {
         Ok(())
     }
 
+    /// The number the next message sent on `lane` will get, or `None` if there is no such lane.
+    pub fn next_message_number(&self, lane: usize) -> Option<i64> {
+        self.lanes.get(lane).map(|l| l.next_message_number)
+    }
+
     /// Take the next message number on `lane`, or `None` if there is no such lane.
     pub fn take_message_number(&mut self, lane: usize) -> Option<i64> {
         let lane = self.lanes.get_mut(lane)?;

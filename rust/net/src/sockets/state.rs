@@ -41,6 +41,9 @@ pub(in crate::sockets) struct Connection {
     pub(in crate::sockets) listen_socket: Handle,
     pub(in crate::sockets) poll_group: Handle,
     pub(in crate::sockets) info_flags: i32,
+    /// The lanes as configured, and the numbers of the messages the application sent on
+    /// them: the interface numbers every message itself, whatever carries it, so a send knows
+    /// its number before its session sees it (`udp/handoff.rs`).
     pub(in crate::sockets) lanes: Lanes,
     pub(in crate::sockets) config: ConnectionConfig,
     pub(in crate::sockets) transport: Transport,
@@ -50,9 +53,14 @@ pub(in crate::sockets) struct Connection {
     pub(in crate::sockets) received: RateMeter,
     /// The peer's address, for connections that have one.
     pub(in crate::sockets) remote_address: Option<SocketAddr>,
-    /// Messages sent while still connecting: (lane, number, payload, flags). The numbers come
-    /// from `lanes`, which the session takes over when it exists, so each is handed out once.
+    /// Messages sent while still connecting: (lane, number, payload, flags), numbered from
+    /// `lanes`; the session gets them, and the lanes' configuration, when it exists.
     pub(in crate::sockets) preconnect: Vec<(u16, u64, Vec<u8>, i32)>,
+    /// Room the connection's send buffer surely has (UDP): what its session said after this
+    /// interface's last send went straight in, less what was handed over since (only
+    /// retransmissions queued meanwhile could have taken room; they are few and bounded by
+    /// what was in flight). See `udp/handoff.rs`.
+    pub(in crate::sockets) send_room: u64,
     /// Session counters already fed into the rate meters (packets and bytes out, then in).
     pub(in crate::sockets) counted: [u64; 4],
     /// The inbox was full when messages arrived, so some still wait in the session.
@@ -92,6 +100,7 @@ impl Connection {
             received: RateMeter::default(),
             remote_address: None,
             preconnect: Vec::new(),
+            send_room: 0,
             counted: [0; 4],
             backlogged: false,
         }

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 fn pair(sockets: &Sockets) -> (Handle, Handle) {
     sockets.create_socket_pair(false, Identity::SteamId(111), Identity::SteamId(222)).expect("pair")
@@ -313,4 +314,71 @@ fn drivers_run_while_the_application_holds_the_interface() {
     let got = s.receive_on_connection(b, 10).unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].payload, &b"while you wait"[..]);
+}
+
+#[test]
+fn sends_that_find_the_endpoint_busy_hand_their_messages_over_and_they_arrive_in_order() {
+    // While another thread (standing in for the driver, in the middle of a turn) holds a UDP
+    // endpoint's lock, the application's sends on it return at once with their numbers,
+    // their messages handed over; once the lock is let go they reach the peer in order, each
+    // once, ahead of a message sent after them.
+    let s = Sockets::new();
+    let (a, b) = s.create_socket_pair(true, Identity::SteamId(111), Identity::SteamId(222)).expect("pair");
+    let urgent = send_flags::RELIABLE | send_flags::NO_NAGLE;
+    // The first send goes straight into the session, which then tells the interface how much
+    // room its send buffer has; wait until the endpoint has nothing left to do or settle.
+    assert_eq!(s.send_message(a, b"first", urgent), Ok(1));
+    let Some(Transport::Udp { endpoint: key, id }) = s.lock().connections.get(&a).map(|c| c.transport) else {
+        panic!("a loopback pair is carried over UDP")
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.lock().endpoints.lock(key).and_then(|ep| {
+        let stats = ep.endpoint.session(id)?.stats();
+        Some(stats.pending_reliable_bytes + stats.sent_unacked_reliable_bytes)
+    }) != Some(0)
+    {
+        assert!(Instant::now() < deadline, "the first message was never acknowledged");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(s.lock()); // settles what the acknowledgement left
+    let shared = s.lock().endpoints.shared(key).expect("the endpoint");
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    let numbers = std::thread::scope(|scope| {
+        let (shared, held_tx) = (&shared, held_tx);
+        let holder = scope.spawn(move || {
+            let guard = udp::lock_endpoint(key, shared);
+            held_tx.send(()).unwrap();
+            // Held until the sends are back; a send that waited for the lock instead would
+            // keep them from coming back, and after 5 s the test fails.
+            let sends_came_back = sent_rx.recv_timeout(Duration::from_secs(5)).is_ok();
+            drop(guard);
+            sends_came_back
+        });
+        held_rx.recv().unwrap();
+        let numbers: Vec<_> = (0..50u8).map(|i| s.send_message(a, &[i], send_flags::RELIABLE)).collect();
+        sent_tx.send(()).unwrap();
+        assert!(holder.join().unwrap(), "a send waited for the endpoint's lock");
+        numbers
+    });
+    assert_eq!(numbers, (2..=51).map(Ok).collect::<Vec<_>>());
+    let receive_until = |count: usize, got: &mut Vec<ReceivedMessage>, within: Duration| {
+        let deadline = Instant::now() + within;
+        while got.len() < count && Instant::now() < deadline {
+            got.extend(s.receive_on_connection(b, 100).unwrap());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // Nobody else takes the endpoint's lock now: the holder's letting go woke the driver. (Its
+    // timers alone would take it again only seconds later.)
+    let mut got = Vec::new();
+    receive_until(51, &mut got, Duration::from_secs(2));
+    assert_eq!(got.len(), 51, "the handed-over messages waited");
+    assert_eq!(s.send_message(a, b"last", urgent), Ok(52));
+    receive_until(52, &mut got, Duration::from_secs(5));
+    assert_eq!(got.iter().map(|m| m.message_number).collect::<Vec<_>>(), (1..=52).collect::<Vec<_>>());
+    let payloads: Vec<Vec<u8>> = got.iter().map(|m| m.payload.to_vec()).collect();
+    let expected: Vec<Vec<u8>> =
+        [b"first".to_vec()].into_iter().chain((0..50u8).map(|i| vec![i])).chain([b"last".to_vec()]).collect();
+    assert_eq!(payloads, expected);
 }

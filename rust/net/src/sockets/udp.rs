@@ -12,8 +12,9 @@
 //! `udp/table.rs` the table of endpoints and their locks; `udp/driver.rs` the task that drives
 //! an endpoint and `udp/readiness.rs` when it watches the socket; `udp/events.rs` turns what
 //! happens on an endpoint into API state and callbacks; `udp/ops.rs` has the calls on one
-//! connection (accept, close, send, flush, lanes, status); and `udp/io.rs` the system calls
-//! (GSO out, recvmmsg and GRO in, single reads of lone datagrams).
+//! connection (accept, close, send, flush, lanes, status), and `udp/handoff.rs` how a send
+//! that finds the endpoint busy hands its message over instead of waiting; and `udp/io.rs` the
+//! system calls (GSO out, recvmmsg and GRO in, single reads of lone datagrams).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -442,6 +443,7 @@ fn pair_server_handle(state: &State, server: EndpointKey) -> Option<Handle> {
 mod driver;
 mod endpoint;
 mod events;
+mod handoff;
 mod io;
 mod ops;
 mod readiness;

@@ -56,13 +56,18 @@ impl Session {
         if len as u64 > wire::MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge);
         }
-        // GNS counts what waits to be sent (new data and retransmissions), not what is on the
-        // wire awaiting acknowledgement; flow control bounds the latter separately.
-        let retransmit: u64 = self.send_lanes.iter().flat_map(|l| l.retransmit.iter()).map(|r| r.end - r.start).sum();
-        if self.queued_bytes + retransmit + len as u64 > self.config.send_buffer_size as u64 {
+        if len as u64 > self.send_room() {
             return Err(SendError::LimitExceeded);
         }
         Ok(())
+    }
+
+    /// Bytes of messages the send buffer can still take. GNS counts what waits to be sent (new
+    /// data and retransmissions), not what is on the wire awaiting acknowledgement; flow
+    /// control bounds the latter separately.
+    pub fn send_room(&self) -> u64 {
+        let retransmit: u64 = self.send_lanes.iter().flat_map(|l| l.retransmit.iter()).map(|r| r.end - r.start).sum();
+        (self.config.send_buffer_size as u64).saturating_sub(self.queued_bytes + retransmit)
     }
 
     fn enqueue(&mut self, now: u64, lane: u16, number: u64, data: &[u8], send_flags: i32) {

@@ -7,12 +7,13 @@
 //! socket itself, often, the driver leaves the socket to it (`readiness.rs` says why).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::readiness::{DriverSocket, Readable, read_with, still_waiting};
+use super::table::EndpointCell;
 use super::*;
 
 /// Receive batches the driver reads before it lets timers have a turn (and an application
@@ -95,6 +96,11 @@ impl DriverSignal {
         self.unsettled.swap(false, Ordering::AcqRel)
     }
 
+    /// Wake the driver to take a turn for messages handed over (`handoff.rs`).
+    pub(super) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// Stop the driver.
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -104,7 +110,7 @@ impl DriverSignal {
 
 pub(super) async fn drive(
     inner: Weak<Inner>,
-    endpoint: Weak<Mutex<UdpEndpoint>>,
+    endpoint: Weak<EndpointCell>,
     key: EndpointKey,
     mut socket: DriverSocket,
     signal: Arc<DriverSignal>,
@@ -148,7 +154,11 @@ pub(super) async fn drive(
                 if signal.closed.load(Ordering::Acquire) {
                     return;
                 }
-                continue;
+                // Messages handed over while the lock was taken: into their sessions now.
+                if !endpoint.upgrade().is_some_and(|cell| cell.handoff.is_pending()) {
+                    continue;
+                }
+                turn(&inner, &endpoint, key, None, now())
             }
         };
         // `None`: the interface or the endpoint is gone.
@@ -164,7 +174,7 @@ pub(super) async fn drive(
 /// when the interface or the endpoint is gone.
 fn turn(
     inner: &Weak<Inner>,
-    endpoint: &Weak<Mutex<UdpEndpoint>>,
+    endpoint: &Weak<EndpointCell>,
     key: EndpointKey,
     ready: Option<&mut Readable<'_>>,
     now: u64,

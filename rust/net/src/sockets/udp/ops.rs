@@ -1,6 +1,7 @@
 //! The sockets interface's calls on one UDP connection: accept, close, send, flush, lanes, and
 //! the figures its status reports.
 
+use super::handoff::Numbered;
 use super::*;
 
 pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) -> bool {
@@ -31,6 +32,10 @@ pub(in crate::sockets) fn close(
     pump(state, key, now);
 }
 
+/// Send a message on a UDP connection. The interface numbers it (`Connection::lanes`, for
+/// messages sent while connecting as for the rest), so a send that finds the endpoint's lock
+/// taken by its driver can hand the message over and return at once (`handoff.rs`), when the
+/// send buffer surely has room and the message need not leave from this thread.
 pub(in crate::sockets) fn send(
     state: &mut State,
     handle: Handle,
@@ -41,25 +46,40 @@ pub(in crate::sockets) fn send(
     now: u64,
 ) -> Result<i64, SteamResult> {
     let Some(shared) = state.endpoints.shared(key) else { return Err(SteamResult::NoConnection) };
-    let mut ep = table::lock(key, &shared);
-    let Some(sent) = ep.endpoint.send_message(id, now, lane, data, flags) else {
+    let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
+    let lanes = &mut conn.lanes;
+    let number = lanes.next_message_number(lane as usize).expect("lane checked by the caller");
+    let urgent = flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0;
+    let mut ep = match table::try_lock(key, &shared) {
+        Some(ep) => ep,
+        None if !urgent && data.len() as u64 <= conn.send_room => {
+            conn.send_room -= data.len() as u64;
+            lanes.take_message_number(lane as usize);
+            let message = Numbered { id, sent_at: now, lane, number: number as u64, data, flags };
+            table::hand_over(key, &shared, message);
+            return Ok(number);
+        }
+        None => table::lock(key, &shared),
+    };
+    let Some(sent) = ep.endpoint.send_numbered(id, now, lane, number as u64, data, flags) else {
         // Still connecting: keep it, numbered, for the session (which takes over the lanes).
-        let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
         let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
         if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
             return Err(SteamResult::LimitExceeded);
         }
-        let number = conn.lanes.take_message_number(lane as usize).expect("lane checked by the caller");
+        lanes.take_message_number(lane as usize);
         conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
         return Ok(number);
     };
-    let (number, moved) = sent.map_err(|e| match e {
+    let moved = sent.map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
     })?;
-    if flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0 {
-        // Urgent: out at once, from this thread.
+    lanes.take_message_number(lane as usize);
+    conn.send_room = ep.endpoint.send_room(id).unwrap_or(0);
+    if urgent {
+        // Out at once, from this thread.
         UdpEndpoint::send_now(ep, id, now);
     } else if moved {
         // The driver thread sends what is due, a batch at a time (one system call for many
@@ -68,7 +88,7 @@ pub(in crate::sockets) fn send(
         // every small message was a sixth of a GDScript send's time.
         ep.rearm();
     }
-    Ok(number as i64)
+    Ok(number)
 }
 
 pub(in crate::sockets) fn flush(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) {

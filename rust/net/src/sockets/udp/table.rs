@@ -4,18 +4,30 @@
 //! endpoint's lock, never the interface's: it leaves what the application must see (events,
 //! received messages, relay news) in the endpoint, marks it unsettled, and the next call into
 //! the interface settles it (`Sockets::lock`). Application threads lock the interface first and
-//! an endpoint second, so the two kinds of lock never wait on each other in a circle.
+//! an endpoint second, so the two kinds of lock never wait on each other in a circle. A send
+//! that finds the endpoint's lock taken may hand its message over instead of waiting
+//! (`handoff.rs`); every taking of the lock here first moves such messages into the sessions.
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
 use steamnet_proto::IdMap;
 
 use super::driver::DriverSignal;
+use super::handoff::{Handoff, Numbered};
 use super::{EndpointKey, Role, UdpEndpoint};
 
 /// One endpoint, shared by the table and its driver task.
-pub(in crate::sockets) type SharedEndpoint = Arc<Mutex<UdpEndpoint>>;
+pub(in crate::sockets) type SharedEndpoint = Arc<EndpointCell>;
+
+/// An endpoint behind its lock, with what is reached without the lock: messages handed over
+/// while it was taken, and its driver's signal.
+pub(in crate::sockets) struct EndpointCell {
+    endpoint: Mutex<UdpEndpoint>,
+    pub(super) handoff: Handoff,
+    signal: Arc<DriverSignal>,
+}
 
 #[derive(Default)]
 pub(in crate::sockets) struct Endpoints {
@@ -24,9 +36,8 @@ pub(in crate::sockets) struct Endpoints {
 
 struct Slot {
     endpoint: SharedEndpoint,
-    /// The endpoint's signal and role (fixed when it is made), here too, so finding what a
-    /// driver left to settle, or the endpoints of a role, locks nothing.
-    signal: Arc<DriverSignal>,
+    /// The endpoint's role (fixed when it is made), here too, so finding the endpoints of a
+    /// role locks nothing.
     role: Role,
 }
 
@@ -39,7 +50,9 @@ thread_local! {
 /// An endpoint, locked.
 pub(in crate::sockets) struct EndpointGuard<'a> {
     key: EndpointKey,
-    guard: MutexGuard<'a, UdpEndpoint>,
+    cell: &'a EndpointCell,
+    /// Let go of in `drop`, before looking for messages handed over meanwhile.
+    guard: ManuallyDrop<MutexGuard<'a, UdpEndpoint>>,
 }
 
 impl std::ops::Deref for EndpointGuard<'_> {
@@ -62,6 +75,13 @@ impl Drop for EndpointGuard<'_> {
                 held.swap_remove(at);
             }
         });
+        // SAFETY: the guard is not used again: this is the end of `self`.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        // A message handed over while this thread held the lock waits for whoever takes it
+        // next: the driver, woken now, unless the sender got the lock meanwhile.
+        if self.cell.handoff.is_pending_after_unlock() {
+            self.cell.signal.wake();
+        }
     }
 }
 
@@ -72,7 +92,34 @@ pub(in crate::sockets) fn lock(key: EndpointKey, shared: &SharedEndpoint) -> End
         assert!(!held.contains(&key), "endpoint {key} locked twice on one thread: that would never return");
         held.push(key);
     });
-    EndpointGuard { key, guard: shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) }
+    locked(key, shared, shared.endpoint.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// Lock `shared`, endpoint `key`, if no other thread holds it.
+pub(in crate::sockets) fn try_lock(key: EndpointKey, shared: &SharedEndpoint) -> Option<EndpointGuard<'_>> {
+    let guard = match shared.endpoint.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return None,
+    };
+    HELD.with_borrow_mut(|held| held.push(key));
+    Some(locked(key, shared, guard))
+}
+
+/// Hand a message over to endpoint `key`, whose lock another thread holds (see `handoff.rs`).
+pub(in crate::sockets) fn hand_over(key: EndpointKey, shared: &SharedEndpoint, message: Numbered<'_>) {
+    shared.handoff.push(message);
+    // The holder may have let go before the message was in: then nobody else would take it.
+    drop(try_lock(key, shared));
+}
+
+/// The guard of a freshly taken lock, after moving in what was handed over meanwhile.
+fn locked<'a>(key: EndpointKey, cell: &'a EndpointCell, guard: MutexGuard<'a, UdpEndpoint>) -> EndpointGuard<'a> {
+    let mut guard = EndpointGuard { key, cell, guard: ManuallyDrop::new(guard) };
+    if cell.handoff.is_pending() {
+        cell.handoff.deliver(&mut guard);
+    }
+    guard
 }
 
 impl Endpoints {
@@ -87,19 +134,20 @@ impl Endpoints {
     }
 
     /// What the driver task holds: it stops when the endpoint leaves the table.
-    pub(in crate::sockets) fn weak(&self, key: EndpointKey) -> Option<Weak<Mutex<UdpEndpoint>>> {
+    pub(in crate::sockets) fn weak(&self, key: EndpointKey) -> Option<Weak<EndpointCell>> {
         self.map.get(&key).map(|slot| Arc::downgrade(&slot.endpoint))
     }
 
     pub(in crate::sockets) fn insert(&mut self, key: EndpointKey, endpoint: UdpEndpoint) {
         let (signal, role) = (endpoint.signal.clone(), endpoint.role);
-        self.map.insert(key, Slot { endpoint: Arc::new(Mutex::new(endpoint)), signal, role });
+        let cell = EndpointCell { endpoint: Mutex::new(endpoint), handoff: Handoff::default(), signal };
+        self.map.insert(key, Slot { endpoint: Arc::new(cell), role });
     }
 
     /// The endpoints whose drivers left something to settle since the last call (clearing
     /// their marks), found without locking any.
     pub(in crate::sockets) fn take_unsettled(&self) -> Vec<EndpointKey> {
-        self.map.iter().filter(|(_, slot)| slot.signal.take_unsettled()).map(|(&key, _)| key).collect()
+        self.map.iter().filter(|(_, slot)| slot.endpoint.signal.take_unsettled()).map(|(&key, _)| key).collect()
     }
 
     /// Take endpoint `key` out of the table; its driver stops when the endpoint drops (the
