@@ -262,6 +262,15 @@ pub enum Dropped {
     UnknownPath,
 }
 
+/// A message a session took ([`Endpoint::send_numbered`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    /// The connection's deadline may have come forward: a caller that keeps a timer re-arms it.
+    pub deadline_moved: bool,
+    /// Bytes of messages its send buffer can still take.
+    pub room: u64,
+}
+
 /// Connections on one UDP socket.
 pub struct Endpoint {
     config: EndpointConfig,
@@ -560,7 +569,8 @@ impl Endpoint {
 
     /// [`send_message`](Self::send_message) for a message the caller numbered (an interface
     /// that hands out message numbers itself, before the session sees the message): whether
-    /// the connection's deadline may have moved, or why the message cannot be queued.
+    /// the connection's deadline may have moved and the room its send buffer has left, or why
+    /// the message cannot be queued.
     pub fn send_numbered(
         &mut self,
         id: ConnectionId,
@@ -569,25 +579,24 @@ impl Endpoint {
         number: u64,
         data: &[u8],
         send_flags: i32,
-    ) -> Option<Result<bool, SendError>> {
-        let sent = self.queue_message(id, send_flags, |session| {
-            session.send_numbered(now, lane, number, data, send_flags).map(|()| number)
-        });
-        sent.map(|sent| sent.map(|(_, moved)| moved))
+    ) -> Option<Result<Queued, SendError>> {
+        let sent =
+            self.queue_message(id, send_flags, |session| session.send_numbered(now, lane, number, data, send_flags));
+        sent.map(|sent| sent.map(|(room, deadline_moved)| Queued { deadline_moved, room }))
     }
 
     /// Queue a message through `send` on connection `id`'s session, marking the connection
-    /// when that can have brought its deadline forward.
-    fn queue_message(
+    /// when that can have brought its deadline forward: what `send` said, and whether it did.
+    fn queue_message<T>(
         &mut self,
         id: ConnectionId,
         send_flags: i32,
-        send: impl FnOnce(&mut Session) -> Result<u64, SendError>,
-    ) -> Option<Result<(u64, bool), SendError>> {
+        send: impl FnOnce(&mut Session) -> Result<T, SendError>,
+    ) -> Option<Result<(T, bool), SendError>> {
         let Phase::Established { session, .. } = &mut self.connections.get_mut(&id)?.phase else { return None };
         let queued_before = session.queued_bytes();
-        let number = match send(session) {
-            Ok(number) => number,
+        let sent = match send(session) {
+            Ok(sent) => sent,
             Err(e) => return Some(Err(e)),
         };
         let moved =
@@ -595,13 +604,7 @@ impl Endpoint {
         if moved {
             self.mark(id);
         }
-        Some(Ok((number, moved)))
-    }
-
-    /// Bytes of messages connection `id`'s send buffer can still take (`None` before it has a
-    /// session).
-    pub fn send_room(&self, id: ConnectionId) -> Option<u64> {
-        Some(self.session(id)?.send_room())
+        Some(Ok((sent, moved)))
     }
 
     /// The session, to send on or configure: the connection is marked for transmission and

@@ -29,9 +29,10 @@ impl Session {
         queued_before == 0 || (queued_before < packet && self.queued_bytes >= packet)
     }
 
-    /// Queue a message numbered before this session existed: one the application sent while
-    /// its connection was still connecting, numbered from the lanes this session then took over
-    /// ([`adopt_lanes`](Self::adopt_lanes)), so each number is handed out once.
+    /// Queue a message its caller numbered: an interface that numbers messages itself (from
+    /// lanes configured like this session's, see [`adopt_lanes`](Self::adopt_lanes)), so a
+    /// number is known before the session sees the message. Returns the room the send buffer
+    /// has left ([`send_room`](Self::send_room)).
     pub fn send_numbered(
         &mut self,
         now: u64,
@@ -39,14 +40,15 @@ impl Session {
         number: u64,
         data: &[u8],
         send_flags: i32,
-    ) -> Result<(), SendError> {
-        self.check_send(lane, data.len())?;
+    ) -> Result<u64, SendError> {
+        let room = self.check_send(lane, data.len())?;
         self.enqueue(now, lane, number, data, send_flags);
-        Ok(())
+        Ok(room - data.len() as u64)
     }
 
-    /// Whether a message of `len` bytes may be queued on `lane` now.
-    fn check_send(&self, lane: u16, len: usize) -> Result<(), SendError> {
+    /// Whether a message of `len` bytes may be queued on `lane` now: if so, the send buffer's
+    /// room before it.
+    fn check_send(&self, lane: u16, len: usize) -> Result<u64, SendError> {
         if !self.is_connected() || self.linger.is_some() {
             return Err(SendError::NotConnected);
         }
@@ -56,10 +58,11 @@ impl Session {
         if len as u64 > wire::MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge);
         }
-        if len as u64 > self.send_room() {
+        let room = self.send_room();
+        if len as u64 > room {
             return Err(SendError::LimitExceeded);
         }
-        Ok(())
+        Ok(room)
     }
 
     /// Bytes of messages the send buffer can still take. GNS counts what waits to be sent (new

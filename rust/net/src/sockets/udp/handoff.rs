@@ -100,7 +100,7 @@ impl Handoff {
             let data = &taken.bytes[offset..offset + m.len];
             offset += m.len;
             match endpoint.endpoint.send_numbered(m.id, m.sent_at, m.lane, m.number, data, m.flags) {
-                Some(Ok(deadline_moved)) => moved |= deadline_moved,
+                Some(Ok(queued)) => moved |= queued.deadline_moved,
                 Some(Err(error)) => {
                     tracing::debug!(id = m.id, number = m.number, ?error, "a handed-over message was dropped")
                 }

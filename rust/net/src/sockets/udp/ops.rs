@@ -71,17 +71,17 @@ pub(in crate::sockets) fn send(
         conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
         return Ok(number);
     };
-    let moved = sent.map_err(|e| match e {
+    let queued = sent.map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
         SendError::TooLarge | SendError::NoSuchLane => SteamResult::InvalidParam,
         SendError::NotConnected => SteamResult::NoConnection,
     })?;
     lanes.take_message_number(lane as usize);
-    conn.send_room = ep.endpoint.send_room(id).unwrap_or(0);
+    conn.send_room = queued.room;
     if urgent {
         // Out at once, from this thread.
         UdpEndpoint::send_now(ep, id, now);
-    } else if moved {
+    } else if queued.deadline_moved {
         // The driver thread sends what is due, a batch at a time (one system call for many
         // packets, while this thread goes on queueing). Its timer only needs moving when this
         // message can have made something due sooner: working the deadline out again for
