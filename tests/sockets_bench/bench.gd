@@ -12,9 +12,9 @@ const ROUND_TRIPS := 3000
 const PING_BYTES := 32
 const MESSAGE_BYTES := 64
 
-## Runs of each, alternating; the run with the median message rate is reported (two threads on
-## two cores make single runs vary by a fifth).
-const RUNS := 3
+## Runs of each, alternating; the run with the median message rate is reported (steamnet's
+## two threads on this machine's two cores make single runs vary by a tenth, ENet's by 2%).
+const RUNS := 5
 
 var steam_server := 0
 
