@@ -47,6 +47,11 @@ pub(in crate::sockets) fn send(
 ) -> Result<i64, SteamResult> {
     let Some(shared) = state.endpoints.shared(key) else { return Err(SteamResult::NoConnection) };
     let conn = state.connections.get_mut(&handle).ok_or(SteamResult::InvalidParam)?;
+    if conn.state != ConnectionState::Connected {
+        // Kept until the interface learns the connection is up, even if its session exists
+        // already (the news not settled yet): the messages kept before then go first.
+        return keep_until_connected(conn, lane, data, flags);
+    }
     let lanes = &mut conn.lanes;
     let number = lanes.next_message_number(lane as usize).expect("lane checked by the caller");
     let urgent = flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0;
@@ -62,14 +67,7 @@ pub(in crate::sockets) fn send(
         None => table::lock(key, &shared),
     };
     let Some(sent) = ep.endpoint.send_numbered(id, now, lane, number as u64, data, flags) else {
-        // Still connecting: keep it, numbered, for the session (which takes over the lanes).
-        let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
-        if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
-            return Err(SteamResult::LimitExceeded);
-        }
-        lanes.take_message_number(lane as usize);
-        conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
-        return Ok(number);
+        return keep_until_connected(conn, lane, data, flags);
     };
     let queued = sent.map_err(|e| match e {
         SendError::LimitExceeded => SteamResult::LimitExceeded,
@@ -88,6 +86,18 @@ pub(in crate::sockets) fn send(
         // every small message was a sixth of a GDScript send's time.
         ep.rearm();
     }
+    Ok(number)
+}
+
+/// A message sent while connecting: numbered now, kept for the session (which takes over the
+/// lanes) when the connection is up.
+fn keep_until_connected(conn: &mut Connection, lane: u16, data: &[u8], flags: i32) -> Result<i64, SteamResult> {
+    let queued: usize = conn.preconnect.iter().map(|(_, _, d, _)| d.len()).sum();
+    if queued + data.len() > conn.config.int32(ids::SEND_BUFFER_SIZE) as usize {
+        return Err(SteamResult::LimitExceeded);
+    }
+    let number = conn.lanes.take_message_number(lane as usize).expect("lane checked by the caller");
+    conn.preconnect.push((lane, number as u64, data.to_vec(), flags));
     Ok(number)
 }
 
