@@ -585,6 +585,23 @@ impl Endpoint {
         sent.map(|sent| sent.map(|(room, deadline_moved)| Queued { deadline_moved, room }))
     }
 
+    /// [`Session::send_admitted`] on connection `id`: for a message the caller numbered and
+    /// admitted against the send buffer earlier. Whether the connection's deadline may have
+    /// moved, or why the message cannot be queued.
+    pub fn send_admitted(
+        &mut self,
+        id: ConnectionId,
+        now: u64,
+        lane: u16,
+        number: u64,
+        data: &[u8],
+        send_flags: i32,
+    ) -> Option<Result<bool, SendError>> {
+        let sent =
+            self.queue_message(id, send_flags, |session| session.send_admitted(now, lane, number, data, send_flags));
+        sent.map(|sent| sent.map(|((), deadline_moved)| deadline_moved))
+    }
+
     /// Queue a message through `send` on connection `id`'s session, marking the connection
     /// when that can have brought its deadline forward: what `send` said, and whether it did.
     fn queue_message<T>(

@@ -46,9 +46,37 @@ impl Session {
         Ok(room - data.len() as u64)
     }
 
+    /// Queue a message its caller numbered and already admitted against the send buffer (sent
+    /// while connecting, or handed over while another thread held the session): only whether
+    /// the connection can still send, the lane and the size are checked, not the room. The
+    /// room may have shrunk since (retransmissions queued meanwhile); a message the
+    /// application was told is on its way must not be dropped for that.
+    pub fn send_admitted(
+        &mut self,
+        now: u64,
+        lane: u16,
+        number: u64,
+        data: &[u8],
+        send_flags: i32,
+    ) -> Result<(), SendError> {
+        self.check_open(lane, data.len())?;
+        self.enqueue(now, lane, number, data, send_flags);
+        Ok(())
+    }
+
     /// Whether a message of `len` bytes may be queued on `lane` now: if so, the send buffer's
     /// room before it.
     fn check_send(&self, lane: u16, len: usize) -> Result<u64, SendError> {
+        self.check_open(lane, len)?;
+        let room = self.send_room();
+        if len as u64 > room {
+            return Err(SendError::LimitExceeded);
+        }
+        Ok(room)
+    }
+
+    /// Whether the connection can send a message of `len` bytes on `lane`, room aside.
+    fn check_open(&self, lane: u16, len: usize) -> Result<(), SendError> {
         if !self.is_connected() || self.linger.is_some() {
             return Err(SendError::NotConnected);
         }
@@ -58,11 +86,7 @@ impl Session {
         if len as u64 > wire::MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge);
         }
-        let room = self.send_room();
-        if len as u64 > room {
-            return Err(SendError::LimitExceeded);
-        }
-        Ok(room)
+        Ok(())
     }
 
     /// Bytes of messages the send buffer can still take. GNS counts what waits to be sent (new

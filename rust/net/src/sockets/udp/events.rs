@@ -229,7 +229,7 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 // The lanes as configured, and the numbers the messages sent meanwhile took.
                 session.adopt_lanes(lanes);
                 for (lane, number, data, flags) in preconnect {
-                    let _ = session.send_numbered(now, lane, number, &data, flags);
+                    let _ = session.send_admitted(now, lane, number, &data, flags);
                 }
             }
             if role == Role::P2P {

@@ -11,8 +11,10 @@
 //! message itself (`Connection::lanes`), so the message number is known; the connection's
 //! send buffer had at least `Connection::send_room` bytes of room when a send last looked, and
 //! only retransmissions the driver queues meanwhile can take room away, so a message that fits
-//! in what is left is one the session would take (one that does not fit waits for the lock, to
-//! be told exactly). Whoever next holds the endpoint's lock moves what was handed over into
+//! in what is left is admitted (one that does not fit waits for the lock, to be told exactly).
+//! An admitted message is queued even if those retransmissions took its room
+//! (`Session::send_admitted`): the buffer may run over by a few packets' worth, but nothing
+//! the application was told is on its way is dropped. Whoever next holds the endpoint's lock moves what was handed over into
 //! the sessions, in the order it was sent, before doing anything else with it
 //! ([`table::lock`](super::table::lock)); a holder that lets go of the lock while messages
 //! wait wakes the driver for them.
@@ -86,7 +88,8 @@ impl Handoff {
     }
 
     /// Move every waiting message into `endpoint`'s sessions, in the order they were sent (the
-    /// caller holds the endpoint's lock). A message whose connection can no longer send (it
+    /// caller holds the endpoint's lock), whatever room their send buffers have now: each was
+    /// admitted when it was handed over. A message whose connection can no longer send (it
     /// ended meanwhile) is dropped, as it would have been in the session's queue.
     pub(super) fn deliver(&self, endpoint: &mut UdpEndpoint) {
         let taken = {
@@ -99,8 +102,8 @@ impl Handoff {
         for m in &taken.messages {
             let data = &taken.bytes[offset..offset + m.len];
             offset += m.len;
-            match endpoint.endpoint.send_numbered(m.id, m.sent_at, m.lane, m.number, data, m.flags) {
-                Some(Ok(queued)) => moved |= queued.deadline_moved,
+            match endpoint.endpoint.send_admitted(m.id, m.sent_at, m.lane, m.number, data, m.flags) {
+                Some(Ok(deadline_moved)) => moved |= deadline_moved,
                 Some(Err(error)) => {
                     tracing::debug!(id = m.id, number = m.number, ?error, "a handed-over message was dropped")
                 }
