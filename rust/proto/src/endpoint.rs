@@ -53,7 +53,7 @@ use crate::cipher::Cipher;
 use crate::cookie::{COOKIE_LEN, CookieJar};
 use crate::end_reason;
 use crate::replay::ReplayWindow;
-use crate::session::{Message, Problem, SendError, Session, SessionConfig, SessionState, flags};
+use crate::session::{Admit, Message, Numbered, Problem, SendError, Session, SessionConfig, SessionState, flags};
 use connection::{Connection, PathProbe, Phase};
 
 const KIND_REQUEST: u8 = 1;
@@ -568,38 +568,18 @@ impl Endpoint {
     }
 
     /// [`send_message`](Self::send_message) for a message the caller numbered (an interface
-    /// that hands out message numbers itself, before the session sees the message): whether
-    /// the connection's deadline may have moved and the room its send buffer has left, or why
-    /// the message cannot be queued.
+    /// that hands out message numbers itself, before the session sees the message), let into
+    /// the send buffer as `admit` says: whether the connection's deadline may have moved and
+    /// the room its send buffer has left, or why the message cannot be queued.
     pub fn send_numbered(
         &mut self,
         id: ConnectionId,
         now: u64,
-        lane: u16,
-        number: u64,
-        data: &[u8],
-        send_flags: i32,
+        message: Numbered<'_>,
+        admit: Admit,
     ) -> Option<Result<Queued, SendError>> {
-        let sent =
-            self.queue_message(id, send_flags, |session| session.send_numbered(now, lane, number, data, send_flags));
+        let sent = self.queue_message(id, message.send_flags, |session| session.send_numbered(now, message, admit));
         sent.map(|sent| sent.map(|(room, deadline_moved)| Queued { deadline_moved, room }))
-    }
-
-    /// [`Session::send_admitted`] on connection `id`: for a message the caller numbered and
-    /// admitted against the send buffer earlier. Whether the connection's deadline may have
-    /// moved, or why the message cannot be queued.
-    pub fn send_admitted(
-        &mut self,
-        id: ConnectionId,
-        now: u64,
-        lane: u16,
-        number: u64,
-        data: &[u8],
-        send_flags: i32,
-    ) -> Option<Result<bool, SendError>> {
-        let sent =
-            self.queue_message(id, send_flags, |session| session.send_admitted(now, lane, number, data, send_flags));
-        sent.map(|sent| sent.map(|((), deadline_moved)| deadline_moved))
     }
 
     /// Queue a message through `send` on connection `id`'s session, marking the connection

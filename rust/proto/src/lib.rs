@@ -63,4 +63,4 @@ pub fn earliest<const N: usize>(times: [Option<u64>; N]) -> Option<u64> {
 }
 
 pub use lanes::{LaneConfigError, Lanes};
-pub use session::{Message, SendError, Session, SessionConfig, SessionState, SessionStats};
+pub use session::{Admit, Message, Numbered, SendError, Session, SessionConfig, SessionState, SessionStats};

@@ -42,6 +42,27 @@ use crate::wire::{self, AckFrame, AckRanges, Frame};
 use sent::SentPackets;
 
 const MICROS_PER_SEC: u64 = 1_000_000;
+/// A message its caller numbered, on its way into a session ([`Session::send_numbered`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Numbered<'a> {
+    pub lane: u16,
+    pub number: u64,
+    pub data: &'a [u8],
+    pub send_flags: i32,
+}
+
+/// How a numbered message ([`Session::send_numbered`]) is let into the send buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// If it fits the room the buffer has now; `LimitExceeded` otherwise.
+    IfRoom,
+    /// Whatever the room: the caller admitted it earlier (sent while connecting, or handed
+    /// over while another thread held the session), and the room may have shrunk since
+    /// (retransmissions queued meanwhile). A message the application was told is on its way
+    /// must not be dropped for that.
+    Already,
+}
+
 /// Packet-number distance after which an unacknowledged packet counts as lost.
 const PACKET_THRESHOLD: u64 = 3;
 /// In-order packets that may wait for an acknowledgement (a gap acknowledges at once; a lone

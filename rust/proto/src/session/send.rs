@@ -31,37 +31,19 @@ impl Session {
 
     /// Queue a message its caller numbered: an interface that numbers messages itself (from
     /// lanes configured like this session's, see [`adopt_lanes`](Self::adopt_lanes)), so a
-    /// number is known before the session sees the message. Returns the room the send buffer
-    /// has left ([`send_room`](Self::send_room)).
-    pub fn send_numbered(
-        &mut self,
-        now: u64,
-        lane: u16,
-        number: u64,
-        data: &[u8],
-        send_flags: i32,
-    ) -> Result<u64, SendError> {
-        let room = self.check_send(lane, data.len())?;
+    /// number is known before the session sees the message. `admit` says whether it must fit
+    /// the send buffer's room now. Returns the room left ([`send_room`](Self::send_room)).
+    pub fn send_numbered(&mut self, now: u64, message: Numbered<'_>, admit: Admit) -> Result<u64, SendError> {
+        let Numbered { lane, number, data, send_flags } = message;
+        let room = match admit {
+            Admit::IfRoom => self.check_send(lane, data.len())?,
+            Admit::Already => {
+                self.check_open(lane, data.len())?;
+                self.send_room()
+            }
+        };
         self.enqueue(now, lane, number, data, send_flags);
-        Ok(room - data.len() as u64)
-    }
-
-    /// Queue a message its caller numbered and already admitted against the send buffer (sent
-    /// while connecting, or handed over while another thread held the session): only whether
-    /// the connection can still send, the lane and the size are checked, not the room. The
-    /// room may have shrunk since (retransmissions queued meanwhile); a message the
-    /// application was told is on its way must not be dropped for that.
-    pub fn send_admitted(
-        &mut self,
-        now: u64,
-        lane: u16,
-        number: u64,
-        data: &[u8],
-        send_flags: i32,
-    ) -> Result<(), SendError> {
-        self.check_open(lane, data.len())?;
-        self.enqueue(now, lane, number, data, send_flags);
-        Ok(())
+        Ok(room.saturating_sub(data.len() as u64))
     }
 
     /// Whether a message of `len` bytes may be queued on `lane` now: if so, the send buffer's

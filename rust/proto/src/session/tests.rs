@@ -153,16 +153,17 @@ fn send_buffer_limit_refuses_then_recovers() {
 #[test]
 fn numbered_messages_say_the_room_left_and_admitted_ones_are_queued_whatever_the_room() {
     // The interface numbers messages itself: `send_numbered` checks the room and says what is
-    // left; `send_admitted` (a message admitted earlier, whose room retransmissions may have
+    // left; with `Admit::Already` (a message admitted earlier, whose room retransmissions may have
     // taken since) is queued even past the limit, and arrives with the others in order.
+    let numbered = |lane, number, data| Numbered { lane, number, data, send_flags: flags::RELIABLE };
     let config = SessionConfig { send_buffer_size: 10_000, ..Default::default() };
     let mut p = pair_with(config, LinkConfig::default(), 3);
     assert_eq!(p.a.send_room(), 10_000);
-    assert_eq!(p.a.send_numbered(0, 0, 1, &[1; 9_000], flags::RELIABLE), Ok(1_000));
-    assert_eq!(p.a.send_numbered(0, 0, 2, &[2; 2_000], flags::RELIABLE), Err(SendError::LimitExceeded));
-    assert_eq!(p.a.send_admitted(0, 0, 2, &[2; 2_000], flags::RELIABLE), Ok(()));
+    assert_eq!(p.a.send_numbered(0, numbered(0, 1, &[1; 9_000]), Admit::IfRoom), Ok(1_000));
+    assert_eq!(p.a.send_numbered(0, numbered(0, 2, &[2; 2_000]), Admit::IfRoom), Err(SendError::LimitExceeded));
+    assert_eq!(p.a.send_numbered(0, numbered(0, 2, &[2; 2_000]), Admit::Already), Ok(0));
     assert_eq!(p.a.send_room(), 0);
-    assert_eq!(p.a.send_admitted(0, 5, 1, b"x", flags::RELIABLE), Err(SendError::NoSuchLane));
+    assert_eq!(p.a.send_numbered(0, numbered(5, 1, b"x"), Admit::Already), Err(SendError::NoSuchLane));
     assert!(p.run_until(SECOND, |p| p.a.stats().sent_unacked_reliable_bytes == 0 && p.b.inbox.len() == 2));
     let got = drain(&mut p.b);
     assert_eq!(got.iter().map(|m| (m.number, m.data.len())).collect::<Vec<_>>(), vec![(1, 9_000), (2, 2_000)]);

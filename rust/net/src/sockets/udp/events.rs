@@ -229,7 +229,8 @@ fn apply_event(state: &mut State, key: EndpointKey, role: Role, event: EndpointE
                 // The lanes as configured, and the numbers the messages sent meanwhile took.
                 session.adopt_lanes(lanes);
                 for (lane, number, data, flags) in preconnect {
-                    let _ = session.send_admitted(now, lane, number, &data, flags);
+                    let message = steamnet_proto::Numbered { lane, number, data: &data, send_flags: flags };
+                    let _ = session.send_numbered(now, message, steamnet_proto::Admit::Already);
                 }
             }
             if role == Role::P2P {

@@ -13,7 +13,7 @@
 //! only retransmissions the driver queues meanwhile can take room away, so a message that fits
 //! in what is left is admitted (one that does not fit waits for the lock, to be told exactly).
 //! An admitted message is queued even if those retransmissions took its room
-//! (`Session::send_admitted`): the buffer may run over by a few packets' worth, but nothing
+//! (`Admit::Already`): the buffer may run over by a few packets' worth, but nothing
 //! the application was told is on its way is dropped. Whoever next holds the endpoint's lock moves what was handed over into
 //! the sessions, in the order it was sent, before doing anything else with it
 //! ([`table::lock`](super::table::lock)); a holder that lets go of the lock while messages
@@ -21,6 +21,8 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use steamnet_proto::{self as proto, Admit};
 
 use super::*;
 
@@ -39,17 +41,6 @@ struct Waiting {
     bytes: Vec<u8>,
 }
 
-/// A message the interface numbered, on its way to connection `id`'s session.
-pub(in crate::sockets) struct Numbered<'a> {
-    pub id: ConnectionId,
-    /// When the application sent it (the session's queue time starts there).
-    pub sent_at: u64,
-    pub lane: u16,
-    pub number: u64,
-    pub data: &'a [u8],
-    pub flags: i32,
-}
-
 struct HandedOver {
     id: ConnectionId,
     /// When the application sent it (the session's queue time starts there).
@@ -61,9 +52,9 @@ struct HandedOver {
 }
 
 impl Handoff {
-    /// Queue `message` for its session.
-    pub(super) fn push(&self, message: Numbered<'_>) {
-        let Numbered { id, sent_at, lane, number, data, flags } = message;
+    /// Queue `message`, sent at `sent_at`, for connection `id`'s session.
+    pub(super) fn push(&self, id: ConnectionId, sent_at: u64, message: proto::Numbered<'_>) {
+        let proto::Numbered { lane, number, data, send_flags: flags } = message;
         let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         waiting.messages.push(HandedOver { id, sent_at, lane, number, flags, len: data.len() });
         waiting.bytes.extend_from_slice(data);
@@ -102,8 +93,9 @@ impl Handoff {
         for m in &taken.messages {
             let data = &taken.bytes[offset..offset + m.len];
             offset += m.len;
-            match endpoint.endpoint.send_admitted(m.id, m.sent_at, m.lane, m.number, data, m.flags) {
-                Some(Ok(deadline_moved)) => moved |= deadline_moved,
+            let message = proto::Numbered { lane: m.lane, number: m.number, data, send_flags: m.flags };
+            match endpoint.endpoint.send_numbered(m.id, m.sent_at, message, Admit::Already) {
+                Some(Ok(queued)) => moved |= queued.deadline_moved,
                 Some(Err(error)) => {
                     tracing::debug!(id = m.id, number = m.number, ?error, "a handed-over message was dropped")
                 }

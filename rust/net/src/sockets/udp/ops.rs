@@ -1,7 +1,8 @@
 //! The sockets interface's calls on one UDP connection: accept, close, send, flush, lanes, and
 //! the figures its status reports.
 
-use super::handoff::Numbered;
+use steamnet_proto::{Admit, Numbered};
+
 use super::*;
 
 pub(in crate::sockets) fn accept(state: &mut State, key: EndpointKey, id: ConnectionId, now: u64) -> bool {
@@ -54,19 +55,19 @@ pub(in crate::sockets) fn send(
     }
     let lanes = &mut conn.lanes;
     let number = lanes.next_message_number(lane as usize).expect("lane checked by the caller");
+    let message = Numbered { lane, number: number as u64, data, send_flags: flags };
     let urgent = flags & (send_flags::NO_NAGLE | send_flags::NO_DELAY) != 0;
     let mut ep = match table::try_lock(key, &shared) {
         Some(ep) => ep,
         None if !urgent && data.len() as u64 <= conn.send_room => {
             conn.send_room -= data.len() as u64;
             lanes.take_message_number(lane as usize);
-            let message = Numbered { id, sent_at: now, lane, number: number as u64, data, flags };
-            table::hand_over(key, &shared, message);
+            table::hand_over((key, id), &shared, now, message);
             return Ok(number);
         }
         None => table::lock(key, &shared),
     };
-    let Some(sent) = ep.endpoint.send_numbered(id, now, lane, number as u64, data, flags) else {
+    let Some(sent) = ep.endpoint.send_numbered(id, now, message, Admit::IfRoom) else {
         return keep_until_connected(conn, lane, data, flags);
     };
     let queued = sent.map_err(|e| match e {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use steamnet_proto::IdMap;
 
 use super::driver::DriverSignal;
-use super::handoff::{Handoff, Numbered};
+use super::handoff::Handoff;
 use super::{EndpointKey, Role, UdpEndpoint};
 
 /// One endpoint, shared by the table and its driver task.
@@ -107,8 +107,13 @@ pub(in crate::sockets) fn try_lock(key: EndpointKey, shared: &SharedEndpoint) ->
 }
 
 /// Hand a message over to endpoint `key`, whose lock another thread holds (see `handoff.rs`).
-pub(in crate::sockets) fn hand_over(key: EndpointKey, shared: &SharedEndpoint, message: Numbered<'_>) {
-    shared.handoff.push(message);
+pub(in crate::sockets) fn hand_over(
+    (key, id): (EndpointKey, steamnet_proto::endpoint::ConnectionId),
+    shared: &SharedEndpoint,
+    sent_at: u64,
+    message: steamnet_proto::Numbered<'_>,
+) {
+    shared.handoff.push(id, sent_at, message);
     // The holder may have let go before the message was in: then nobody else would take it.
     drop(try_lock(key, shared));
 }
