@@ -16,7 +16,7 @@
 //! (`Admit::Already`): the buffer may run over by a few packets' worth, but nothing
 //! the application was told is on its way is dropped. Whoever next holds the endpoint's lock moves what was handed over into
 //! the sessions, in the order it was sent, before doing anything else with it
-//! ([`table::lock`](super::table::lock)); a holder that lets go of the lock while messages
+//! ([`super::table::lock`]); a holder that lets go of the lock while messages
 //! wait wakes the driver for them.
 
 use std::sync::Mutex;
