@@ -1,9 +1,10 @@
 //! The task that drives one endpoint on the background runtime: datagrams in, timers, and
 //! re-arming when an application thread moves the deadline. It takes its endpoint's lock only,
 //! and only for work (datagrams the application's receive calls did not read first, timers
-//! that fire), never the interface's: what the application must learn of stays in the endpoint,
-//! marked unsettled, until the next call into the interface (`table.rs`). A wake hands it its
-//! new deadline through [`DriverSignal`], without a lock. While the application reads the
+//! that fire, messages handed over while it held the lock: `handoff.rs`), never the
+//! interface's: what the application must learn of stays in the endpoint, marked unsettled,
+//! until the next call into the interface (`table.rs`). A wake hands it its new deadline
+//! through [`DriverSignal`], without a lock. While the application reads the
 //! socket itself, often, the driver leaves the socket to it (`readiness.rs` says why).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
