@@ -20,10 +20,27 @@ fn listen_and_connect(sockets: &Sockets) -> (Handle, Handle) {
 
 /// The server-side handle of the next connection arriving on `listen`.
 fn incoming_on(sockets: &Sockets, listen: Handle) -> Handle {
-    wait_for(sockets, |event| match event {
-        Event::ConnectionStatusChanged { handle, info, .. } if info.listen_socket == listen => Some(*handle),
+    wait_for(sockets, |event| arriving_on(event, listen))
+}
+
+/// Listen on an ephemeral loopback port and start connecting `count` clients to it: (listen
+/// socket, clients).
+fn listen_and_connect_many(sockets: &Sockets, count: usize) -> (Handle, Vec<Handle>) {
+    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
+    let address = parse_ip_port(&sockets.listen_socket_address(listen, true).unwrap());
+    (listen, (0..count).map(|_| sockets.connect_by_ip_address(address, &[])).collect())
+}
+
+/// The server-side handle a connection arriving on `listen` got, if `event` announces one.
+fn arriving_on(event: &Event, listen: Handle) -> Option<Handle> {
+    match event {
+        Event::ConnectionStatusChanged { handle, info, .. }
+            if info.listen_socket == listen && info.state == ConnectionState::Connecting =>
+        {
+            Some(*handle)
+        }
         _ => None,
-    })
+    }
 }
 
 /// Listen on an ephemeral loopback port, connect, accept. Returns (listen, client, server side).
@@ -326,10 +343,8 @@ fn one_server_many_clients_through_a_poll_group() {
     const CLIENTS: usize = 40;
     const MESSAGES: usize = 25;
     let sockets = Sockets::new();
-    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
-    let address = parse_ip_port(&sockets.listen_socket_address(listen, true).unwrap());
+    let (listen, clients) = listen_and_connect_many(&sockets, CLIENTS);
     let group = sockets.create_poll_group();
-    let clients: Vec<Handle> = (0..CLIENTS).map(|_| sockets.connect_by_ip_address(address, &[])).collect();
     // Every client queues its messages at once; they go out as each is accepted.
     for (c, &client) in clients.iter().enumerate() {
         for m in 0..MESSAGES {
@@ -340,15 +355,10 @@ fn one_server_many_clients_through_a_poll_group() {
     let mut accepted = 0;
     let mut got: Vec<Vec<usize>> = vec![Vec::new(); CLIENTS];
     wait_until(|| {
-        for event in sockets.drain_events() {
-            if let Event::ConnectionStatusChanged { handle, info, .. } = event
-                && info.listen_socket == listen
-                && info.state == ConnectionState::Connecting
-            {
-                assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
-                assert!(sockets.set_connection_poll_group(handle, group));
-                accepted += 1;
-            }
+        for handle in sockets.drain_events().iter().filter_map(|event| arriving_on(event, listen)) {
+            assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
+            assert!(sockets.set_connection_poll_group(handle, group));
+            accepted += 1;
         }
         for message in sockets.receive_on_poll_group(group, 100).unwrap() {
             let text = String::from_utf8(message.payload.to_vec()).unwrap();
@@ -503,19 +513,12 @@ fn one_endpoint_sending_to_many_clients_under_loss_keeps_each_connection_in_orde
     const CLIENTS: usize = 4;
     const MESSAGES: usize = 5_000;
     let sockets = Sockets::new();
-    let listen = sockets.create_listen_socket_ip(parse_ip_port("127.0.0.1:0"), &[]);
-    let address = parse_ip_port(&sockets.listen_socket_address(listen, true).unwrap());
-    let clients: Vec<Handle> = (0..CLIENTS).map(|_| sockets.connect_by_ip_address(address, &[])).collect();
+    let (listen, clients) = listen_and_connect_many(&sockets, CLIENTS);
     let mut servers: Vec<Handle> = Vec::new();
     wait_until(|| {
-        for event in sockets.drain_events() {
-            if let Event::ConnectionStatusChanged { handle, info, .. } = event
-                && info.listen_socket == listen
-                && info.state == ConnectionState::Connecting
-            {
-                assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
-                servers.push(handle);
-            }
+        for handle in sockets.drain_events().iter().filter_map(|event| arriving_on(event, listen)) {
+            assert_eq!(sockets.accept_connection(handle), SteamResult::Ok);
+            servers.push(handle);
         }
         servers.len() == CLIENTS
             && clients.iter().all(|&c| sockets.connection_info(c).unwrap().state == ConnectionState::Connected)
