@@ -550,27 +550,15 @@ impl Endpoint {
         }
     }
 
-    /// Queue a message on connection `id`: its message number and whether the connection's
-    /// deadline may have moved (then a caller that keeps a timer re-arms it), or why not;
-    /// `None` before the connection has a session. The deadline is only looked at again when
-    /// the message can have brought it forward ([`Session::queueing_moved_deadline`]) or asks
-    /// to go at once, so a stream of small messages costs no timer work each (and leaves the
-    /// connection unmarked, so nobody transmits for it before its time).
-    pub fn send_message(
-        &mut self,
-        id: ConnectionId,
-        now: u64,
-        lane: u16,
-        data: &[u8],
-        send_flags: i32,
-    ) -> Option<Result<(u64, bool), SendError>> {
-        self.queue_message(id, send_flags, |session| session.send_message(now, lane, data, send_flags))
-    }
-
-    /// [`send_message`](Self::send_message) for a message the caller numbered (an interface
-    /// that hands out message numbers itself, before the session sees the message), let into
-    /// the send buffer as `admit` says: whether the connection's deadline may have moved and
-    /// the room its send buffer has left, or why the message cannot be queued.
+    /// Queue a message the caller numbered (an interface that hands out message numbers itself,
+    /// before the session sees the message) on connection `id`, let into the send buffer as
+    /// `admit` says: whether the connection's deadline may have moved (then a caller that keeps
+    /// a timer re-arms it) and the room its send buffer has left, or why the message cannot be
+    /// queued; `None` before the connection has a session. The deadline is only looked at
+    /// again when the message can have brought it forward
+    /// ([`Session::queueing_moved_deadline`]) or asks to go at once, so a stream of small
+    /// messages costs no timer work each (and leaves the connection unmarked, so nobody
+    /// transmits for it before its time).
     pub fn send_numbered(
         &mut self,
         id: ConnectionId,
@@ -578,30 +566,18 @@ impl Endpoint {
         message: Numbered<'_>,
         admit: Admit,
     ) -> Option<Result<Queued, SendError>> {
-        let sent = self.queue_message(id, message.send_flags, |session| session.send_numbered(now, message, admit));
-        sent.map(|sent| sent.map(|(room, deadline_moved)| Queued { deadline_moved, room }))
-    }
-
-    /// Queue a message through `send` on connection `id`'s session, marking the connection
-    /// when that can have brought its deadline forward: what `send` said, and whether it did.
-    fn queue_message<T>(
-        &mut self,
-        id: ConnectionId,
-        send_flags: i32,
-        send: impl FnOnce(&mut Session) -> Result<T, SendError>,
-    ) -> Option<Result<(T, bool), SendError>> {
         let Phase::Established { session, .. } = &mut self.connections.get_mut(&id)?.phase else { return None };
         let queued_before = session.queued_bytes();
-        let sent = match send(session) {
-            Ok(sent) => sent,
+        let room = match session.send_numbered(now, message, admit) {
+            Ok(room) => room,
             Err(e) => return Some(Err(e)),
         };
-        let moved =
-            send_flags & (flags::NO_NAGLE | flags::NO_DELAY) != 0 || session.queueing_moved_deadline(queued_before);
-        if moved {
+        let deadline_moved = message.send_flags & (flags::NO_NAGLE | flags::NO_DELAY) != 0
+            || session.queueing_moved_deadline(queued_before);
+        if deadline_moved {
             self.mark(id);
         }
-        Some(Ok((sent, moved)))
+        Some(Ok(Queued { deadline_moved, room }))
     }
 
     /// The session, to send on or configure: the connection is marked for transmission and
