@@ -5,6 +5,22 @@ fn pair(sockets: &Sockets) -> (Handle, Handle) {
     sockets.create_socket_pair(false, Identity::SteamId(111), Identity::SteamId(222)).expect("pair")
 }
 
+/// The UDP endpoint and connection id carrying `handle` (one end of a loopback pair).
+fn udp_of(state: &State, handle: Handle) -> (udp::EndpointKey, steamnet_proto::endpoint::ConnectionId) {
+    match state.connections.get(&handle).map(|c| c.transport) {
+        Some(Transport::Udp { endpoint, id }) => (endpoint, id),
+        _ => panic!("a loopback pair is carried over UDP"),
+    }
+}
+
+/// Whether connection `id` of endpoint `key` has every reliable byte it sent acknowledged.
+fn all_acknowledged(state: &State, key: udp::EndpointKey, id: steamnet_proto::endpoint::ConnectionId) -> bool {
+    state.endpoints.lock(key).and_then(|ep| {
+        let stats = ep.endpoint.session(id)?.stats();
+        Some(stats.pending_reliable_bytes == 0 && stats.sent_unacked_reliable_bytes == 0)
+    }) == Some(true)
+}
+
 #[test]
 fn pair_is_connected_without_callbacks_and_knows_identities() {
     let s = Sockets::new();
@@ -295,16 +311,10 @@ fn drivers_run_while_the_application_holds_the_interface() {
     let (a, b) = s.create_socket_pair(true, Identity::SteamId(111), Identity::SteamId(222)).expect("pair");
     assert!(s.send_message(a, b"while you wait", send_flags::RELIABLE | send_flags::NO_NAGLE).is_ok());
     let state = s.lock();
-    let Some(Transport::Udp { endpoint, id }) = state.connections.get(&a).map(|c| c.transport) else {
-        panic!("a loopback pair is carried over UDP")
-    };
+    let (endpoint, id) = udp_of(&state, a);
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let acknowledged = state.endpoints.lock(endpoint).and_then(|ep| {
-            let stats = ep.endpoint.session(id)?.stats();
-            Some(stats.pending_reliable_bytes == 0 && stats.sent_unacked_reliable_bytes == 0)
-        });
-        if acknowledged == Some(true) {
+        if all_acknowledged(&state, endpoint, id) {
             break;
         }
         assert!(Instant::now() < deadline, "not acknowledged while the interface was held");
@@ -328,15 +338,9 @@ fn sends_that_find_the_endpoint_busy_hand_their_messages_over_and_they_arrive_in
     // The first send goes straight into the session, which then tells the interface how much
     // room its send buffer has; wait until the endpoint has nothing left to do or settle.
     assert_eq!(s.send_message(a, b"first", urgent), Ok(1));
-    let Some(Transport::Udp { endpoint: key, id }) = s.lock().connections.get(&a).map(|c| c.transport) else {
-        panic!("a loopback pair is carried over UDP")
-    };
+    let (key, id) = udp_of(&s.lock(), a);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while s.lock().endpoints.lock(key).and_then(|ep| {
-        let stats = ep.endpoint.session(id)?.stats();
-        Some(stats.pending_reliable_bytes + stats.sent_unacked_reliable_bytes)
-    }) != Some(0)
-    {
+    while !all_acknowledged(&s.lock(), key, id) {
         assert!(Instant::now() < deadline, "the first message was never acknowledged");
         std::thread::sleep(Duration::from_millis(1));
     }
